@@ -1,0 +1,302 @@
+// Package conf loads Skyrelay's YAML configuration: every key has a default,
+// so an empty file is valid; an unknown key, a wrong type or an impossible
+// value is refused with one line naming the key by its dotted path.
+package conf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. The yaml tags are the keys documented in
+// docs/configuration.md and interfaces.md.
+type Config struct {
+	LogLevel   string `yaml:"log_level"`
+	PublicHost string `yaml:"public_host"`
+
+	HTTP    HTTP    `yaml:"http"`
+	RTMP    RTMP    `yaml:"rtmp"`
+	RTSP    RTSP    `yaml:"rtsp"`
+	WebRTC  WebRTC  `yaml:"webrtc"`
+	HLS     HLS     `yaml:"hls"`
+	Streams Streams `yaml:"streams"`
+	Auth    Auth    `yaml:"auth"`
+	MQTT    MQTT    `yaml:"mqtt"`
+	Control Control `yaml:"control"`
+	GB28181 GB28181 `yaml:"gb28181"`
+}
+
+// HTTP is the API, WHEP/WHIP, HLS, pages, metrics listener.
+type HTTP struct {
+	Listen      string   `yaml:"listen"`
+	CORSOrigins []string `yaml:"cors_origins"` // empty: any origin
+}
+
+// RTMP is the RTMP listener.
+type RTMP struct {
+	Listen string `yaml:"listen"`
+}
+
+// RTSP is the RTSP listener and its UDP ports.
+type RTSP struct {
+	Listen        string `yaml:"listen"`
+	UDPRTPListen  string `yaml:"udp_rtp_listen"`
+	UDPRTCPListen string `yaml:"udp_rtcp_listen"`
+}
+
+// WebRTC is the one UDP and one TCP port every peer shares.
+type WebRTC struct {
+	Listen    string   `yaml:"listen"`
+	PublicIPs []string `yaml:"public_ips"`
+}
+
+// HLS tunes the LL-HLS muxers.
+type HLS struct {
+	SegmentCount    int           `yaml:"segment_count"`
+	SegmentDuration time.Duration `yaml:"segment_duration"`
+	PartDuration    time.Duration `yaml:"part_duration"`
+	CloseAfter      time.Duration `yaml:"close_after"`
+}
+
+// Streams tunes the stream core.
+type Streams struct {
+	// ReconnectGrace is how long readers stay attached to a path whose
+	// publisher dropped, waiting for it to come back.
+	ReconnectGrace time.Duration `yaml:"reconnect_grace"`
+	// ReaderQueue is how many frames a reader may fall behind.
+	ReaderQueue int `yaml:"reader_queue"`
+}
+
+// Auth holds static credentials; per-push secrets are minted at run time.
+type Auth struct {
+	// Publishers may publish from anywhere with these credentials.
+	Publishers []Credential `yaml:"publishers"`
+	// ReadPassword, when set, is required from non-loopback readers.
+	ReadUser     string `yaml:"read_user"`
+	ReadPassword Secret `yaml:"read_password"`
+}
+
+// Credential is a user name and password.
+type Credential struct {
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+}
+
+// MQTT selects the broker.
+type MQTT struct {
+	Broker   string       `yaml:"broker"`
+	Embedded MQTTEmbedded `yaml:"embedded"`
+	Username string       `yaml:"username"`
+	Password Secret       `yaml:"password"`
+	ClientID string       `yaml:"client_id"`
+}
+
+// MQTTEmbedded configures the embedded broker.
+type MQTTEmbedded struct {
+	Listen   string       `yaml:"listen"`
+	WSListen string       `yaml:"ws_listen"`
+	Users    []Credential `yaml:"users"`
+	// AllowAnonymous lets clients without credentials in from anywhere;
+	// loopback clients may always connect anonymously.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
+}
+
+// Control tunes the DJI control plane.
+type Control struct {
+	OfflineAfter    time.Duration `yaml:"offline_after"`
+	ReplyTimeout    time.Duration `yaml:"reply_timeout"`
+	IdleStopAfter   time.Duration `yaml:"idle_stop_after"`
+	DefaultProtocol string        `yaml:"default_protocol"`
+	StartRetries    int           `yaml:"start_retries"`
+	AppID           string        `yaml:"app_id"`
+	AppKey          Secret        `yaml:"app_key"`
+	AppLicense      Secret        `yaml:"app_license"`
+	NTPServerHost   string        `yaml:"ntp_server_host"`
+	OrganizationID  string        `yaml:"organization_id"`
+	Organization    string        `yaml:"organization_name"`
+}
+
+// GB28181 is the SIP platform identity and media ports.
+type GB28181 struct {
+	SIPListen  string `yaml:"sip_listen"`
+	MediaPorts string `yaml:"media_ports"`
+	Domain     string `yaml:"domain"`
+	ServerID   string `yaml:"server_id"`
+	Password   Secret `yaml:"password"` // default device password; per-session ones are minted
+}
+
+// Secret is a string that never prints.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() any { return s.String() }
+
+// Default returns the configuration of an empty file.
+func Default() Config {
+	return Config{
+		LogLevel: "info",
+		HTTP:     HTTP{Listen: ":8080"},
+		RTMP:     RTMP{Listen: ":1935"},
+		RTSP:     RTSP{Listen: ":8554", UDPRTPListen: ":8000", UDPRTCPListen: ":8001"},
+		WebRTC:   WebRTC{Listen: ":8189"},
+		HLS:      HLS{SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, CloseAfter: 60 * time.Second},
+		Streams:  Streams{ReconnectGrace: 10 * time.Second, ReaderQueue: 512},
+		MQTT:     MQTT{Broker: "embedded", Embedded: MQTTEmbedded{Listen: ":1883", WSListen: ":8083"}, ClientID: "skyrelay"},
+		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, IdleStopAfter: 30 * time.Second,
+			DefaultProtocol: "rtmp", StartRetries: 3, NTPServerHost: "pool.ntp.org"},
+		GB28181: GB28181{SIPListen: ":5060", MediaPorts: "30000-30499", Domain: "3402000000", ServerID: "34020000002000000001"},
+	}
+}
+
+// Load reads a file; see Parse.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return Parse(b)
+}
+
+// Parse reads YAML over the defaults, fills secrets from the environment
+// and validates the result.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	if len(bytes.TrimSpace(b)) > 0 {
+		var root yaml.Node
+		if err := yaml.Unmarshal(b, &root); err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if err := checkKeys(&root, reflect.TypeOf(c), ""); err != nil {
+			return c, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config: %s", typeError(err))
+		}
+	}
+	c.fromEnv()
+	if c.PublicHost == "" {
+		c.PublicHost = firstAddress()
+	}
+	return c, c.Validate()
+}
+
+// fromEnv lets secrets stay out of the file (docs/configuration.md).
+func (c *Config) fromEnv() {
+	if v := os.Getenv("SKYRELAY_MQTT_PASSWORD"); v != "" {
+		c.MQTT.Password = Secret(v)
+	}
+	if v := os.Getenv("SKYRELAY_APP_KEY"); v != "" {
+		c.Control.AppKey = Secret(v)
+	}
+	if v := os.Getenv("SKYRELAY_APP_LICENSE"); v != "" {
+		c.Control.AppLicense = Secret(v)
+	}
+	if v := os.Getenv("SKYRELAY_GB28181_PASSWORD"); v != "" {
+		c.GB28181.Password = Secret(v)
+	}
+}
+
+// checkKeys walks the YAML tree against the struct and names the first key
+// that does not exist, by its dotted path.
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			if err := checkKeys(c, t, path); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeOf(time.Duration(0)) {
+			return nil
+		}
+		if n.Kind != yaml.MappingNode {
+			if n.Tag == "!!null" {
+				return nil
+			}
+			return fmt.Errorf("config: %s: must be a mapping", orRoot(path))
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if tag := strings.Split(f.Tag.Get("yaml"), ",")[0]; tag != "" && tag != "-" {
+				fields[tag] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("config: %s: unknown key (line %d)", join(path, k), n.Content[i].Line)
+			}
+			if err := checkKeys(n.Content[i+1], ft, join(path, k)); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		if n.Kind == yaml.SequenceNode {
+			for i, c := range n.Content {
+				if err := checkKeys(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "." + b
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "(top level)"
+	}
+	return p
+}
+
+// typeError turns yaml.v3's type errors into one line.
+func typeError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		return te.Errors[0]
+	}
+	return err.Error()
+}
+
+// firstAddress is the default public_host: the first non-loopback address.
+func firstAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
+				return ip.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

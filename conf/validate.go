@@ -1,0 +1,127 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Validate checks values the YAML types cannot: addresses, ranges, enums.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, a ...any) { errs = append(errs, key+": "+fmt.Sprintf(format, a...)) }
+
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	for key, addr := range map[string]string{
+		"http.listen": c.HTTP.Listen, "rtmp.listen": c.RTMP.Listen, "rtsp.listen": c.RTSP.Listen,
+		"rtsp.udp_rtp_listen": c.RTSP.UDPRTPListen, "rtsp.udp_rtcp_listen": c.RTSP.UDPRTCPListen,
+		"webrtc.listen": c.WebRTC.Listen, "gb28181.sip_listen": c.GB28181.SIPListen,
+	} {
+		if err := checkListen(addr); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	if c.MQTT.Broker == "embedded" {
+		for key, addr := range map[string]string{"mqtt.embedded.listen": c.MQTT.Embedded.Listen, "mqtt.embedded.ws_listen": c.MQTT.Embedded.WSListen} {
+			if addr == "" {
+				continue // empty disables that listener
+			}
+			if err := checkListen(addr); err != nil {
+				bad(key, "%v", err)
+			}
+		}
+	} else if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" ||
+		!strings.Contains(" tcp mqtt ssl tls ws wss ", " "+u.Scheme+" ") {
+		bad("mqtt.broker", "must be \"embedded\" or a tcp://, tls://, ws:// or wss:// URL, not %q", c.MQTT.Broker)
+	}
+	for i, ip := range c.WebRTC.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
+		}
+	}
+	if c.HLS.SegmentCount < 7 {
+		bad("hls.segment_count", "must be at least 7 for low-latency HLS")
+	}
+	if c.HLS.SegmentDuration <= 0 || c.HLS.PartDuration <= 0 || c.HLS.PartDuration > c.HLS.SegmentDuration {
+		bad("hls.part_duration", "must be > 0 and at most hls.segment_duration")
+	}
+	if c.Streams.ReconnectGrace < 0 {
+		bad("streams.reconnect_grace", "must not be negative")
+	}
+	if q := c.Streams.ReaderQueue; q < 16 || q > 1<<16 {
+		bad("streams.reader_queue", "must be between 16 and 65536")
+	}
+	if c.Control.OfflineAfter <= 0 {
+		bad("control.offline_after", "must be > 0")
+	}
+	if c.Control.ReplyTimeout <= 0 {
+		bad("control.reply_timeout", "must be > 0")
+	}
+	if c.Control.IdleStopAfter < 0 {
+		bad("control.idle_stop_after", "must not be negative (0s = never)")
+	}
+	switch c.Control.DefaultProtocol {
+	case "rtmp", "rtsp", "gb28181", "whip":
+	default:
+		bad("control.default_protocol", "must be rtmp, rtsp, gb28181 or whip, not %q", c.Control.DefaultProtocol)
+	}
+	if c.Control.StartRetries < 0 || c.Control.StartRetries > 10 {
+		bad("control.start_retries", "must be between 0 and 10")
+	}
+	if !digits(c.GB28181.Domain, 10) {
+		bad("gb28181.domain", "must be 10 digits, not %q", c.GB28181.Domain)
+	}
+	if !digits(c.GB28181.ServerID, 20) {
+		bad("gb28181.server_id", "must be 20 digits, not %q", c.GB28181.ServerID)
+	}
+	if _, _, err := c.GB28181.PortRange(); err != nil {
+		bad("gb28181.media_ports", "%v", err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", errs[0])
+	}
+	return nil
+}
+
+// PortRange parses media_ports ("30000-30499").
+func (g GB28181) PortRange() (int, int, error) {
+	a, b, ok := strings.Cut(g.MediaPorts, "-")
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || lo < 1 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("must be a port range like 30000-30499, not %q", g.MediaPorts)
+	}
+	return lo, hi, nil
+}
+
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if host != "" && net.ParseIP(host) == nil && host != "localhost" {
+		return fmt.Errorf("%q: host must be an IP address or empty", addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: bad port", addr)
+	}
+	return nil
+}
+
+func digits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}

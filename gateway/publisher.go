@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Publisher is an ingest's handle on the stream it feeds. Writes to
+// different tracks may come from different goroutines.
+type Publisher struct {
+	stream *Stream
+	info   SourceInfo
+
+	// offset maps this publisher's timestamps onto the stream's, so that a
+	// publisher that reconnects continues where the last one stopped.
+	offset    time.Duration
+	offsetSet bool
+	ticks     []int64
+	closed    bool
+}
+
+// Tracks are the stream's tracks, in the order the publisher declared them.
+func (p *Publisher) Tracks() []*Track { return p.stream.tracks }
+
+// Stream is the stream this publisher feeds.
+func (p *Publisher) Stream() *Stream { return p.stream }
+
+// AddBytes counts bytes received from the publisher's peer.
+func (p *Publisher) AddBytes(n int) {
+	p.stream.bytesReceived.Add(uint64(n))
+	p.stream.hub.metrics.bytesIn.Add(uint64(n))
+}
+
+// WriteUnit feeds one access unit (video NAL units, AAC access units, an Opus
+// packet, G.711 samples). pts is in the track's clock rate, in the
+// publisher's own time base.
+func (p *Publisher) WriteUnit(track int, pts int64, payload [][]byte) {
+	p.write(track, pts, 0, false, payload, nil)
+}
+
+// WriteUnitDTS is WriteUnit for sources that know the decode timestamp,
+// which reveals B-frames.
+func (p *Publisher) WriteUnitDTS(track int, pts, dts int64, payload [][]byte) {
+	p.write(track, pts, dts, true, payload, nil)
+}
+
+// WriteRTP feeds one RTP packet of a source that sends RTP (RTSP, WHIP).
+// pts is the packet's presentation time in the track's clock rate.
+func (p *Publisher) WriteRTP(track int, pkt *rtp.Packet, pts int64) {
+	p.write(track, pts, 0, false, nil, pkt)
+}
+
+func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]byte, pkt *rtp.Packet) {
+	s := p.stream
+	if track < 0 || track >= len(s.tracks) {
+		return
+	}
+	arrival := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.closed || s.pub != p {
+		return
+	}
+	t := s.tracks[track]
+	if !p.offsetSet {
+		p.setOffset(t, pts, arrival)
+	}
+	pts += p.ticks[track]
+	dts += p.ticks[track]
+	proc := s.procs[track]
+	var u *Unit
+	var err error
+	if pkt != nil {
+		u, err = proc.processRTP(pkt, pts)
+	} else {
+		u, err = proc.process(pts, dts, hasDTS, payload)
+	}
+	if err != nil {
+		if err != errSkip {
+			proc.stats.Skipped.Add(1)
+		}
+		return
+	}
+	u.Arrival = arrival
+	if d := time.Duration(u.PTS) * time.Second / time.Duration(t.ClockRate()); d > s.lastTime {
+		s.lastTime = d
+	}
+	s.lastWall = arrival
+	s.deliver(t, u)
+}
+
+// setOffset decides, on a publisher's first unit, how its timestamps map
+// onto the stream: a fresh stream keeps them; a continued one resumes after
+// the last unit, plus the time the gap really lasted. s.mu is held.
+func (p *Publisher) setOffset(t *Track, pts int64, now time.Time) {
+	s := p.stream
+	first := time.Duration(pts) * time.Second / time.Duration(t.ClockRate())
+	if !s.lastWall.IsZero() {
+		gap := max(now.Sub(s.lastWall), 10*time.Millisecond)
+		p.offset = s.lastTime + gap - first
+	}
+	p.ticks = make([]int64, len(s.tracks))
+	for i, tt := range s.tracks {
+		p.ticks[i] = int64(p.offset) * int64(tt.ClockRate()) / int64(time.Second)
+	}
+	p.offsetSet = true
+}
+
+// Close detaches the publisher. The stream waits for the hub's grace period
+// for a publisher to come back before it ends.
+func (p *Publisher) Close() {
+	s := p.stream
+	s.mu.Lock()
+	if p.closed {
+		s.mu.Unlock()
+		return
+	}
+	p.closed = true
+	current := s.pub == p
+	if current {
+		s.pub = nil
+	}
+	s.mu.Unlock()
+	if current {
+		s.hub.publisherGone(s)
+	}
+}

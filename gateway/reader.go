@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultQueueSize is how many frames a reader may fall behind before it
+// starts losing them: about 5 s of 30 fps video with audio.
+const DefaultQueueSize = 512
+
+// Reader is one consumer of a stream: a WHEP peer, an HLS muxer, an RTMP
+// player. It runs Handle in its own goroutine, fed by a bounded queue, so
+// that its speed concerns nobody else.
+type Reader struct {
+	Protocol   string
+	RemoteAddr string
+	// Handle receives every frame in order; an error ends the reader.
+	Handle func(Frame) error
+	// QueueSize bounds the frames waiting for Handle (DefaultQueueSize if 0).
+	QueueSize int
+	// SkipBytes leaves this reader out of bytes_sent: outputs that count
+	// their own bytes (HLS serves many clients from one reader) set it.
+	SkipBytes bool
+
+	queue    chan Frame
+	waitKey  bool // after a drop: lose frames until the next keyframe
+	hasVideo bool
+	dropped  atomic.Uint64
+	sent     atomic.Uint64
+
+	stream   *Stream
+	done     chan struct{}
+	closeOne sync.Once
+	err      error
+}
+
+// Dropped is how many frames this reader lost for being slow.
+func (r *Reader) Dropped() uint64 { return r.dropped.Load() }
+
+// Done is closed when the reader has ended: closed by its owner, failed in
+// Handle, or its stream went away.
+func (r *Reader) Done() <-chan struct{} { return r.done }
+
+// Err tells why the reader ended, once Done is closed.
+func (r *Reader) Err() error { return r.err }
+
+// AddBytes counts bytes this reader wrote to its peer.
+func (r *Reader) AddBytes(n int) {
+	if r.stream != nil && !r.SkipBytes {
+		r.stream.bytesSent.Add(uint64(n))
+		r.stream.hub.metrics.bytesOut.Add(uint64(n))
+	}
+	r.sent.Add(uint64(n))
+}
+
+// Close detaches the reader from its stream and stops its goroutine.
+func (r *Reader) Close() { r.end(nil) }
+
+func (r *Reader) end(err error) {
+	r.closeOne.Do(func() {
+		r.err = err
+		if r.stream != nil {
+			r.stream.removeReader(r)
+		}
+		close(r.done)
+	})
+}
+
+func (r *Reader) init(s *Stream) {
+	if r.QueueSize <= 0 {
+		r.QueueSize = DefaultQueueSize
+	}
+	r.queue = make(chan Frame, r.QueueSize)
+	r.done = make(chan struct{})
+	r.stream = s
+}
+
+// offer queues a frame without ever blocking. It runs in the publisher's
+// goroutine. A full queue costs this reader the rest of the GOP: dropping
+// single frames would only show the viewer broken pictures.
+func (r *Reader) offer(f Frame) {
+	video := f.Track.Codec.IsVideo()
+	if r.waitKey && video {
+		if !f.Unit.Key {
+			r.dropped.Add(1)
+			return
+		}
+		r.waitKey = false
+	}
+	select {
+	case r.queue <- f:
+	default:
+		r.dropped.Add(1)
+		if r.stream != nil {
+			r.stream.hub.metrics.framesDropped.Add(1)
+		}
+		if r.hasVideo {
+			r.waitKey = true
+		}
+	}
+}
+
+func (r *Reader) run() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case f := <-r.queue:
+			if err := r.Handle(f); err != nil {
+				r.end(err)
+				return
+			}
+		}
+	}
+}
