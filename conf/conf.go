@@ -225,15 +225,12 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 		}
 		return nil
 	}
+	if n.Kind == 0 || n.Tag == "!!null" {
+		return nil
+	}
 	switch t.Kind() {
 	case reflect.Struct:
-		if t == reflect.TypeOf(time.Duration(0)) {
-			return nil
-		}
 		if n.Kind != yaml.MappingNode {
-			if n.Tag == "!!null" {
-				return nil
-			}
 			return fmt.Errorf("config: %s: must be a mapping", orRoot(path))
 		}
 		fields := map[string]reflect.Type{}
@@ -260,6 +257,13 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 					return err
 				}
 			}
+			return nil
+		}
+		fallthrough
+	default:
+		// A leaf: decode it alone so a type error names its key.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			return fmt.Errorf("config: %s: %s", orRoot(path), strings.TrimPrefix(typeError(err), fmt.Sprintf("line %d: ", n.Line)))
 		}
 	}
 	return nil

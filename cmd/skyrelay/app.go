@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// module is a component with a lifecycle: listeners open in Initialize and
+// every connection ends in Close.
+type module interface {
+	Initialize() error
+	Close()
+}
+
+// app holds the running modules, in start order.
+type app struct {
+	cfg     conf.Config
+	log     *slog.Logger
+	hub     *gateway.Hub
+	auth    *gateway.Auth
+	http    *gateway.HTTPServer
+	reg     *prometheus.Registry
+	started []module
+	healthy atomic.Bool
+}
+
+func (a *app) start() error {
+	c := a.cfg
+	a.hub = gateway.NewHub(c.Streams.ReconnectGrace, a.log.With("module", "streams"))
+	a.auth = &gateway.Auth{ReadUser: c.Auth.ReadUser, ReadPass: string(c.Auth.ReadPassword)}
+	for _, p := range c.Auth.Publishers {
+		a.auth.Static = append(a.auth.Static, gateway.StaticUser{User: p.User, Pass: string(p.Password)})
+	}
+	a.reg = prometheus.NewRegistry()
+	a.reg.MustRegister(a.hub.Collector())
+
+	mux := http.NewServeMux()
+	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: mux, Log: a.log.With("module", "http")}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.healthy.Load() {
+			gateway.WriteError(w, http.StatusServiceUnavailable, "starting", "listeners are not all up yet")
+			return
+		}
+		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	a.hub.RegisterAPI(mux)
+
+	for _, m := range a.modules() {
+		if err := m.mod.Initialize(); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		a.started = append(a.started, m.mod)
+		a.log.Info("module up", "module", m.name)
+	}
+	a.healthy.Store(true)
+	return nil
+}
+
+func (a *app) stop() {
+	a.healthy.Store(false)
+	for i := len(a.started) - 1; i >= 0; i-- {
+		a.started[i].Close()
+	}
+	a.started = nil
+	if a.hub != nil {
+		a.hub.Close()
+	}
+}

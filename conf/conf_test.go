@@ -1,0 +1,75 @@
+package conf
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, wantErr string
+	}{
+		{"empty file is valid", "", ""},
+		{"comments only", "# nothing\n", ""},
+		{"known keys", "http:\n  listen: \":9090\"\ncontrol:\n  idle_stop_after: 0s\n", ""},
+		{"unknown key names its dotted path", "http:\n  listn: \":1\"\n", "http.listn: unknown key"},
+		{"unknown top-level key", "rtmpp: {}\n", "rtmpp: unknown key"},
+		{"unknown key in a list item", "auth:\n  publishers:\n    - user: a\n      pass: b\n", "auth.publishers[0].pass: unknown key"},
+		{"wrong type", "streams:\n  reader_queue: lots\n", "reader_queue"},
+		{"bad duration", "control:\n  reply_timeout: soon\n", "reply_timeout"},
+		{"impossible value", "control:\n  reply_timeout: 0s\n", "control.reply_timeout: must be > 0"},
+		{"bad listen address", "rtmp:\n  listen: \"1935\"\n", "rtmp.listen"},
+		{"bad log level", "log_level: loud\n", "log_level"},
+		{"bad broker URL", "mqtt:\n  broker: mosquitto\n", "mqtt.broker"},
+		{"external broker", "mqtt:\n  broker: tcp://127.0.0.1:1883\n", ""},
+		{"bad gb28181 id", "gb28181:\n  server_id: \"123\"\n", "gb28181.server_id"},
+		{"bad port range", "gb28181:\n  media_ports: 30000\n", "gb28181.media_ports"},
+		{"bad public ip", "webrtc:\n  public_ips: [example.com]\n", "webrtc.public_ips[0]"},
+		{"a section that is not a mapping", "http: 8080\n", "http: must be a mapping"},
+		{"not YAML", "http: [\n", "config:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && err == nil:
+				t.Fatalf("no error, want one containing %q", tc.wantErr)
+			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
+				t.Fatalf("error %q does not contain %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Listen != ":8080" || c.RTMP.Listen != ":1935" || c.RTSP.Listen != ":8554" || c.WebRTC.Listen != ":8189" ||
+		c.MQTT.Broker != "embedded" || c.MQTT.Embedded.Listen != ":1883" || c.MQTT.Embedded.WSListen != ":8083" ||
+		c.Control.OfflineAfter != 60*time.Second || c.Control.ReplyTimeout != 20*time.Second ||
+		c.Control.IdleStopAfter != 30*time.Second || c.Control.DefaultProtocol != "rtmp" ||
+		c.GB28181.SIPListen != ":5060" || c.GB28181.Domain != "3402000000" || c.GB28181.ServerID != "34020000002000000001" ||
+		c.Streams.ReconnectGrace != 10*time.Second || c.PublicHost == "" {
+		t.Fatalf("defaults differ from interfaces.md: %+v", c)
+	}
+}
+
+func TestSecretsFromEnvironmentNeverPrint(t *testing.T) {
+	t.Setenv("SKYRELAY_MQTT_PASSWORD", "hunter2")
+	c, err := Parse([]byte("mqtt:\n  broker: tcp://127.0.0.1:1883\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT.Password != "hunter2" {
+		t.Fatal("password not taken from the environment")
+	}
+	if s := c.MQTT.Password.String(); strings.Contains(s, "hunter2") {
+		t.Fatalf("secret printed: %s", s)
+	}
+}
