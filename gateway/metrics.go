@@ -3,6 +3,7 @@ package gateway
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,11 +17,20 @@ type metrics struct {
 	framesDropped atomic.Uint64
 	reconnects    atomic.Uint64
 
+	latency *prometheus.SummaryVec
+
 	mu      sync.Mutex
 	readers map[string]int
 }
 
-func newMetrics(h *Hub) *metrics { return &metrics{hub: h, readers: map[string]int{}} }
+func newMetrics(h *Hub) *metrics {
+	return &metrics{hub: h, readers: map[string]int{}, latency: prometheus.NewSummaryVec(prometheus.SummaryOpts{
+		Name:       "skyrelay_added_latency_seconds",
+		Help:       "Time from a unit's arrival at the gateway to a reader handing it to its peer.",
+		Objectives: map[float64]float64{0.5: 0.005, 0.9: 0.005, 0.99: 0.001},
+		MaxAge:     time.Minute,
+	}, []string{"protocol"})}
+}
 
 func (m *metrics) readerAdded(proto string) {
 	m.mu.Lock()
@@ -48,6 +58,7 @@ var (
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.latency.Describe(ch)
 	for _, d := range []*prometheus.Desc{descStreams, descReaders, descBytesIn, descBytesOut, descDropped, descSkipped, descEmpty, descRepaired, descReconnects} {
 		ch <- d
 	}
@@ -80,6 +91,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descEmpty, m.process.Empty.Load())
 	counter(descRepaired, m.process.Repaired.Load())
 	counter(descReconnects, m.reconnects.Load())
+	m.latency.Collect(ch)
 }
 
 // Collector exposes the hub's metrics to a Prometheus registry.

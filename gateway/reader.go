@@ -3,6 +3,9 @@ package gateway
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultQueueSize is how many frames a reader may fall behind before it
@@ -30,6 +33,7 @@ type Reader struct {
 	sent     atomic.Uint64
 
 	stream   *Stream
+	latency  prometheus.Observer
 	done     chan struct{}
 	closeOne sync.Once
 	err      error
@@ -74,6 +78,7 @@ func (r *Reader) init(s *Stream) {
 	r.queue = make(chan Frame, r.QueueSize)
 	r.done = make(chan struct{})
 	r.stream = s
+	r.latency = s.hub.metrics.latency.WithLabelValues(r.Protocol)
 }
 
 // offer queues a frame without ever blocking. It runs in the publisher's
@@ -110,6 +115,10 @@ func (r *Reader) run() {
 			if err := r.Handle(f); err != nil {
 				r.end(err)
 				return
+			}
+			if !f.Backlog && r.latency != nil {
+				// Ingest arrival to handed to the peer: what the gateway adds.
+				r.latency.Observe(time.Since(f.Unit.Arrival).Seconds())
 			}
 		}
 	}
