@@ -1,0 +1,231 @@
+// Package gwproc runs the skyrelay binary as its own process on free
+// loopback ports, for end-to-end tests and benchmarks, and reads its CPU and
+// memory from /proc and its figures from /metrics.
+package gwproc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Gateway is a skyrelay process started for one test or benchmark.
+type Gateway struct {
+	Cmd                       *exec.Cmd
+	HTTP, RTMP, RTSP, WebRTC  int
+	MQTT, MQTTWS, SIP, RTPUDP int
+}
+
+// FreePort returns a TCP port free on loopback now.
+func FreePort(t testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+	binPath   string
+)
+
+// Root is the repository root (the folder of go.mod).
+func Root() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+// Binary builds cmd/skyrelay once per test binary and returns its path.
+func Binary(t testing.TB) string {
+	buildOnce.Do(func() {
+		binPath = filepath.Join(os.TempDir(), fmt.Sprintf("skyrelay-test-%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/skyrelay")
+		cmd.Dir = Root()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Start runs skyrelay on free loopback ports with extra YAML appended to
+// its config, and waits for /healthz.
+func Start(t testing.TB, extra string) *Gateway {
+	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
+		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: FreePort(t)}
+	cfg := fmt.Sprintf(`log_level: warn
+public_host: 127.0.0.1
+http: {listen: "127.0.0.1:%d"}
+rtmp: {listen: "127.0.0.1:%d"}
+rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"}
+webrtc: {listen: "127.0.0.1:%d"}
+mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
+gb28181: {sip_listen: "127.0.0.1:%d"}
+%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+	path := filepath.Join(t.TempDir(), "skyrelay.yml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.Cmd = exec.Command(Binary(t), "-config", path)
+	g.Cmd.Stderr = os.Stderr
+	if err := g.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Cmd.Process.Signal(os.Interrupt); _ = g.Cmd.Wait() })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		if resp, err := http.Get(g.URL("/healthz")); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return g
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("gateway did not become healthy")
+	return nil
+}
+
+// URL is an HTTP URL on the gateway.
+func (g *Gateway) URL(p string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", g.HTTP, p) }
+
+// RTMPURL and RTSPURL are the publish/read URLs of path.
+func (g *Gateway) RTMPURL(path string) string {
+	return fmt.Sprintf("rtmp://127.0.0.1:%d/%s", g.RTMP, path)
+}
+
+// RTSPURL is the RTSP URL of path.
+func (g *Gateway) RTSPURL(path string) string {
+	return fmt.Sprintf("rtsp://127.0.0.1:%d/%s", g.RTSP, path)
+}
+
+// Usage is CPU time and memory of a process at one instant.
+type Usage struct {
+	At       time.Time
+	CPU      time.Duration
+	RSS, HWM int64 // bytes
+}
+
+// Sample reads the gateway's /proc/PID/stat (utime+stime) and /proc/PID/status.
+func (g *Gateway) Sample(t testing.TB) Usage {
+	pid := g.Cmd.Process.Pid
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	u := Usage{At: time.Now(), CPU: time.Duration(ut+st) * time.Second / 100} // USER_HZ is 100 on Linux
+	sf, _ := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	defer sf.Close()
+	sc := bufio.NewScanner(sf)
+	for sc.Scan() {
+		k, v, _ := strings.Cut(sc.Text(), ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			u.RSS = kb << 10
+		case "VmHWM":
+			u.HWM = kb << 10
+		}
+	}
+	return u
+}
+
+// Metric reads one sample of the gateway's /metrics by its full name with labels.
+func (g *Gateway) Metric(t testing.TB, name string) (float64, bool) {
+	resp, err := http.Get(g.URL("/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, name)), 64)
+			return v, err == nil
+		}
+	}
+	return 0, false
+}
+
+// BenchClip makes (once) the 1280x720 30 fps 3 Mbit/s clip of test-peers.md
+// with a keyframe every gop frames.
+func BenchClip(t testing.TB, gop int) string {
+	dir := filepath.Join(Root(), "testdata", "clips")
+	_ = os.MkdirAll(dir, 0o755)
+	p := filepath.Join(dir, fmt.Sprintf("bench-720p30-g%d.mp4", gop))
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	args := strings.Fields(fmt.Sprintf("-y -v error -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=1000:sample_rate=48000 -t 30 "+
+		"-c:v libx264 -profile:v main -preset veryfast -pix_fmt yuv420p -b:v 3M -maxrate 3M -bufsize 3M -g %d -keyint_min %d "+
+		"-sc_threshold 0 -bf 0 -c:a aac -b:a 128k -ac 2 -movflags +faststart", gop, gop))
+	tmp := p + ".tmp.mp4"
+	if out, err := exec.Command("ffmpeg", append(args, tmp)...).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg clip: %v\n%s", err, out)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Push starts an ffmpeg RTMP publisher looping clip to path.
+func (g *Gateway) Push(t testing.TB, clip, path string) *exec.Cmd {
+	cmd := exec.Command("ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv",
+		g.RTMPURL(path))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// WaitReady polls the streams API until path is playable.
+func (g *Gateway) WaitReady(t testing.TB, path string, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(g.URL("/api/v1/streams/" + path))
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `"ready":true`) {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready within %s", path, within)
+}
+
+// Report prints one figure as a line make bench shows and
+// docs/benchmarks.md quotes.
+func Report(b *testing.B, name string, value float64, unit string) {
+	b.ReportMetric(value, unit)
+	fmt.Printf("FIGURE %-60s %12.4f %s\n", name, value, unit)
+}
