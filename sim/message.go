@@ -1,0 +1,122 @@
+package sim
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// envelope is the common JSON shape of every Cloud API message (§2).
+type envelope struct {
+	TID       string          `json:"tid"`
+	BID       string          `json:"bid"`
+	Timestamp int64           `json:"timestamp"`
+	Method    string          `json:"method,omitempty"`
+	Gateway   string          `json:"gateway,omitempty"`
+	NeedReply *int            `json:"need_reply,omitempty"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// outgoing is a message this device publishes.
+type outgoing struct {
+	TID       string `json:"tid"`
+	BID       string `json:"bid"`
+	Timestamp int64  `json:"timestamp"`
+	Method    string `json:"method,omitempty"`
+	Gateway   string `json:"gateway,omitempty"`
+	NeedReply *int   `json:"need_reply,omitempty"`
+	Data      any    `json:"data"`
+}
+
+func newMessage(method, gateway string, data any) outgoing {
+	return outgoing{TID: newUUID(), BID: newUUID(), Timestamp: nowMillis(), Method: method, Gateway: gateway, Data: data}
+}
+
+// reply answers req on a _reply topic: same tid, bid and method (§2 rule 2).
+func reply(req envelope, data any) outgoing {
+	return outgoing{TID: req.TID, BID: req.BID, Timestamp: nowMillis(), Method: req.Method, Data: data}
+}
+
+func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// newUUID returns a random (version 4) UUID string.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// Topics (§3).
+func topicStatus(gw string) string           { return "sys/product/" + gw + "/status" }
+func topicStatusReply(gw string) string      { return "sys/product/" + gw + "/status_reply" }
+func topicOSD(sn string) string              { return "thing/product/" + sn + "/osd" }
+func topicState(sn string) string            { return "thing/product/" + sn + "/state" }
+func topicServices(gw string) string         { return "thing/product/" + gw + "/services" }
+func topicServicesReply(gw string) string    { return "thing/product/" + gw + "/services_reply" }
+func topicEvents(gw string) string           { return "thing/product/" + gw + "/events" }
+func topicEventsReply(gw string) string      { return "thing/product/" + gw + "/events_reply" }
+func topicRequests(gw string) string         { return "thing/product/" + gw + "/requests" }
+func topicRequestsReply(gw string) string    { return "thing/product/" + gw + "/requests_reply" }
+func topicPropertySet(gw string) string      { return "thing/product/" + gw + "/property/set" }
+func topicPropertySetReply(gw string) string { return "thing/product/" + gw + "/property/set_reply" }
+
+// result is the data of a services_reply.
+type result struct {
+	Result int `json:"result"`
+	Output any `json:"output,omitempty"`
+}
+
+// updateTopo builds the update_topo data (§4.1) with the aircraft attached.
+func (m *model) updateTopo() map[string]any {
+	a := m.aircraft
+	return map[string]any{
+		"domain":        fmt.Sprint(m.gateway.domain),
+		"type":          m.gateway.typ,
+		"sub_type":      m.gateway.subType,
+		"device_secret": "sim-secret",
+		"nonce":         "sim-nonce",
+		"thing_version": m.gateway.thingVersion,
+		"sub_devices": []map[string]any{{
+			"sn": a.sn, "domain": fmt.Sprint(a.domain), "type": a.typ, "sub_type": a.subType, "index": a.index,
+			"device_secret": "sim-secret", "nonce": "sim-nonce", "thing_version": a.thingVersion,
+		}},
+	}
+}
+
+// Shapes of live_capacity (§6).
+type (
+	capacity struct {
+		Available  int              `json:"available_video_number"`
+		CoexistMax int              `json:"coexist_video_number_max"`
+		Devices    []capacityDevice `json:"device_list"`
+	}
+	capacityDevice struct {
+		SN         string           `json:"sn"`
+		Available  int              `json:"available_video_number"`
+		CoexistMax int              `json:"coexist_video_number_max"`
+		Cameras    []capacityCamera `json:"camera_list"`
+	}
+	capacityCamera struct {
+		Index      string          `json:"camera_index"`
+		Available  int             `json:"available_video_number"`
+		CoexistMax int             `json:"coexist_video_number_max"`
+		Videos     []capacityVideo `json:"video_list"`
+	}
+	capacityVideo struct {
+		Index      string   `json:"video_index"`
+		Type       string   `json:"video_type"`
+		Switchable []string `json:"switchable_video_types"`
+	}
+)
+
+// liveStatus is one entry of the live_status array (§7, current shape).
+type liveStatus struct {
+	VideoID      string `json:"video_id"`
+	VideoType    string `json:"video_type"`
+	VideoQuality int    `json:"video_quality"`
+	Status       int    `json:"status"`
+	ErrorStatus  int    `json:"error_status"`
+}

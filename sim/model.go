@@ -1,0 +1,138 @@
+package sim
+
+import "strings"
+
+// What each simulated product is: identifiers from dji-cloud-api.md §4.1 and
+// §5, live_capacity shapes from §6.
+
+// Default serial numbers. They look like DJI SNs but say "SIM" so that no one
+// mistakes them for real hardware.
+const (
+	DefaultDockSN         = "DOCK3SIM0000001"
+	DefaultDockAircraftSN = "1581FSIMM4TD0001"
+	DefaultRCSN           = "RCP2SIM00000001"
+	DefaultRCAircraftSN   = "1581FSIMM4T00001"
+)
+
+// Error-code origin digits (dji-cloud-api.md §10): the first of six digits.
+const (
+	originDock  = 5
+	originPilot = 6
+)
+
+// Reasons in module 13 (live streaming), without the origin digit.
+const (
+	reasonNoAircraft     = 13001
+	reasonNoCamera       = 13002
+	reasonAlreadyLive    = 13003
+	reasonUnsupported    = 13004
+	reasonBadQuality     = 13005
+	reasonUnreachable    = 13010
+	reasonNotLive        = 13011
+	reasonURLTypeUnsup   = 13013
+	reasonBadURL         = 13014
+	reasonCongestion     = 13015
+	reasonUnknownFailure = 13099
+)
+
+// device is one node of the topology: a gateway or its aircraft.
+type device struct {
+	sn            string
+	domain        int // 0 aircraft, 2 remote controller, 3 dock
+	typ, subType  int
+	index         string // the gateway channel an aircraft uses ("A")
+	thingVersion  string
+	firmware      string
+	availableVids int // available_video_number in live_capacity
+	coexistVids   int // coexist_video_number_max in live_capacity
+}
+
+// camera is one video source of live_capacity: one camera with one
+// video_index whose lens can be switched (the current Dock 3 / RC Plus 2
+// shape).
+type camera struct {
+	owner      string // SN of the device that has the camera
+	index      string // camera_index: type-subtype-gimbal
+	videoIndex string // e.g. normal-0
+	lens       string // current video_type
+	switchable []string
+}
+
+func (c *camera) videoID() string { return c.owner + "/" + c.index + "/" + c.videoIndex }
+
+// model describes one simulated gateway product with its aircraft.
+type model struct {
+	name       string // for logs: "dock" or "rc"
+	origin     int    // error-code origin digit
+	gateway    device
+	aircraft   device
+	cameras    []*camera
+	available  int  // gateway-level available_video_number
+	coexistMax int  // gateway-level coexist_video_number_max
+	config     bool // asks for the Dock "config" request on connect
+}
+
+// dock3Model is a DJI Dock 3 with a Matrice 4TD: dock camera 165-0-7 and the
+// aircraft's auxiliary (176-0-0) and main (99-0-0) cameras, three streams at
+// once, as in the real capture of dji-cloud-api.md §6.
+func dock3Model(dockSN, aircraftSN string) *model {
+	return &model{
+		name:   "dock",
+		origin: originDock,
+		gateway: device{sn: dockSN, domain: 3, typ: 3, subType: 0, thingVersion: "1.3.0",
+			firmware: "10.01.2001", availableVids: 1, coexistVids: 1},
+		aircraft: device{sn: aircraftSN, domain: 0, typ: 100, subType: 1, index: "A", thingVersion: "1.3.0",
+			firmware: "10.01.2002", availableVids: 2, coexistVids: 1},
+		cameras: []*camera{
+			{owner: dockSN, index: "165-0-7", videoIndex: "normal-0", lens: "normal", switchable: []string{"normal"}},
+			{owner: aircraftSN, index: "176-0-0", videoIndex: "normal-0", lens: "normal", switchable: []string{"normal"}},
+			{owner: aircraftSN, index: "99-0-0", videoIndex: "normal-0", lens: "wide", switchable: []string{"normal", "wide", "zoom", "ir"}},
+		},
+		available:  3,
+		coexistMax: 3,
+		config:     true,
+	}
+}
+
+// rcPlus2Model is a DJI RC Plus 2 running Pilot 2 with a Matrice 4T: the
+// aircraft's main camera (89-0-0), one stream at a time.
+func rcPlus2Model(rcSN, aircraftSN string) *model {
+	return &model{
+		name:   "rc",
+		origin: originPilot,
+		gateway: device{sn: rcSN, domain: 2, typ: 174, subType: 0, thingVersion: "1.2.0",
+			firmware: "03.02.0105"},
+		aircraft: device{sn: aircraftSN, domain: 0, typ: 99, subType: 1, index: "A", thingVersion: "1.2.0",
+			firmware: "10.01.0107", availableVids: 1, coexistVids: 1},
+		cameras: []*camera{
+			{owner: aircraftSN, index: "89-0-0", videoIndex: "normal-0", lens: "wide", switchable: []string{"normal", "wide", "zoom", "ir"}},
+		},
+		available:  1,
+		coexistMax: 1,
+	}
+}
+
+// code turns a module-13 reason into this product's six-digit error code.
+func (m *model) code(reason int) int { return m.origin*100000 + reason }
+
+// cameraByID finds a camera by video_id; reason says why not when nil.
+func (m *model) cameraByID(videoID string) (c *camera, reason int) {
+	sn, rest, _ := strings.Cut(videoID, "/")
+	if sn != m.gateway.sn && sn != m.aircraft.sn {
+		return nil, reasonNoAircraft
+	}
+	for _, c := range m.cameras {
+		if c.videoID() == videoID {
+			return c, 0
+		}
+	}
+	// The suffix of a video_id is a handle, not the current lens (§5): accept
+	// any video_index on a known camera.
+	index, _, _ := strings.Cut(rest, "/")
+	for _, c := range m.cameras {
+		if c.owner == sn && c.index == index {
+			return c, 0
+		}
+	}
+	return nil, reasonNoCamera
+}

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+)
+
+// url_type values of live_start_push (dji-cloud-api.md §8.1).
+const (
+	urlTypeAgora   = 0
+	urlTypeRTMP    = 1
+	urlTypeRTSP    = 2
+	urlTypeGB28181 = 3
+	urlTypeWHIP    = 4
+)
+
+// A pusher carries one camera's video to the cloud in one url_type's way.
+// Each live_start_push gets its own pusher.
+type pusher interface {
+	// start begins the push and returns once it is flowing, or with a
+	// *pushError saying why it could not start. The push goes on until stop
+	// or until ctx ends.
+	start(ctx context.Context, req pushRequest) error
+	// stop ends the push and waits until it has.
+	stop()
+}
+
+// pushRequest is what a pusher needs to know.
+type pushRequest struct {
+	url     string // the url of live_start_push, format per url_type
+	videoID string
+	clip    *clip
+	quirks  bool // add DJI Dock stream quirks (see quirks.go)
+	log     *slog.Logger
+	// gap delivers media-gap requests: pause this long, then reconnect.
+	gap <-chan time.Duration
+	// onHealth reports the push's error_status: reasonCongestion while the
+	// connection is broken and being retried, 0 once media flows again.
+	onHealth func(reason int)
+}
+
+// pushers makes a pusher for each supported url_type. The others answer
+// x13013 (url_type not supported) until their pusher exists:
+//
+// TODO(issue "docksim: url_type 2, RTSP server mode"): the RC runs an RTSP
+// server (userName/password/port) and replies its URL in data.output/info.
+// TODO(issue "docksim: url_type 3, GB28181"): REGISTER to serverIP:serverPort
+// as agentID, answer INVITE for channel, send PS over RTP.
+// TODO(issue "docksim: url_type 4, WHIP"): POST an SDP offer with one H.264
+// track to the URL, then ICE/DTLS-SRTP.
+// Agora (url_type 0) needs Agora's SDK and will stay unsupported.
+var pushers = map[int]func() pusher{
+	urlTypeRTMP: func() pusher { return &rtmpPusher{} },
+}
+
+// pushError is a failure to start, with its module-13 reason.
+type pushError struct {
+	reason int
+	err    error
+}
+
+func (e *pushError) Error() string { return fmt.Sprintf("reason %d: %v", e.reason, e.err) }
+func (e *pushError) Unwrap() error { return e.err }
+
+// reasonOf extracts the module-13 reason of a start failure.
+func reasonOf(err error) int {
+	var pe *pushError
+	if errors.As(err, &pe) {
+		return pe.reason
+	}
+	return reasonUnknownFailure
+}
+
+// redactURL makes a push URL safe to log: its query (where push secrets
+// live) and any password are hidden.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "<unparseable url>"
+	}
+	hasQuery := u.RawQuery != "" || u.ForceQuery
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	s := u.Redacted() // hides a password in the userinfo
+	if hasQuery {
+		s += "?REDACTED"
+	}
+	return s
+}
