@@ -1,0 +1,219 @@
+// Package hlstest publishes test streams into a gateway.Hub for the tests
+// of the HTTP outputs (LL-HLS, the player pages): an H.264 clip made by
+// ffmpeg, split into access units and written in real time, the way an
+// ingest would.
+package hlstest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
+
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// Require fails the test (never skips it) when a tool is missing, naming
+// the Debian package that has it.
+func Require(t testing.TB, tools ...string) {
+	t.Helper()
+	pkgs := map[string]string{"ffmpeg": "ffmpeg", "ffprobe": "ffmpeg", "chromium": "chromium", "node": "nodejs"}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: apt-get install %s", tool, pkgs[tool])
+		}
+	}
+}
+
+// Clip is an H.264 elementary stream cut into access units.
+type Clip struct {
+	FPS int
+	AUs [][][]byte // NAL units without start codes
+}
+
+var (
+	clipMu sync.Mutex
+	clips  = map[string]*Clip{}
+)
+
+// H264Clip encodes a testsrc2 clip with libx264: no B-frames (WebRTC
+// cannot carry them), one keyframe per second, one slice per frame. Clips
+// are made once per test binary.
+func H264Clip(t testing.TB, width, height, fps, seconds int) *Clip {
+	t.Helper()
+	Require(t, "ffmpeg")
+	key := strconv.Itoa(width) + "x" + strconv.Itoa(height) + "@" + strconv.Itoa(fps) + "/" + strconv.Itoa(seconds)
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	if c := clips[key]; c != nil {
+		return c
+	}
+	dir, err := os.MkdirTemp("", "hlstest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "clip.h264")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi",
+		"-i", "testsrc2=size="+strconv.Itoa(width)+"x"+strconv.Itoa(height)+":rate="+strconv.Itoa(fps),
+		"-t", strconv.Itoa(seconds), "-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast",
+		"-pix_fmt", "yuv420p", "-bf", "0", "-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps),
+		"-sc_threshold", "0", "-x264-params", "sliced-threads=0", "-f", "h264", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	es, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Clip{FPS: fps, AUs: AccessUnits(es)}
+	if len(c.AUs) == 0 {
+		t.Fatal("the clip has no access units")
+	}
+	clips[key] = c
+	return c
+}
+
+// AccessUnits splits an Annex-B H.264 stream into access units: a new one
+// starts at a slice whose first_mb_in_slice is 0 once the current unit has
+// a slice; parameter sets and SEI go with the slice that follows them.
+func AccessUnits(es []byte) [][][]byte {
+	var aus [][][]byte
+	var cur, pending [][]byte
+	hasSlice := false
+	for _, n := range splitAnnexB(es) {
+		typ := n[0] & 0x1f
+		if typ != 1 && typ != 5 {
+			if hasSlice {
+				pending = append(pending, n)
+			} else {
+				cur = append(cur, n)
+			}
+			continue
+		}
+		firstMB0 := len(n) > 1 && n[1]&0x80 != 0
+		if hasSlice && firstMB0 {
+			aus = append(aus, cur)
+			cur, pending, hasSlice = pending, nil, false
+		}
+		cur = append(cur, pending...)
+		pending = nil
+		cur = append(cur, n)
+		hasSlice = true
+	}
+	if hasSlice {
+		aus = append(aus, cur)
+	}
+	return aus
+}
+
+func splitAnnexB(b []byte) [][]byte {
+	var out [][]byte
+	start := -1
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
+			if start >= 0 {
+				out = appendNALU(out, b[start:i])
+			}
+			start = i + 3
+			i += 2
+		}
+	}
+	if start >= 0 && start < len(b) {
+		out = appendNALU(out, b[start:])
+	}
+	return out
+}
+
+func appendNALU(out [][]byte, n []byte) [][]byte {
+	n = bytes.TrimRight(n, "\x00") // the zero byte of a 4-byte start code
+	if len(n) > 0 {
+		return append(out, n)
+	}
+	return out
+}
+
+// Publisher writes a Clip into a hub path in real time, looping it.
+type Publisher struct {
+	Hub  *gateway.Hub
+	Path string
+	Clip *Clip
+
+	mu   sync.Mutex
+	pub  *gateway.Publisher
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Publish starts a Publisher on path.
+func Publish(t testing.TB, hub *gateway.Hub, path string, clip *Clip) *Publisher {
+	t.Helper()
+	p := &Publisher{Hub: hub, Path: path, Clip: clip}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+// Start connects to the hub, as a publisher reconnecting after Stop does,
+// and writes from the clip's first keyframe with timestamps from zero.
+func (p *Publisher) Start() error {
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	tr, err := gateway.TrackFor(f)
+	if err != nil {
+		return err
+	}
+	pub, err := p.Hub.Publish(p.Path, gateway.SourceInfo{Protocol: "test", RemoteAddr: "127.0.0.1:1"}, []*gateway.Track{tr})
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.pub, p.stop, p.done = pub, make(chan struct{}), make(chan struct{})
+	stop, done := p.stop, p.done
+	p.mu.Unlock()
+	go p.run(pub, stop, done)
+	return nil
+}
+
+func (p *Publisher) run(pub *gateway.Publisher, stop, done chan struct{}) {
+	defer close(done)
+	frame := time.Second / time.Duration(p.Clip.FPS)
+	tick := time.NewTicker(frame)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		au := p.Clip.AUs[i%len(p.Clip.AUs)]
+		n := 0
+		for _, nalu := range au {
+			n += len(nalu)
+		}
+		pub.AddBytes(n)
+		pub.WriteUnit(0, int64(i)*int64(90000/p.Clip.FPS), au)
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop disconnects the publisher; the stream waits the hub's grace period
+// for it to come back.
+func (p *Publisher) Stop() {
+	p.mu.Lock()
+	pub, stop, done := p.pub, p.stop, p.done
+	p.pub = nil
+	p.mu.Unlock()
+	if pub == nil {
+		return
+	}
+	close(stop)
+	<-done
+	pub.Close()
+}
