@@ -140,7 +140,9 @@ func TestUnknownPathAnswers404JSON(t *testing.T) {
 	e := newEnv(t, 0, time.Minute)
 	for _, url := range []string{e.base + "/nope/index.m3u8", e.base + "/nope/x_video1_part3.mp4"} {
 		res, body := get(t, url)
-		var msg struct{ Error struct{ Code, Message string } }
+		var msg struct {
+			Error struct{ Code, Message string }
+		}
 		if res.StatusCode != http.StatusNotFound || json.Unmarshal(body, &msg) != nil || msg.Error.Code != "not_found" {
 			t.Fatalf("GET %s = %d %s, want 404 with a JSON not_found error", url, res.StatusCode, body)
 		}
