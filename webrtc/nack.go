@@ -1,0 +1,170 @@
+package webrtc
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+)
+
+// nackLogSize is how many sent packets per track a peer can retransmit:
+// about a second of 8 Mbit/s video, which covers a keyframe and a lost
+// burst several round trips long.
+const nackLogSize = 1024
+
+// rtcpCounts counts the feedback one peer received.
+type rtcpCounts struct {
+	nacks         atomic.Uint64 // NACK messages
+	retransmitted atomic.Uint64 // packets sent again
+	plis          atomic.Uint64 // picture loss indications (nothing to do: the source decides keyframes)
+}
+
+// nackResponder answers RTCP NACKs (RFC 4585 §6.2.1) by sending the lost
+// packets again on the same SSRC.
+//
+// Unlike pion's responder it copies no payload: it keeps the header it saw
+// and a reference to the payload, which is safe because every payload this
+// package writes belongs to an immutable gateway.Unit. It must not be used
+// on a writer whose payload buffers are reused.
+type nackResponder struct {
+	interceptor.NoOp
+	counts *rtcpCounts
+
+	mu      sync.Mutex
+	streams map[uint32]*sentLog
+}
+
+// nackFactory makes one responder per PeerConnection.
+type nackFactory struct{ counts *rtcpCounts }
+
+func (f nackFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
+	return &nackResponder{counts: f.counts, streams: map[uint32]*sentLog{}}, nil
+}
+
+// sentLog is a ring of the last packets sent on one SSRC, indexed by
+// sequence number.
+type sentLog struct {
+	mu     sync.Mutex
+	writer interceptor.RTPWriter
+	ring   [nackLogSize]sentPacket
+}
+
+type sentPacket struct {
+	header  rtp.Header
+	payload []byte
+	set     bool
+}
+
+func (l *sentLog) add(h *rtp.Header, payload []byte) {
+	e := &l.ring[h.SequenceNumber%nackLogSize]
+	l.mu.Lock()
+	if len(h.CSRC) > 0 || len(h.Extensions) > 0 {
+		e.header = h.Clone() // extensions may live in a pooled header
+	} else {
+		e.header = *h
+	}
+	e.payload, e.set = payload, true
+	l.mu.Unlock()
+}
+
+func (l *sentLog) get(seq uint16) (rtp.Header, []byte, bool) {
+	e := &l.ring[seq%nackLogSize]
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !e.set || e.header.SequenceNumber != seq {
+		return rtp.Header{}, nil, false
+	}
+	return e.header, e.payload, true
+}
+
+func supportsNack(info *interceptor.StreamInfo) bool {
+	for _, fb := range info.RTCPFeedback {
+		if fb.Type == "nack" && fb.Parameter == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// BindLocalStream records every packet of a stream that negotiated NACK.
+func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, writer interceptor.RTPWriter) interceptor.RTPWriter {
+	if !supportsNack(info) {
+		return writer
+	}
+	l := &sentLog{writer: writer}
+	n.mu.Lock()
+	n.streams[info.SSRC] = l
+	n.mu.Unlock()
+	return interceptor.RTPWriterFunc(func(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
+		if h.SSRC == info.SSRC {
+			l.add(h, payload)
+		}
+		return writer.Write(h, payload, a)
+	})
+}
+
+// UnbindLocalStream forgets a stream and the payloads it referenced.
+func (n *nackResponder) UnbindLocalStream(info *interceptor.StreamInfo) {
+	n.mu.Lock()
+	delete(n.streams, info.SSRC)
+	n.mu.Unlock()
+}
+
+// BindRTCPReader watches incoming RTCP for NACKs and PLIs.
+func (n *nackResponder) BindRTCPReader(reader interceptor.RTCPReader) interceptor.RTCPReader {
+	return interceptor.RTCPReaderFunc(func(b []byte, a interceptor.Attributes) (int, interceptor.Attributes, error) {
+		i, attr, err := reader.Read(b, a)
+		if err != nil {
+			return 0, nil, err
+		}
+		if attr == nil {
+			attr = interceptor.Attributes{}
+		}
+		pkts, err := attr.GetRTCPPackets(b[:i])
+		if err != nil {
+			return i, attr, nil // not ours to judge: pass it on
+		}
+		for _, p := range pkts {
+			switch p := p.(type) {
+			case *rtcp.TransportLayerNack:
+				n.counts.nacks.Add(1)
+				n.resend(p)
+			case *rtcp.PictureLossIndication:
+				n.counts.plis.Add(1)
+			}
+		}
+		return i, attr, nil
+	})
+}
+
+// resend runs in the RTCP reader's goroutine (one per sender), which is
+// what paces retransmissions behind the NACKs that ask for them.
+func (n *nackResponder) resend(nack *rtcp.TransportLayerNack) {
+	n.mu.Lock()
+	l := n.streams[nack.MediaSSRC]
+	n.mu.Unlock()
+	if l == nil {
+		return
+	}
+	for _, pair := range nack.Nacks {
+		pair.Range(func(seq uint16) bool {
+			h, payload, ok := l.get(seq)
+			if ok {
+				if _, err := l.writer.Write(&h, payload, interceptor.Attributes{}); err == nil {
+					n.counts.retransmitted.Add(1)
+				}
+			}
+			return true
+		})
+	}
+}
+
+// Close drops every log.
+func (n *nackResponder) Close() error {
+	n.mu.Lock()
+	n.streams = map[uint32]*sentLog{}
+	n.mu.Unlock()
+	return nil
+}

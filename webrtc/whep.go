@@ -1,0 +1,208 @@
+package webrtc
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// Limits on request bodies: a browser offer is a few kB.
+const (
+	maxOfferSize    = 64 << 10
+	maxFragmentSize = 16 << 10
+)
+
+// whepHandler serves WHEP (draft-ietf-wish-whep, which follows WHIP's
+// RFC 9725 signalling): POST an offer to /P/whep, PATCH trickle candidates
+// to and DELETE the session at /P/whep/ID.
+type whepHandler struct{ s *Server }
+
+func (h whepHandler) ServePath(w http.ResponseWriter, r *http.Request, path, rest string) {
+	switch {
+	case rest == "" && r.Method == http.MethodPost:
+		h.post(w, r, path)
+	case rest == "" && r.Method == http.MethodOptions:
+		w.Header().Set("Accept-Post", "application/sdp")
+		w.Header().Set("Allow", "OPTIONS, POST")
+		w.WriteHeader(http.StatusNoContent)
+	case rest != "" && r.Method == http.MethodPatch:
+		h.patch(w, r, path, rest)
+	case rest != "" && r.Method == http.MethodDelete:
+		h.delete(w, path, rest)
+	case rest == "":
+		w.Header().Set("Allow", "OPTIONS, POST")
+		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHEP: POST an SDP offer to this URL")
+	default:
+		w.Header().Set("Allow", "PATCH, DELETE")
+		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHEP session: PATCH trickle candidates or DELETE it")
+	}
+}
+
+func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
+	s := h.s
+	if !hasType(r, "application/sdp") {
+		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the SDP offer with Content-Type: application/sdp")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP offer is larger than 64 kB")
+		return
+	}
+	remote := remoteAddr(r)
+	if s.Auth != nil {
+		if err := s.Auth.CheckRead(remote, credential(r)); err != nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="skyrelay"`)
+			gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
+			return
+		}
+	}
+	o, err := parseOffer(string(body))
+	if err != nil {
+		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdp", err.Error())
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.StartTimeout)
+	defer cancel()
+	st, err := s.Hub.Read(ctx, path)
+	if err != nil {
+		writeReadError(w, r, path, err, s.StartTimeout)
+		return
+	}
+	if st.HasBFrames() {
+		gateway.WriteError(w, http.StatusNotAcceptable, "bframes_not_supported",
+			"the stream has B-frames, which WebRTC cannot carry; use LL-HLS at /"+path+"/index.m3u8")
+		return
+	}
+	pl, err := planWHEP(o, st.Tracks(), path)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	x, answer, err := s.startWHEP(r.Context(), path, r.RemoteAddr, st, pl, string(body))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/sdp")
+	hd.Set("Location", "/"+path+"/whep/"+x.id)
+	hd.Set("ETag", x.etag)
+	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+func (h whepHandler) patch(w http.ResponseWriter, r *http.Request, path, id string) {
+	x := h.s.session(id)
+	if x == nil || x.path != path {
+		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")
+		return
+	}
+	if !hasType(r, "application/trickle-ice-sdpfrag") {
+		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates with Content-Type: application/trickle-ice-sdpfrag")
+		return
+	}
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != x.etag {
+		gateway.WriteError(w, http.StatusPreconditionFailed, "etag_mismatch", "If-Match does not name this ICE session")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFragmentSize))
+	if err != nil {
+		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP fragment is larger than 16 kB")
+		return
+	}
+	frag, err := parseICEFragment(string(body))
+	if err != nil {
+		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdpfrag", err.Error())
+		return
+	}
+	if frag.Ufrag != "" && frag.Ufrag != x.peer.remoteUfrag() {
+		gateway.WriteError(w, http.StatusNotImplemented, "ice_restart_not_supported", "ICE restart is not supported: start a new WHEP session")
+		return
+	}
+	for _, c := range frag.Candidates {
+		if err := x.peer.pc.AddICECandidate(c); err != nil {
+			gateway.WriteError(w, http.StatusBadRequest, "invalid_candidate", "cannot add candidate: "+err.Error())
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h whepHandler) delete(w http.ResponseWriter, path, id string) {
+	x := h.s.session(id)
+	if x == nil || x.path != path {
+		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")
+		return
+	}
+	x.stop("deleted by the client")
+	// Answer once the viewer is really gone, so that a client (or a test)
+	// that reads the stream's readers right after sees the truth.
+	select {
+	case <-x.done:
+	case <-time.After(5 * time.Second):
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// writeReadError maps hub.Read failures: a path nobody publishes is 404, a
+// stream that does not become playable in time is 504, a failed on-demand
+// start 502.
+func writeReadError(w http.ResponseWriter, r *http.Request, path string, err error, wait time.Duration) {
+	switch {
+	case errors.Is(err, gateway.ErrNotFound):
+		gateway.WriteError(w, http.StatusNotFound, "not_found", "no stream on path "+path)
+	case errors.Is(err, gateway.ErrInvalidPath):
+		gateway.WriteError(w, http.StatusBadRequest, "invalid_path", err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		gateway.WriteError(w, http.StatusGatewayTimeout, "not_ready", "the stream on "+path+" did not become playable within "+wait.String())
+	case r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+	default:
+		gateway.WriteError(w, http.StatusBadGateway, "start_failed", "cannot start the stream on "+path+": "+err.Error())
+	}
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var rf *refusal
+	if errors.As(err, &rf) {
+		gateway.WriteError(w, rf.status, rf.code, rf.message)
+		return
+	}
+	gateway.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
+}
+
+func hasType(r *http.Request, want string) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && strings.EqualFold(mt, want)
+}
+
+// credential reads what a WHEP client may present: HTTP Basic, or a bearer
+// token (the WHIP/WHEP convention).
+func credential(r *http.Request) gateway.Credential {
+	var c gateway.Credential
+	if u, p, ok := r.BasicAuth(); ok {
+		c.User, c.Pass = u, p
+	}
+	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		c.Token = strings.TrimSpace(v)
+	}
+	return c
+}
+
+func remoteAddr(r *http.Request) net.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return nil
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
