@@ -499,4 +499,3 @@ func isKeyframeStart(b []byte, h265 bool) bool {
 	}
 	return false
 }
-
