@@ -55,6 +55,7 @@ const (
 	NotePushStarted  = "push_started"  // media started (VideoID)
 	NotePushStopped  = "push_stopped"  // media stopped (VideoID)
 	NotePushHealth   = "push_health"   // error_status changed (VideoID, Result)
+	NotePushResumed  = "push_resumed"  // media flows again after a gap or a break (VideoID)
 	NoteEventReplied = "event_replied" // events_reply received
 	NoteConfigReply  = "config_reply"  // requests_reply to config received
 )

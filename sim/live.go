@@ -74,7 +74,8 @@ func (g *gateway) liveStart(data json.RawMessage, log *slog.Logger) result {
 	}
 	err := s.pusher.start(g.ctx, pushRequest{
 		url: p.URL, videoID: p.VideoID, clip: g.clip, quirks: g.quirks, log: log, gap: s.gap,
-		onHealth: func(reason int) { g.setHealth(cam, reason) },
+		onHealth:  func(reason int) { g.setHealth(cam, reason) },
+		onResumed: func() { g.note(Note{Kind: NotePushResumed, VideoID: p.VideoID}) },
 	})
 	if err != nil {
 		log.Warn("push could not start", "err", err)

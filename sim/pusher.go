@@ -41,6 +41,8 @@ type pushRequest struct {
 	// onHealth reports the push's error_status: reasonCongestion while the
 	// connection is broken and being retried, 0 once media flows again.
 	onHealth func(reason int)
+	// onResumed is called when media flows again after a gap or a break.
+	onResumed func()
 }
 
 // pushers makes a pusher for each supported url_type. The others answer

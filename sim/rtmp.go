@@ -108,6 +108,7 @@ func (p *rtmpPusher) run(ctx context.Context, conn *rtmpPublisher) {
 		}
 		log.Info("rtmp push reconnected")
 		p.req.onHealth(0)
+		p.req.onResumed()
 	}
 }
 
