@@ -41,17 +41,16 @@ func TestChromiumPlaysLLHLSAcrossPublisherReconnect(t *testing.T) {
 	e := newEnv(t, 5*time.Second, time.Minute)
 	p := hlstest.Publish(t, e.hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
 
-	// Once the muxer runs and the browser had ~2 s of it, drop the
-	// publisher for half a second and bring it back.
+	// Once the browser downloaded some media, drop the publisher for half
+	// a second and bring it back.
 	var reconnected atomic.Bool
 	go func() {
 		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) && hlsReaders(e.hub.Stream("live/a")) == 0 {
+		for time.Now().Before(deadline) && e.hub.Stream("live/a").BytesSent() < 50_000 {
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(3 * time.Second)
 		p.Stop()
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // the publisher's outage
 		if err := p.Start(); err != nil {
 			t.Error(err)
 			return
@@ -60,7 +59,7 @@ func TestChromiumPlaysLLHLSAcrossPublisherReconnect(t *testing.T) {
 	}()
 
 	// 10 s of frames at 30 fps: far more than hls.js buffers before the
-	// drop at ~3 s, so frames kept coming after the reconnect.
+	// drop, so frames kept coming after the reconnect.
 	res := hlstest.Browser(t, hlstest.BrowserRun{
 		URL:     e.base + "/live/a/play",
 		HTML:    hlsPage,

@@ -214,3 +214,35 @@ func TestMuxerRemadeWhenResolutionChanges(t *testing.T) {
 		t.Fatalf("multivariant playlist after the change:\n%s", body)
 	}
 }
+
+// Many clients arriving together share one muxer and one stream reader.
+func TestConcurrentClientsShareOneMuxer(t *testing.T) {
+	e := newEnv(t, 0, time.Minute)
+	hlstest.Publish(t, e.hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
+	const clients = 20
+	errs := make(chan string, clients)
+	for range clients {
+		go func() {
+			res, err := http.Get(e.base + "/live/a/index.m3u8")
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "video1_stream.m3u8") {
+				errs <- res.Status + " " + string(b)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range clients {
+		if msg := <-errs; msg != "" {
+			t.Fatal(msg)
+		}
+	}
+	if n := hlsReaders(e.hub.Stream("live/a")); n != 1 {
+		t.Fatalf("%d hls readers for %d clients, want 1", n, clients)
+	}
+}

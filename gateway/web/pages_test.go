@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,13 +29,14 @@ func testLog() *slog.Logger {
 // newServer is the HTTP server with the pages and LL-HLS, and no WHEP: the
 // player must fall back to LL-HLS.
 func newServer(t *testing.T) (*gateway.Hub, string) {
-	return newServerWHEP(t, nil)
+	return newServerWHEP(t, nil, 0)
 }
 
-func newServerWHEP(t *testing.T, whep gateway.PathHandler) (*gateway.Hub, string) {
+// newServerWHEP is newServer with a WHEP handler and a reconnect grace.
+func newServerWHEP(t *testing.T, whep gateway.PathHandler, grace time.Duration) (*gateway.Hub, string) {
 	t.Helper()
 	log := testLog()
-	hub := gateway.NewHub(0, log)
+	hub := gateway.NewHub(grace, log)
 	t.Cleanup(hub.Close)
 	h := &hls.Server{Hub: hub, Log: log}
 	if err := h.Initialize(); err != nil {
@@ -220,7 +222,7 @@ func (f *fakeWHEP) ServePath(w http.ResponseWriter, r *http.Request, path, id st
 // the WHEP session is deleted.
 func TestPlayerFallsBackWhenWHEPAnswerIsRefused(t *testing.T) {
 	whep := &fakeWHEP{deleted: make(chan string, 4)}
-	hub, base := newServerWHEP(t, whep)
+	hub, base := newServerWHEP(t, whep, 0)
 	hlstest.Publish(t, hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
 	res := hlstest.Browser(t, hlstest.BrowserRun{
 		URL:     base + "/live/a/",
@@ -240,5 +242,51 @@ func TestPlayerFallsBackWhenWHEPAnswerIsRefused(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the player did not DELETE its WHEP session")
+	}
+}
+
+// awaitBytesSent waits until path's stream served n bytes to its readers:
+// the player is downloading media.
+func awaitBytesSent(hub *gateway.Hub, path string, n uint64, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if s := hub.Stream(path); s != nil && s.BytesSent() >= n {
+			return true
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+// A new resolution (a DJI live_set_quality, a reconnect with other
+// settings) remakes the LL-HLS muxer; the player recovers by itself and
+// shows the new size.
+func TestPlayerFollowsResolutionChange(t *testing.T) {
+	hub, base := newServerWHEP(t, nil, 5*time.Second)
+	p := hlstest.Publish(t, hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
+	big := hlstest.H264Clip(t, 640, 360, 30, 4)
+	switched := make(chan error, 1)
+	go func() {
+		if !awaitBytesSent(hub, "live/a", 50_000, 20*time.Second) {
+			switched <- errors.New("the player downloaded nothing")
+			return
+		}
+		p.Stop()
+		p.Clip = big
+		switched <- p.Start()
+	}()
+	res := hlstest.Browser(t, hlstest.BrowserRun{
+		URL:     base + "/live/a/",
+		Probe:   playerProbe,
+		Until:   "v.width === 640 && v.state === 'playing' && v.frames > 0",
+		Timeout: 30 * time.Second,
+	})
+	var pb playback
+	_ = json.Unmarshal(res.Probe, &pb)
+	if err := <-switched; err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK || pb.Mode != "hls" {
+		t.Fatalf("player after the resolution change: %+v\n%s", pb, res.Tail(20))
 	}
 }

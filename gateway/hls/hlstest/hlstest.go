@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/skyrelay/skyrelay/gateway"
 )
@@ -139,11 +140,47 @@ func appendNALU(out [][]byte, n []byte) [][]byte {
 	return out
 }
 
+// AACClip is an AAC-LC stream cut into access units of 1024 samples.
+type AACClip struct {
+	Config mpeg4audio.AudioSpecificConfig
+	AUs    [][]byte
+}
+
+// AAC encodes a sine tone with ffmpeg's AAC encoder (48 kHz, mono).
+func AAC(t testing.TB, seconds int) *AACClip {
+	t.Helper()
+	Require(t, "ffmpeg")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "clip.aac")
+	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",
+		"-t", strconv.Itoa(seconds), "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-f", "adts", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts mpeg4audio.ADTSPackets
+	if err := pkts.Unmarshal(b); err != nil || len(pkts) == 0 {
+		t.Fatalf("ADTS: %v", err)
+	}
+	c := &AACClip{Config: mpeg4audio.AudioSpecificConfig{Type: pkts[0].Type, SampleRate: pkts[0].SampleRate,
+		ChannelConfig: pkts[0].ChannelConfig}}
+	for _, p := range pkts {
+		c.AUs = append(c.AUs, p.AU)
+	}
+	return c
+}
+
 // Publisher writes a Clip into a hub path in real time, looping it.
 type Publisher struct {
 	Hub  *gateway.Hub
 	Path string
 	Clip *Clip
+	// Audio, when set, is published as a second track, in step with the
+	// video.
+	Audio *AACClip
 
 	mu   sync.Mutex
 	pub  *gateway.Publisher
@@ -162,6 +199,17 @@ func Publish(t testing.TB, hub *gateway.Hub, path string, clip *Clip) *Publisher
 	return p
 }
 
+// PublishAV starts a Publisher of video and AAC audio on path.
+func PublishAV(t testing.TB, hub *gateway.Hub, path string, clip *Clip, audio *AACClip) *Publisher {
+	t.Helper()
+	p := &Publisher{Hub: hub, Path: path, Clip: clip, Audio: audio}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
 // Start connects to the hub, as a publisher reconnecting after Stop does,
 // and writes from the clip's first keyframe with timestamps from zero.
 func (p *Publisher) Start() error {
@@ -170,7 +218,16 @@ func (p *Publisher) Start() error {
 	if err != nil {
 		return err
 	}
-	pub, err := p.Hub.Publish(p.Path, gateway.SourceInfo{Protocol: "test", RemoteAddr: "127.0.0.1:1"}, []*gateway.Track{tr})
+	tracks := []*gateway.Track{tr}
+	if p.Audio != nil {
+		cfg := p.Audio.Config
+		a, err := gateway.TrackFor(&format.MPEG4Audio{PayloadTyp: 97, Config: &cfg, SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3})
+		if err != nil {
+			return err
+		}
+		tracks = append(tracks, a)
+	}
+	pub, err := p.Hub.Publish(p.Path, gateway.SourceInfo{Protocol: "test", RemoteAddr: "127.0.0.1:1"}, tracks)
 	if err != nil {
 		return err
 	}
@@ -187,7 +244,12 @@ func (p *Publisher) run(pub *gateway.Publisher, stop, done chan struct{}) {
 	frame := time.Second / time.Duration(p.Clip.FPS)
 	tick := time.NewTicker(frame)
 	defer tick.Stop()
+	audio := 0 // next audio access unit
 	for i := 0; ; i++ {
+		for p.Audio != nil && int64(audio)*mpeg4audio.SamplesPerAccessUnit*int64(p.Clip.FPS) <= int64(i)*int64(p.Audio.Config.SampleRate) {
+			pub.WriteUnit(1, int64(audio)*mpeg4audio.SamplesPerAccessUnit, [][]byte{p.Audio.AUs[audio%len(p.Audio.AUs)]})
+			audio++
+		}
 		au := p.Clip.AUs[i%len(p.Clip.AUs)]
 		n := 0
 		for _, nalu := range au {
