@@ -17,6 +17,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
 	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
+	"github.com/skyrelay/skyrelay/webrtc"
 )
 
 func testLog() *slog.Logger {
@@ -32,18 +33,29 @@ func newServer(t *testing.T) (*gateway.Hub, string) {
 	return newServerWHEP(t, nil, 0)
 }
 
-// newServerWHEP is newServer with a WHEP handler and a reconnect grace.
-func newServerWHEP(t *testing.T, whep gateway.PathHandler, grace time.Duration) (*gateway.Hub, string) {
+// whepOf makes a WHEP handler for the hub newServerWHEP creates.
+type whepOf func(*gateway.Hub) gateway.PathHandler
+
+// newServerWHEP is newServer with a WHEP handler (a gateway.PathHandler or
+// a whepOf) and a reconnect grace.
+func newServerWHEP(t *testing.T, whep any, grace time.Duration) (*gateway.Hub, string) {
 	t.Helper()
 	log := testLog()
 	hub := gateway.NewHub(grace, log)
 	t.Cleanup(hub.Close)
+	var wh gateway.PathHandler
+	switch w := whep.(type) {
+	case whepOf:
+		wh = w(hub)
+	case gateway.PathHandler:
+		wh = w
+	}
 	h := &hls.Server{Hub: hub, Log: log}
 	if err := h.Initialize(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
-	hs := &gateway.HTTPServer{Address: "127.0.0.1:0", HLS: h, WHEP: whep, Page: &Pages{Hub: hub, Log: log}, Log: log}
+	hs := &gateway.HTTPServer{Address: "127.0.0.1:0", HLS: h, WHEP: wh, Page: &Pages{Hub: hub, Log: log}, Log: log}
 	if err := hs.Initialize(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,5 +300,34 @@ func TestPlayerFollowsResolutionChange(t *testing.T) {
 	}
 	if !res.OK || pb.Mode != "hls" {
 		t.Fatalf("player after the resolution change: %+v\n%s", pb, res.Tail(20))
+	}
+}
+
+// With Skyrelay's WHEP server, the player plays WebRTC and says so.
+func TestPlayerPlaysWebRTCFirst(t *testing.T) {
+	var hub *gateway.Hub
+	var rtc *webrtc.Server
+	hub, base := newServerWHEP(t, whepOf(func(h *gateway.Hub) gateway.PathHandler {
+		rtc = &webrtc.Server{Listen: "127.0.0.1:0", Hub: h, Log: testLog()}
+		if err := rtc.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rtc.Close)
+		return rtc.WHEP()
+	}), 0)
+	hlstest.Publish(t, hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
+	res := hlstest.Browser(t, hlstest.BrowserRun{
+		URL:     base + "/live/a/",
+		Probe:   playerProbe,
+		Until:   "v.state === 'playing' && v.frames >= 60 && v.width === 320",
+		Timeout: 25 * time.Second,
+	})
+	var pb playback
+	_ = json.Unmarshal(res.Probe, &pb)
+	if !res.OK || pb.Mode != "webrtc" || pb.Status != "playing WebRTC" || pb.Reason != "" {
+		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
+	}
+	if rtc.SessionCount() != 1 {
+		t.Fatalf("%d WHEP sessions, want 1", rtc.SessionCount())
 	}
 }

@@ -44,18 +44,7 @@ type BrowserResult struct {
 func Browser(t testing.TB, run BrowserRun) BrowserResult {
 	t.Helper()
 	Require(t, "node", "chromium")
-	root, err := exec.Command("npm", "root", "-g").Output()
-	if err != nil {
-		t.Fatalf("npm root -g: %v (apt-get install npm)", err)
-	}
-	nodePath := strings.TrimSpace(string(root))
-	if err := exec.Command("node", "-e", "require('playwright-core')").Run(); err != nil {
-		c := exec.Command("node", "-e", "require('playwright-core')")
-		c.Env = append(os.Environ(), "NODE_PATH="+nodePath)
-		if c.Run() != nil {
-			t.Fatal("playwright-core is missing: npm install -g playwright-core")
-		}
-	}
+	nodePath := playwrightPath(t)
 	script := filepath.Join(t.TempDir(), "browser.js")
 	if err := os.WriteFile(script, browserJS, 0o644); err != nil {
 		t.Fatal(err)
@@ -95,4 +84,33 @@ func (r BrowserResult) Tail(n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// playwrightPath finds playwright-core where scripts/install-test-peers.sh
+// puts it (test/browser/node_modules in the repository), or installed
+// globally, and returns the NODE_PATH that makes node find it.
+func playwrightPath(t testing.TB) string {
+	t.Helper()
+	var dirs []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dirs = append(dirs, filepath.Join(d, "test", "browser", "node_modules"))
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	if root, err := exec.Command("npm", "root", "-g").Output(); err == nil {
+		dirs = append(dirs, strings.TrimSpace(string(root)))
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "playwright-core", "package.json")); err == nil {
+			return d
+		}
+	}
+	t.Fatalf("playwright-core is missing (looked in %s): run scripts/install-test-peers.sh", strings.Join(dirs, ", "))
+	return ""
 }
