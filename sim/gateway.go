@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
@@ -207,13 +209,19 @@ func run(ctx context.Context, m *model, opts Options, quirks bool) error {
 	g.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", opts.Broker,
 		"mqtt_version", opts.MQTTVersion, "stream_quirks", quirks)
 	for {
-		offline, err := g.connection(ctx)
+		offline, connected, err := g.connection(ctx)
 		if ctx.Err() != nil {
+			g.log.Info("simulation stopped")
 			return nil
 		}
-		g.note(Note{Kind: NoteDisconnected})
-		g.log.Warn("MQTT connection lost", "err", err, "reconnect_in", offline)
+		if connected {
+			g.note(Note{Kind: NoteDisconnected})
+			g.log.Warn("MQTT connection lost", "err", err, "reconnect_in", offline)
+		} else {
+			g.log.Warn("MQTT connection failed", "err", err, "retry_in", offline)
+		}
 		if !sleepCtx(ctx, offline) {
+			g.log.Info("simulation stopped")
 			return nil
 		}
 	}
@@ -223,21 +231,22 @@ func run(ctx context.Context, m *model, opts Options, quirks bool) error {
 var errDropped = errors.New("dropped on purpose (fault injection)")
 
 // connection runs one MQTT connection from connect to loss. It returns how
-// long to stay offline before the next attempt, and why it ended.
-func (g *gateway) connection(ctx context.Context) (time.Duration, error) {
+// long to stay offline before the next attempt, whether it got connected,
+// and why it ended.
+func (g *gateway) connection(ctx context.Context) (offline time.Duration, connected bool, err error) {
 	gw := g.m.gateway.sn
 	conn, err := dialMQTT(ctx, mqttConfig{
 		broker: g.opts.Broker, version: byte(g.opts.MQTTVersion), clientID: g.opts.ClientID,
 		username: g.opts.Username, password: g.opts.Password, keepAlive: g.opts.KeepAlive,
 	}, g.onMessage)
 	if err != nil {
-		return g.opts.Reconnect, err
+		return g.opts.Reconnect, false, err
 	}
 	err = conn.subscribe(ctx, topicStatusReply(gw), topicServices(gw), topicEventsReply(gw),
 		topicRequestsReply(gw), topicPropertySet(gw))
 	if err != nil {
 		conn.drop()
-		return g.opts.Reconnect, err
+		return g.opts.Reconnect, false, err
 	}
 	g.mu.Lock()
 	g.conn, g.topoAck = conn, false
@@ -273,9 +282,9 @@ func (g *gateway) connection(ctx context.Context) (time.Duration, error) {
 		select {
 		case <-ctx.Done():
 			conn.disconnect()
-			return 0, ctx.Err()
+			return 0, true, ctx.Err()
 		case <-conn.done:
-			return g.opts.Reconnect, conn.err
+			return g.opts.Reconnect, true, conn.err
 		case <-osd.C:
 			g.sendOSD()
 		case <-topo.C:
@@ -291,7 +300,7 @@ func (g *gateway) connection(ctx context.Context) (time.Duration, error) {
 		case d := <-g.faults.drop:
 			g.log.Warn("fault: dropping the MQTT connection", "offline_for", d)
 			conn.drop()
-			return d, errDropped
+			return d, true, errDropped
 		case d := <-g.faults.gap:
 			g.mediaGap(d)
 		}
@@ -440,7 +449,10 @@ func (g *gateway) onMessage(topic string, payload []byte) {
 		g.log.Debug("events_reply", "method", env.Method, "tid", env.TID)
 		g.note(Note{Kind: NoteEventReplied, Method: env.Method})
 	case topicRequestsReply(gw):
-		g.log.Info("requests_reply", "method", env.Method, "data", string(env.Data))
+		var fields map[string]json.RawMessage
+		_ = json.Unmarshal(env.Data, &fields)
+		// Field names only: a config reply holds the app key and license.
+		g.log.Info("requests_reply", "method", env.Method, "fields", slices.Sorted(maps.Keys(fields)))
 		if env.Method == "config" {
 			g.note(Note{Kind: NoteConfigReply})
 		}
