@@ -1,0 +1,143 @@
+// run.mjs: one headless Chromium job for Skyrelay's tests.
+//
+// Reads one JSON job on stdin, drives Debian's /usr/bin/chromium through
+// playwright-core (which never downloads a browser here), and writes one
+// JSON result on stdout. Go's internal/testpeer.Browser is the usual caller;
+// by hand:
+//
+//   echo '{"url":"http://127.0.0.1:8080/live/a/","waitFor":"document.querySelector(\"video\")?.videoWidth > 0","evaluate":"document.querySelector(\"video\").videoWidth"}' | node test/browser/run.mjs
+//
+// Job (every field optional except url):
+//   url         page to open
+//   waitFor     JS expression, polled in the page until truthy (may return a promise)
+//   evaluate    JS expression evaluated in the page after waitFor; its value
+//               (awaited if a promise) must be JSON-serialisable
+//   timeoutMs   budget for navigation + waitFor + evaluate (default 30000)
+//   screenshot  path of a PNG to write at the end (also on failure)
+//   args        extra Chromium command-line flags
+//   fakeMedia   true adds --use-fake-device-for-media-stream --use-fake-ui-for-media-stream
+//
+// Result: {"ok": bool, "result": <evaluate's value or null>,
+//          "console": ["type: text", ...], "error": "..." }
+// The exit code is 0 whenever a result was written (ok may be false), 2 for
+// a malformed job.
+
+import { chromium } from 'playwright-core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const CHROMIUM = process.env.SKYRELAY_CHROMIUM || '/usr/bin/chromium';
+
+// Flags known to be needed for headless Chromium as root on this kind of
+// machine (docs/testing.md, shared test-peers.md). The last three let WebRTC
+// work between the page and a peer on loopback: real host candidates instead
+// of mDNS names, and loopback interfaces in the candidate list.
+const BASE_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--allow-loopback-in-peer-connection',
+];
+
+const FAKE_MEDIA_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+];
+
+async function readStdin() {
+  const chunks = [];
+  for await (const c of process.stdin) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function emit(obj) {
+  return new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + '\n', resolve));
+}
+
+async function main() {
+  let job;
+  try {
+    job = JSON.parse(await readStdin());
+    if (!job || typeof job.url !== 'string' || job.url === '') throw new Error('job needs a "url"');
+  } catch (e) {
+    await emit({ ok: false, result: null, console: [], error: `bad job: ${e.message}` });
+    process.exitCode = 2;
+    return;
+  }
+
+  const timeoutMs = job.timeoutMs > 0 ? job.timeoutMs : 30000;
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const args = [...BASE_ARGS, ...(job.fakeMedia ? FAKE_MEDIA_ARGS : []), ...(job.args || [])];
+  const consoleLines = [];
+  const out = { ok: false, result: null, console: consoleLines, error: '' };
+
+  const profile = await mkdtemp(join(tmpdir(), 'skyrelay-chromium-'));
+  let context;
+  // A hard stop in case Chromium itself hangs past the budget.
+  const guard = setTimeout(() => {
+    out.error = out.error || `hard timeout after ${timeoutMs + 15000} ms`;
+    emit(out).then(() => process.exit(1));
+  }, timeoutMs + 15000);
+  guard.unref();
+
+  let step = 'launch';
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args,
+      timeout: left(),
+    });
+    const page = context.pages()[0] || (await context.newPage());
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+    page.on('requestfailed', (r) =>
+      consoleLines.push(`requestfailed: ${r.method()} ${r.url()} ${r.failure()?.errorText ?? ''}`));
+
+    try {
+      step = 'goto';
+      await page.goto(job.url, { timeout: left(), waitUntil: 'load' });
+      if (job.waitFor) {
+        step = 'waitFor';
+        await page.waitForFunction(job.waitFor, null, { timeout: left(), polling: 100 });
+      }
+      if (job.evaluate) {
+        step = 'evaluate';
+        const r = await Promise.race([
+          page.evaluate(job.evaluate),
+          new Promise((_, reject) => setTimeout(() => reject(new Error('evaluate timed out')), left()).unref()),
+        ]);
+        out.result = r === undefined ? null : r;
+      }
+      out.ok = true;
+    } finally {
+      if (job.screenshot) {
+        try {
+          await page.screenshot({ path: job.screenshot, timeout: 10000 });
+        } catch (e) {
+          consoleLines.push(`screenshot failed: ${e.message}`);
+        }
+      }
+    }
+  } catch (e) {
+    out.error = `${step}: ${e.message.split('\n')[0]}`;
+  } finally {
+    if (context) await context.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true }).catch(() => {});
+    clearTimeout(guard);
+  }
+  await emit(out);
+}
+
+main().catch(async (e) => {
+  await emit({ ok: false, result: null, console: [], error: `runner: ${e.stack || e}` });
+  process.exitCode = 1;
+});
