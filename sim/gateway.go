@@ -16,7 +16,7 @@ import (
 // Options are the settings common to every simulated gateway. Only Broker
 // is required.
 type Options struct {
-	Broker      string // MQTT broker: tcp://host:port (or mqtt://), tls://host:port (or ssl://, mqtts://)
+	Broker      string // MQTT broker: tcp://host:port (or mqtt://), tls://host:port (or ssl://, mqtts://); may hold user:password@
 	MQTTVersion int    // 4 (MQTT 3.1.1, the default) or 5
 	Username    string
 	Password    string
@@ -206,7 +206,7 @@ func run(ctx context.Context, m *model, opts Options, quirks bool) error {
 		sessions: map[*camera]*session{},
 	}
 	defer g.stopAll()
-	g.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", opts.Broker,
+	g.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", redactURL(opts.Broker),
 		"mqtt_version", opts.MQTTVersion, "stream_quirks", quirks)
 	for {
 		offline, connected, err := g.connection(ctx)
@@ -256,7 +256,7 @@ func (g *gateway) connection(ctx context.Context) (offline time.Duration, connec
 		g.conn = nil
 		g.mu.Unlock()
 	}()
-	g.log.Info("MQTT connected", "broker", g.opts.Broker, "mqtt_version", g.opts.MQTTVersion)
+	g.log.Info("MQTT connected", "broker", redactURL(g.opts.Broker), "mqtt_version", g.opts.MQTTVersion)
 	g.note(Note{Kind: NoteConnected})
 
 	// What a device sends on connect: topology, then its on-change state.

@@ -34,9 +34,10 @@ type mqttConfig struct {
 
 // mqttConn is one connected MQTT session.
 type mqttConn struct {
-	conn    net.Conn
-	version byte
-	onMsg   func(topic string, payload []byte)
+	conn      net.Conn
+	version   byte
+	keepAlive time.Duration
+	onMsg     func(topic string, payload []byte)
 
 	wmu    sync.Mutex
 	nextID uint16
@@ -71,7 +72,12 @@ func dialMQTT(ctx context.Context, cfg mqttConfig, onMsg func(topic string, payl
 	if err != nil {
 		return nil, err
 	}
-	c := &mqttConn{conn: nc, version: cfg.version, onMsg: onMsg, subWait: map[uint16]chan []byte{}, done: make(chan struct{})}
+	c := &mqttConn{conn: nc, version: cfg.version, keepAlive: cfg.keepAlive, onMsg: onMsg,
+		subWait: map[uint16]chan []byte{}, done: make(chan struct{})}
+	if cfg.username == "" && u.User != nil { // tcp://user:pass@host
+		cfg.username = u.User.Username()
+		cfg.password, _ = u.User.Password()
+	}
 
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
@@ -180,6 +186,10 @@ func (c *mqttConn) readLoop(br *bufio.Reader) {
 
 func (c *mqttConn) readPackets(br *bufio.Reader) error {
 	for {
+		if c.keepAlive > 0 {
+			// PINGRESPs come every keepAlive/2: a longer silence is a dead link.
+			_ = c.conn.SetReadDeadline(time.Now().Add(c.keepAlive * 3 / 2))
+		}
 		pk, body, err := c.readPacket(br)
 		if err != nil {
 			return err

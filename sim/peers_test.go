@@ -113,11 +113,17 @@ func waitListening(t *testing.T, port int) {
 // tcp:// URL and port.
 func startMosquitto(t *testing.T) (string, int) {
 	t.Helper()
+	return startMosquittoWith(t, "allow_anonymous true\n")
+}
+
+// startMosquittoWith is startMosquitto with more configuration lines.
+func startMosquittoWith(t *testing.T, extra string) (string, int) {
+	t.Helper()
 	bin := tool(t, "mosquitto", "mosquitto")
 	tool(t, "mosquitto_sub", "mosquitto-clients")
 	port := freePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", port), 0o644)
+	err := os.WriteFile(conf, fmt.Appendf(nil, "listener %d 127.0.0.1\npersistence false\n%s", port, extra), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,13 +154,17 @@ type subscriber struct {
 // subscribe runs mosquitto_sub with the given protocol version (mqttv311 or
 // mqttv5) on topic and returns once the broker has acknowledged the
 // subscription.
-func subscribe(t *testing.T, port int, version, topic string) *subscriber {
+func subscribe(t *testing.T, port int, version, topic string, auth ...string) *subscriber {
 	t.Helper()
 	bin := tool(t, "mosquitto_sub", "mosquitto-clients")
 	// Piped, mosquitto_sub flushes only after a message; its SUBACK line must
 	// come at once, so stdout is made line-buffered.
 	stdbuf := tool(t, "stdbuf", "coreutils")
-	cmd := exec.Command(stdbuf, "-oL", bin, "-d", "-V", version, "-p", fmt.Sprint(port), "-q", "1", "-t", topic, "-v")
+	args := []string{"-oL", bin, "-d", "-V", version, "-p", fmt.Sprint(port), "-q", "1", "-t", topic, "-v"}
+	if len(auth) == 2 {
+		args = append(args, "-u", auth[0], "-P", auth[1])
+	}
+	cmd := exec.Command(stdbuf, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,12 @@ package sim_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +185,36 @@ func TestRCOverMQTT5(t *testing.T) {
 	if r := v311.find(t, "reply", replyTo(rcSN, tid)); r.data()["result"] != 613001.0 {
 		t.Fatalf("unknown aircraft: want 613001: %s", r.Raw)
 	}
+}
+
+// Both protocol versions log in with a username and password (the broker
+// allows nobody else), given as options or in the broker URL.
+func TestBrokerCredentials(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	out, err := exec.Command(tool(t, "mosquitto_passwd", "mosquitto"), "-c", "-b", passwd, "dock", "pa:ss w0rd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	// Started as root, mosquitto reads the file as user mosquitto.
+	for _, p := range []string{filepath.Dir(dir), dir} {
+		_ = os.Chmod(p, 0o755)
+	}
+	_ = os.Chmod(passwd, 0o644)
+	broker, port := startMosquittoWith(t, "allow_anonymous false\npassword_file "+passwd+"\n")
+	sub := subscribe(t, port, "mqttv5", "sys/#", "dock", "pa:ss w0rd")
+	for _, version := range []int{4, 5} {
+		n := make(notes, 100)
+		opts, _ := testOptions(t, broker, version, n)
+		opts.Username, opts.Password = "dock", "pa:ss w0rd"
+		sn := fmt.Sprintf("DOCK3SIMAUTH%03d", version)
+		runGateway(t, sim.Dock{SN: sn, Options: opts}.Run)
+		sub.find(t, "update_topo of "+sn, topicIs("sys/product/"+sn+"/status"))
+	}
+	n := make(notes, 100)
+	opts, _ := testOptions(t, strings.Replace(broker, "tcp://", "tcp://dock:pa%3Ass%20w0rd@", 1), 5, n)
+	runGateway(t, sim.RC{Options: opts}.Run)
+	sub.find(t, "update_topo of the RC", topicIs("sys/product/"+rcSN+"/status"))
 }
 
 // Failure injection: 513006 twice then success, set through the HTTP
