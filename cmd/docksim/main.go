@@ -97,6 +97,9 @@ func run() error {
 		r := sim.RC{SN: *rcSN, AircraftSN: *rcACSN, Quirks: *rcQuirks, Options: options(*rcSN)}
 		gateways = append(gateways, r.Run)
 	}
+	if *devices == "both" && *dockSN == *rcSN {
+		return fmt.Errorf("-dock-sn and -rc-sn are both %q: each gateway needs its own SN", *dockSN)
+	}
 	if len(gateways) == 0 {
 		return fmt.Errorf("-device %q: want dock, rc or both", *devices)
 	}
