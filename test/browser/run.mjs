@@ -12,7 +12,8 @@
 //   waitFor     JS expression, polled in the page until truthy (may return a promise)
 //   evaluate    JS expression evaluated in the page after waitFor; its value
 //               (awaited if a promise) must be JSON-serialisable
-//   timeoutMs   budget for navigation + waitFor + evaluate (default 30000)
+//   timeoutMs   budget for navigation + waitFor + evaluate (default 30000);
+//               starting Chromium has its own 30 s on top
 //   screenshot  path of a PNG to write at the end (also on failure)
 //   args        extra Chromium command-line flags
 //   fakeMedia   true adds --use-fake-device-for-media-stream --use-fake-ui-for-media-stream
@@ -73,7 +74,8 @@ async function main() {
   }
 
   const timeoutMs = job.timeoutMs > 0 ? job.timeoutMs : 30000;
-  const deadline = Date.now() + timeoutMs;
+  const LAUNCH_TIMEOUT_MS = 30000; // starting Chromium is not the page's budget
+  let deadline = Date.now() + timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   const args = [...BASE_ARGS, ...(job.fakeMedia ? FAKE_MEDIA_ARGS : []), ...(job.args || [])];
   const consoleLines = [];
@@ -82,10 +84,11 @@ async function main() {
   const profile = await mkdtemp(join(tmpdir(), 'skyrelay-chromium-'));
   let context;
   // A hard stop in case Chromium itself hangs past the budget.
+  const hardMs = LAUNCH_TIMEOUT_MS + timeoutMs + 15000;
   const guard = setTimeout(() => {
-    out.error = out.error || `hard timeout after ${timeoutMs + 15000} ms`;
+    out.error = out.error || `hard timeout after ${hardMs} ms`;
     emit(out).then(() => process.exit(1));
-  }, timeoutMs + 15000);
+  }, hardMs);
   guard.unref();
 
   let step = 'launch';
@@ -94,8 +97,9 @@ async function main() {
       executablePath: CHROMIUM,
       headless: true,
       args,
-      timeout: left(),
+      timeout: LAUNCH_TIMEOUT_MS,
     });
+    deadline = Date.now() + timeoutMs;
     const page = context.pages()[0] || (await context.newPage());
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
