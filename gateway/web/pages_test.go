@@ -331,3 +331,55 @@ func TestPlayerPlaysWebRTCFirst(t *testing.T) {
 		t.Fatalf("%d WHEP sessions, want 1", rtc.SessionCount())
 	}
 }
+
+// historyProbe is playerProbe plus the states the page went through, as
+// sampled by the probes.
+const historyProbe = `(() => { const v = document.getElementById('video');
+  const h = window.__history = window.__history || [];
+  const s = skyrelay.state + ' ' + skyrelay.mode;
+  if (h[h.length - 1] !== s) h.push(s);
+  return {mode: skyrelay.mode, state: skyrelay.state, history: h,
+    frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth}; })()`
+
+// When the stream ends under a WebRTC viewer and a publisher starts it
+// again, the page notices the dead session and plays the new stream.
+func TestPlayerRecoversWhenStreamRestarts(t *testing.T) {
+	hub, base := newServerWHEP(t, whepOf(func(h *gateway.Hub) gateway.PathHandler {
+		rtc := &webrtc.Server{Listen: "127.0.0.1:0", Hub: h, Log: testLog()}
+		if err := rtc.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rtc.Close)
+		return rtc.WHEP()
+	}), 0)
+	p := hlstest.Publish(t, hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
+	restarted := make(chan error, 1)
+	go func() {
+		if !awaitBytesSent(hub, "live/a", 100_000, 20*time.Second) {
+			restarted <- errors.New("the player received nothing")
+			return
+		}
+		p.Stop() // grace 0: the stream ends, its viewers with it
+		restarted <- p.Start()
+	}()
+	res := hlstest.Browser(t, hlstest.BrowserRun{
+		URL:   base + "/live/a/",
+		Probe: historyProbe,
+		Until: "v.history.length >= 3 && v.history.indexOf('playing webrtc') < v.history.lastIndexOf('connecting webrtc') && " +
+			"v.state === 'playing' && v.mode === 'webrtc' && v.frames > 0",
+		Timeout: 30 * time.Second,
+	})
+	var pb struct {
+		Mode, State string
+		History     []string
+		Frames      int
+	}
+	_ = json.Unmarshal(res.Probe, &pb)
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK {
+		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
+	}
+	t.Logf("states: %q", pb.History)
+}

@@ -30,7 +30,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
   let v = null;
   try {
     const page = ctx.pages()[0] || await ctx.newPage();
-    page.on('console', (m) => out({ console: m.type(), text: m.text() }));
+    page.on('console', (m) => out({ console: m.type(), text: m.text(), t: Date.now() }));
     page.on('pageerror', (e) => out({ pageerror: String(e) }));
     if (o.html) {
       await page.route(o.url, (r) => r.fulfill({ status: 200, contentType: 'text/html', body: o.html }));
@@ -39,7 +39,7 @@ const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
     const deadline = Date.now() + o.timeoutMs;
     while (Date.now() < deadline) {
       v = await page.evaluate(o.probe);
-      out({ probe: v });
+      out({ probe: v, t: Date.now() });
       if (until(v)) { ok = true; break; }
       await new Promise((r) => setTimeout(r, 250));
     }

@@ -7,6 +7,7 @@
   const FRAMES_TIMEOUT = 5000;
   const GATHER_TIMEOUT = 2000;
   const RETRY_AFTER = 3000;
+  const STALL_AFTER = 6000; // longer than a publisher's usual reconnect
 
   const main = document.getElementById('player');
   const video = document.getElementById('video');
@@ -117,13 +118,31 @@
     await waitFrames(pc);
     video.play().catch(() => {});
     show('webrtc', 'playing', '', 'playing WebRTC');
-    pc.addEventListener('connectionstatechange', () => {
-      if (webrtc && webrtc.pc === pc && pc.connectionState === 'failed') {
+    watch(pc);
+  };
+
+  // watch notices a session that died: ICE failed or stayed disconnected,
+  // or no frame came for STALL_AFTER (the stream ended: Chrome alone takes
+  // 15 s or more to call the connection failed). It starts over from
+  // WebRTC.
+  const watch = async (pc) => {
+    let frames = 0;
+    let lastNew = Date.now();
+    let disconnected = 0;
+    while (webrtc && webrtc.pc === pc) {
+      await sleep(1000);
+      if (!webrtc || webrtc.pc !== pc) return;
+      const state = pc.connectionState;
+      disconnected = state === 'disconnected' ? disconnected + 1 : 0;
+      const n = await framesDecoded(pc).catch(() => frames);
+      if (n > frames) { frames = n; lastNew = Date.now(); }
+      if (state === 'failed' || state === 'closed' || disconnected >= 3 || Date.now() - lastNew > STALL_AFTER) {
         stopWebRTC();
         show('webrtc', 'connecting', '', 'WebRTC connection lost, reconnecting…');
-        setTimeout(start, RETRY_AFTER);
+        setTimeout(start, 1000);
+        return;
       }
-    });
+    }
   };
 
   const stopWebRTC = () => {
