@@ -1,0 +1,44 @@
+package rtmp
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// countConn counts the bytes of a connection for the streams API and
+// remembers the first read error, which tells a broken connection from a
+// tag that could not be parsed (see readMessage).
+type countConn struct {
+	net.Conn
+	in, out atomic.Uint64
+
+	mu      sync.Mutex
+	readErr error
+}
+
+func (c *countConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(uint64(n))
+	if err != nil {
+		c.mu.Lock()
+		if c.readErr == nil {
+			c.readErr = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *countConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(uint64(n))
+	return n, err
+}
+
+// failed returns the first error the connection's reads met, if any.
+func (c *countConn) failed() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readErr
+}
