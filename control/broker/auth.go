@@ -1,0 +1,152 @@
+package broker
+
+import (
+	"crypto/subtle"
+	"net"
+	"strings"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// User is a broker account of the embedded broker.
+type User struct {
+	Username string
+	Password string
+	// Gateways are the gateway SNs (docks, remote controllers) this account
+	// may act for. Empty means the account is a single gateway whose SN is
+	// the username; "*" means any gateway (a shared Pilot account, a tool).
+	Gateways []string
+}
+
+// access is what one authenticated client may touch.
+type access struct {
+	all      bool
+	gateways map[string]bool
+}
+
+func newAccess(u User) *access {
+	a := &access{gateways: map[string]bool{}}
+	if len(u.Gateways) == 0 {
+		a.gateways[u.Username] = true
+	}
+	for _, g := range u.Gateways {
+		if g == "*" {
+			a.all = true
+		}
+		a.gateways[g] = true
+	}
+	return a
+}
+
+// authHook authenticates clients of the embedded broker and keeps each
+// device account to its own topics.
+//
+// The rule: a topic (or subscription filter) belongs to a device when it is
+// sys/product/{sn}/... or thing/product/{sn}/... with a literal {sn} that is
+// one of the account's gateways, or an aircraft whose gateway (learned from
+// update_topo) is one of them. Anything else - other SNs, a wildcard in the
+// SN position, $SYS, shared subscriptions - is refused. Anonymous clients,
+// admitted only from loopback unless AllowAnonymous is set, and accounts
+// with Gateways ["*"] may touch every topic.
+type authHook struct {
+	mqtt.HookBase
+	users          map[string]User
+	access         map[string]*access
+	anonymous      bool
+	anonLoopback   bool
+	gatewayOf      func(sn string) string
+	onDeniedAccess func(username, topic string, write bool)
+}
+
+func newAuthHook(users []User, anonymous, anonLoopback bool, gatewayOf func(string) string) *authHook {
+	h := &authHook{users: map[string]User{}, access: map[string]*access{},
+		anonymous: anonymous, anonLoopback: anonLoopback, gatewayOf: gatewayOf}
+	for _, u := range users {
+		h.users[u.Username] = u
+		h.access[u.Username] = newAccess(u)
+	}
+	return h
+}
+
+func (h *authHook) ID() string { return "skyrelay-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+// OnConnectAuthenticate admits a client with a configured username and its
+// password, or an anonymous client where anonymous access is allowed. A
+// client that names a user must know its password, even on loopback.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	user := string(pk.Connect.Username)
+	if user == "" {
+		return h.anonymous || (h.anonLoopback && isLoopback(cl.Net.Remote))
+	}
+	u, ok := h.users[user]
+	if !ok || u.Password == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(u.Password), pk.Connect.Password) == 1
+}
+
+// OnACLCheck applies the topic rule above to publishes (write) and to
+// subscriptions and deliveries (read).
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	user := string(cl.Properties.Username)
+	if user == "" {
+		return true // only admitted where anonymous access is allowed
+	}
+	a := h.access[user]
+	ok := a != nil && h.topicAllowed(a, topic)
+	if !ok && h.onDeniedAccess != nil {
+		h.onDeniedAccess(user, topic, write)
+	}
+	return ok
+}
+
+func (h *authHook) topicAllowed(a *access, topic string) bool {
+	if a.all {
+		return true
+	}
+	sn, ok := topicSN(topic)
+	if !ok {
+		return false
+	}
+	if a.gateways[sn] {
+		return true
+	}
+	if h.gatewayOf != nil {
+		if gw := h.gatewayOf(sn); gw != "" && a.gateways[gw] {
+			return true
+		}
+	}
+	return false
+}
+
+// topicSN returns the literal SN of a DJI topic or filter.
+func topicSN(topic string) (string, bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(topic, "sys/product/"):
+		rest = topic[len("sys/product/"):]
+	case strings.HasPrefix(topic, "thing/product/"):
+		rest = topic[len("thing/product/"):]
+	default:
+		return "", false
+	}
+	sn, suffix, ok := strings.Cut(rest, "/")
+	if !ok || sn == "" || suffix == "" || strings.ContainsAny(sn, "+#") {
+		return "", false
+	}
+	return sn, true
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,139 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Embedded runs an MQTT 3.1.1 + 5 broker (mochi-mqtt) inside the process.
+// Devices connect over TCP or WebSocket; the control plane is mochi's inline
+// client, so its own messages never touch a socket.
+type Embedded struct {
+	// Listen is the TCP address ("" disables TCP).
+	Listen string
+	// WSListen is the WebSocket address, any path ("" disables WebSocket).
+	WSListen string
+	// Users are the accounts devices log in with.
+	Users []User
+	// AllowAnonymous admits clients without credentials from anywhere.
+	AllowAnonymous bool
+	// AllowAnonymousLoopback admits clients without credentials from
+	// loopback (local tools, the simulator).
+	AllowAnonymousLoopback bool
+	// GatewayOf names the gateway of an aircraft SN, or "" (see authHook).
+	GatewayOf func(sn string) string
+	Log       *slog.Logger
+
+	server *mqtt.Server
+	tcp    *listeners.TCP
+	ws     *wsListener
+	mu     sync.Mutex
+	closed bool
+	subID  int
+}
+
+var _ Bus = (*Embedded)(nil)
+
+// Initialize opens the listeners.
+func (e *Embedded) Initialize() error {
+	if e.Log == nil {
+		e.Log = slog.Default()
+	}
+	for _, u := range e.Users {
+		if u.Username == "" || u.Password == "" {
+			return fmt.Errorf("every embedded broker user needs a username and a password")
+		}
+	}
+	e.server = mqtt.New(&mqtt.Options{
+		InlineClient: true,
+		Logger:       e.Log,
+		// $SYS topics are noise for devices and nobody here reads them.
+		SysTopicResendInterval: 3600,
+	})
+	hook := newAuthHook(e.Users, e.AllowAnonymous, e.AllowAnonymousLoopback, e.GatewayOf)
+	hook.onDeniedAccess = func(user, topic string, write bool) {
+		e.Log.Debug("topic refused by the ACL", "username", user, "topic", topic, "publish", write)
+	}
+	if err := e.server.AddHook(hook, nil); err != nil {
+		return err
+	}
+	if e.Listen != "" {
+		e.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: e.Listen})
+		if err := e.server.AddListener(e.tcp); err != nil {
+			_ = e.server.Close()
+			return fmt.Errorf("listen %s: %w", e.Listen, err)
+		}
+	}
+	if e.WSListen != "" {
+		e.ws = &wsListener{id: "ws", address: e.WSListen}
+		if err := e.server.AddListener(e.ws); err != nil {
+			_ = e.server.Close()
+			return fmt.Errorf("ws_listen %s: %w", e.WSListen, err)
+		}
+	}
+	return e.server.Serve()
+}
+
+// Close disconnects every client and closes the listeners.
+func (e *Embedded) Close() {
+	e.mu.Lock()
+	if e.closed || e.server == nil {
+		e.closed = true
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	e.mu.Unlock()
+	_ = e.server.Close()
+}
+
+// Addr is the TCP address the broker listens on ("" when disabled).
+func (e *Embedded) Addr() string {
+	if e.tcp == nil {
+		return ""
+	}
+	return e.tcp.Address()
+}
+
+// WSAddr is the WebSocket address ("" when disabled).
+func (e *Embedded) WSAddr() string {
+	if e.ws == nil {
+		return ""
+	}
+	return e.ws.Address()
+}
+
+// Publish hands payload to every subscriber at QoS 1, never retained.
+func (e *Embedded) Publish(_ context.Context, topic string, payload []byte) error {
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	return e.server.Publish(topic, payload, false, 1)
+}
+
+// Subscribe delivers matching messages to h on the publishing client's
+// goroutine, so one device's messages stay in order.
+func (e *Embedded) Subscribe(filters []string, h Handler) error {
+	e.mu.Lock()
+	e.subID++
+	id := e.subID
+	e.mu.Unlock()
+	for _, f := range filters {
+		err := e.server.Subscribe(f, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+			h(pk.TopicName, pk.Payload)
+		})
+		if err != nil {
+			return fmt.Errorf("subscribe %s: %w", f, err)
+		}
+	}
+	return nil
+}
