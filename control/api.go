@@ -1,0 +1,238 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+)
+
+// maxBody bounds request bodies; DJI service payloads are small.
+const maxBody = 1 << 20
+
+// Handler serves the control plane's HTTP API (interfaces.md):
+//
+//	GET    /api/v1/devices
+//	GET    /api/v1/devices/{sn}
+//	POST   /api/v1/devices/{gateway_sn}/services/{method}
+//	POST   /api/v1/live
+//	GET    /api/v1/live
+//	GET    /api/v1/live/{video_id...}
+//	PATCH  /api/v1/live/{video_id...}
+//	DELETE /api/v1/live/{video_id...}
+//	GET    /api/v1/events
+//
+// Mount it for those paths (or for /api/v1/ as a whole: unknown paths
+// answer a JSON 404, known paths with another method a JSON 405).
+func (p *Plane) Handler() http.Handler {
+	p.ensure()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/devices", p.apiDevices)
+	mux.HandleFunc("GET /api/v1/devices/{sn}", p.apiDevice)
+	mux.HandleFunc("POST /api/v1/devices/{gateway_sn}/services/{method}", p.apiService)
+	mux.HandleFunc("POST /api/v1/live", p.apiStart)
+	mux.HandleFunc("GET /api/v1/live", p.apiSessions)
+	mux.HandleFunc("GET /api/v1/live/{video_id...}", p.apiSession)
+	mux.HandleFunc("PATCH /api/v1/live/{video_id...}", p.apiPatch)
+	mux.HandleFunc("DELETE /api/v1/live/{video_id...}", p.apiStop)
+	mux.HandleFunc("GET /api/v1/events", p.serveEvents)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// ServeMux's own 404 and 405 are plain text; the API speaks JSON.
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pat := mux.Handler(r2); pat != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, ", "))
+			return
+		}
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
+	return mux
+}
+
+func (p *Plane) apiDevices(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"items": p.Devices()})
+}
+
+func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
+	d, ok := p.Device(r.PathValue("sn"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", r.PathValue("sn")))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+var methodName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// apiService passes any Cloud API service through: the body is data.
+func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
+	gw, method := r.PathValue("gateway_sn"), r.PathValue("method")
+	if !methodName.MatchString(method) {
+		writeError(w, http.StatusBadRequest, "bad_request", "method must be a Cloud API method name such as live_stop_push")
+		return
+	}
+	var data map[string]json.RawMessage
+	if aerr := readJSON(r, &data, true); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	if data == nil {
+		data = map[string]json.RawMessage{}
+	}
+	known, online := p.reg.status(gw)
+	if !known {
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", gw))
+		return
+	}
+	if !online {
+		writeError(w, http.StatusNotFound, "device_offline", fmt.Sprintf("gateway %s is offline", gw))
+		return
+	}
+	rep, err := p.call(r.Context(), gw, method, "", data)
+	if err != nil {
+		writeAPIError(w, callError(method, err, p.Config.ReplyTimeout))
+		return
+	}
+	out := map[string]any{"result": rep.Result, "output": rep.Output}
+	if rep.Result != 0 {
+		out["error"] = DecodeError(rep.Result)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// apiStart is POST /api/v1/live.
+func (p *Plane) apiStart(w http.ResponseWriter, r *http.Request) {
+	var req startRequest
+	if aerr := readJSON(r, &req, false); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	if req.VideoID == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "video_id is required, e.g. \"SN/99-0-0/normal-0\"")
+		return
+	}
+	s, joined, aerr := p.startSession(req, "api")
+	if aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	if aerr := waitStart(r.Context(), s); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	status := http.StatusCreated
+	if joined {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, s.view())
+}
+
+func (p *Plane) apiSessions(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"items": p.Sessions()})
+}
+
+func (p *Plane) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly bool) *session {
+	id := r.PathValue("video_id")
+	s := p.session(id)
+	if s == nil || (activeOnly && s.isEnded()) {
+		writeError(w, http.StatusNotFound, "no_session", fmt.Sprintf("no live session for video_id %q", id))
+		return nil
+	}
+	return s
+}
+
+func (p *Plane) apiSession(w http.ResponseWriter, r *http.Request) {
+	if s := p.sessionOr404(w, r, false); s != nil {
+		writeJSON(w, http.StatusOK, s.view())
+	}
+}
+
+// apiPatch changes quality ({"quality":N}) and/or lens ({"lens":"zoom"}).
+func (p *Plane) apiPatch(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Quality *int    `json:"quality"`
+		Lens    *string `json:"lens"`
+	}
+	if aerr := readJSON(r, &req, false); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	if req.Quality == nil && req.Lens == nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `give "quality" (0-4) and/or "lens" (e.g. "zoom")`)
+		return
+	}
+	s := p.sessionOr404(w, r, true)
+	if s == nil {
+		return
+	}
+	if aerr := p.patchSession(r.Context(), s, req.Quality, req.Lens); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view())
+}
+
+// apiStop is DELETE: live_stop_push, then 204. An ended session is simply
+// forgotten.
+func (p *Plane) apiStop(w http.ResponseWriter, r *http.Request) {
+	s := p.sessionOr404(w, r, false)
+	if s == nil {
+		return
+	}
+	if s.isEnded() {
+		p.smu.Lock()
+		if p.sessions[s.v.VideoID] == s {
+			delete(p.sessions, s.v.VideoID)
+		}
+		p.smu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if aerr := p.stopSession(r.Context(), s, "stopped through the API"); aerr != nil {
+		writeAPIError(w, aerr)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readJSON decodes a request body into v. Unknown fields are refused (a
+// typo like "qualty" must not pass silently) unless loose; an empty body is
+// allowed only when loose.
+func readJSON(r *http.Request, v any, loose bool) *APIError {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("the body must be at most %d bytes", maxBody)}
+		}
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "cannot read the body: " + err.Error()}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if loose {
+			return nil
+		}
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body must be a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if !loose {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body is not valid JSON for this request: " + shortJSONError(err)}
+	}
+	if dec.More() {
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body must hold one JSON object"}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package control
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// envelope is one DJI Cloud API message (dji-cloud-api.md §2), parsed
+// tolerantly: devices and DJI's own examples disagree on types and even on
+// key spelling, and a gateway must not drop a message for that.
+type envelope struct {
+	TID       string
+	BID       string
+	Timestamp int64
+	Method    string
+	Gateway   string
+	NeedReply bool
+	// Data is the raw "data" value (nil when absent).
+	Data json.RawMessage
+	// Extra keeps top-level keys this code does not know, untouched.
+	Extra map[string]json.RawMessage
+}
+
+var errMalformed = errors.New("malformed message")
+
+// parseEnvelope reads a message. Quirks it accepts: the key "timestamp:"
+// (with a colon, as in several official examples), stray spaces around
+// keys, tid/bid given as numbers, timestamp given as a string, need_reply as
+// a bool or a string.
+func parseEnvelope(b []byte) (*envelope, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", errMalformed, shortJSONError(err))
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: not a JSON object", errMalformed)
+	}
+	e := &envelope{}
+	for k, v := range m {
+		switch normKey(k) {
+		case "tid":
+			e.TID = flexString(v)
+		case "bid":
+			e.BID = flexString(v)
+		case "timestamp":
+			if n, ok := flexInt(v); ok {
+				e.Timestamp = n
+			}
+		case "method":
+			e.Method = flexString(v)
+		case "gateway":
+			e.Gateway = flexString(v)
+		case "need_reply":
+			e.NeedReply = flexBool(v)
+		case "data":
+			if !isNull(v) {
+				e.Data = v
+			}
+		default:
+			if e.Extra == nil {
+				e.Extra = map[string]json.RawMessage{}
+			}
+			e.Extra[k] = v
+		}
+	}
+	return e, nil
+}
+
+// object decodes e.Data as a JSON object; an absent data is an empty one.
+func (e *envelope) object() (map[string]json.RawMessage, error) {
+	if len(e.Data) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.Data, &m); err != nil || m == nil {
+		return nil, fmt.Errorf("%w: data is not a JSON object", errMalformed)
+	}
+	return m, nil
+}
+
+func normKey(k string) string {
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(k), ":"))
+}
+
+func isNull(v json.RawMessage) bool {
+	return len(bytes.TrimSpace(v)) == 0 || string(bytes.TrimSpace(v)) == "null"
+}
+
+// flexString reads a string, or the text of a number or bool.
+func flexString(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return ""
+	}
+	if v[0] == '"' {
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+		return ""
+	}
+	if v[0] == '-' || (v[0] >= '0' && v[0] <= '9') || string(v) == "true" || string(v) == "false" {
+		return string(v)
+	}
+	return ""
+}
+
+// flexInt reads 3, 3.0, "3" or " 3 " as 3.
+func flexInt(v json.RawMessage) (int64, bool) {
+	s := strings.TrimSpace(flexString(v))
+	if s == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f == float64(int64(f)) {
+		return int64(f), true
+	}
+	return 0, false
+}
+
+// flexBool reads 1, "1", true, "true".
+func flexBool(v json.RawMessage) bool {
+	switch strings.ToLower(strings.TrimSpace(flexString(v))) {
+	case "1", "true":
+		return true
+	}
+	return false
+}
+
+// FlexInt is an int that also accepts a JSON string ("3") or a whole float.
+type FlexInt int
+
+// UnmarshalJSON implements json.Unmarshaler; a value that is not a number
+// leaves the int at 0 rather than failing the whole message.
+func (f *FlexInt) UnmarshalJSON(b []byte) error {
+	if n, ok := flexInt(b); ok {
+		*f = FlexInt(n)
+	}
+	return nil
+}
+
+// FlexString is a string that also accepts a number.
+type FlexString string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *FlexString) UnmarshalJSON(b []byte) error {
+	*f = FlexString(flexString(b))
+	return nil
+}
+
+func shortJSONError(err error) string {
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120] + "..."
+	}
+	return s
+}
+
+// reply builds a *_reply message echoing tid, bid and method.
+func reply(e *envelope, method string, data any) []byte {
+	m := map[string]any{"tid": e.TID, "bid": e.BID, "timestamp": time.Now().UnixMilli(), "data": data}
+	if method != "" {
+		m["method"] = method
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// newUUID returns a random (version 4) UUID for tid and bid.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hexd = "0123456789abcdef"
+	out := make([]byte, 36)
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexd[c>>4], hexd[c&15]
+		j += 2
+	}
+	return string(out)
+}

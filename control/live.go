@@ -1,0 +1,499 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"time"
+)
+
+// retryWindow is how soon after a device (or its aircraft) came online an
+// x13006 refusal is taken for "not ready yet" and retried with back-off
+// (dji-cloud-api.md §14 item 3). Later, x13006 is final.
+const retryWindow = 2 * time.Minute
+
+// startRequest is POST /api/v1/live's body.
+type startRequest struct {
+	VideoID  string `json:"video_id"`
+	Protocol string `json:"protocol"`
+	Quality  int    `json:"quality"`
+}
+
+// startSession starts (or joins) the session of a video. It returns at once;
+// the caller waits on s.done. joined is true when the session existed.
+func (p *Plane) startSession(req startRequest, origin string) (s *session, joined bool, aerr *APIError) {
+	if req.Protocol == "" {
+		req.Protocol = p.Config.DefaultProtocol
+	}
+	if _, ok := urlTypes[req.Protocol]; !ok {
+		return nil, false, &APIError{Status: http.StatusBadRequest, Code: "bad_request",
+			Message: fmt.Sprintf("protocol must be rtmp, rtsp, gb28181 or whip, not %q", req.Protocol)}
+	}
+	if req.Quality < 0 || req.Quality > 4 {
+		return nil, false, &APIError{Status: http.StatusBadRequest, Code: "bad_request",
+			Message: "quality must be 0 (adaptive), 1 (smooth), 2 (SD), 3 (HD) or 4 (UHD)"}
+	}
+	gw, _, online, ok := p.reg.camera(req.VideoID)
+	if !ok {
+		return nil, false, &APIError{Status: http.StatusNotFound, Code: "unknown_video", Err: ErrUnknownVideo,
+			Message: fmt.Sprintf("video_id %q is not in any device's live_capacity", req.VideoID)}
+	}
+	if !online {
+		return nil, false, &APIError{Status: http.StatusNotFound, Code: "device_offline", Err: ErrDeviceOffline,
+			Message: fmt.Sprintf("gateway %s of video_id %q is offline", gw, req.VideoID)}
+	}
+
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	if old := p.sessions[req.VideoID]; old != nil && !old.isEnded() {
+		return old, true, nil
+	}
+	if !implemented[req.Protocol] {
+		return nil, false, &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
+			Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
+	}
+	if p.Media == nil {
+		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+	}
+	if p.closing {
+		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "closing", Message: "shutting down"}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	now := time.Now()
+	s = &session{p: p, bid: newUUID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
+			Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
+			Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
+	p.sessions[req.VideoID] = s
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.runStart(s)
+	}()
+	return s, false, nil
+}
+
+// runStart is a session's start flow: mint, command, reply, media.
+func (p *Plane) runStart(s *session) {
+	defer close(s.done)
+	v := s.view()
+	fail := func(e *APIError) {
+		s.mu.Lock()
+		s.startErr = e
+		s.mu.Unlock()
+		s.end(StepFailed, e.Message, e)
+	}
+	url, revoke, err := p.Media.MintPush(v.Path, v.Protocol)
+	if err != nil {
+		fail(&APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "the media gateway cannot take a push: " + err.Error()})
+		return
+	}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		revoke()
+		p.endedDuringStart(s)
+		return
+	}
+	s.revoke = revoke
+	s.mu.Unlock()
+
+	data := map[string]any{"url_type": urlTypes[v.Protocol], "url": url, "video_id": v.VideoID, "video_quality": v.Quality}
+	for attempt := 1; ; attempt++ {
+		s.mu.Lock()
+		s.v.Attempts = attempt
+		s.mu.Unlock()
+		if !s.step(StepSent, fmt.Sprintf("live_start_push sent (attempt %d); waiting for the device's reply", attempt)) {
+			p.endedDuringStart(s)
+			return
+		}
+		rep, err := p.call(s.ctx, v.Gateway, "live_start_push", s.bid, data)
+		if s.isEnded() {
+			p.endedDuringStart(s)
+			return
+		}
+		if err != nil {
+			if errors.Is(err, errNoReply) && p.reg.videoLive(v.Gateway, v.VideoID) {
+				// A late success: the device pushes although its reply got
+				// lost. Re-sending would only earn x13003.
+				s.note("no reply within %s, but the device reports %s live: going on without re-sending", p.Config.ReplyTimeout, v.VideoID)
+				break
+			}
+			e := callError("live_start_push", err, p.Config.ReplyTimeout)
+			if e.Code == "timeout" {
+				e.Message += "; not re-sent, since a late success plus a retry only earns x13003 (already live), and live_status does not show the video live"
+			}
+			fail(e)
+			return
+		}
+		if rep.Result == 0 {
+			break
+		}
+		since := time.Since(p.reg.cameOnlineAt(v.Gateway))
+		if isRetryAfterOnline(rep.Result) && attempt <= p.Config.StartRetries && since < retryWindow {
+			wait := p.Config.StartRetryBackoff << (attempt - 1)
+			d := DecodeError(rep.Result)
+			s.note("refused with %d (%s) %s after the device came online: retry %d of %d in %s",
+				rep.Result, d.Message, since.Round(time.Second), attempt, p.Config.StartRetries, wait)
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				p.endedDuringStart(s)
+				return
+			}
+			continue
+		}
+		e := deviceError("live_start_push", rep.Result)
+		if isRetryAfterOnline(rep.Result) && attempt > 1 {
+			e.Message += fmt.Sprintf(" (after %d attempts)", attempt)
+		}
+		fail(e)
+		return
+	}
+
+	s.mu.Lock()
+	s.accepted = true
+	live := p.reg.videoLive(v.Gateway, v.VideoID)
+	s.sawLive = live
+	s.mu.Unlock()
+	if live {
+		s.step(StepMediaArriving, "the device accepted and reports the push running; waiting for a keyframe")
+	} else {
+		s.step(StepAccepted, "the device accepted live_start_push; waiting for its media to arrive")
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, p.Config.ReadyTimeout)
+	err = p.Media.WaitReady(ctx, v.Path)
+	cancel()
+	if s.isEnded() {
+		p.endedDuringStart(s)
+		return
+	}
+	if err != nil {
+		s.mu.Lock()
+		what := "no media arrived"
+		if s.v.State == StepMediaArriving {
+			what = "media arrived but never became playable (no keyframe)"
+		}
+		s.mu.Unlock()
+		fail(&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout",
+			Message: fmt.Sprintf("the device accepted live_start_push, but %s within %s", what, p.Config.ReadyTimeout)})
+		p.stopQuietly(v.Gateway, s.bid, v.VideoID)
+		return
+	}
+	s.mu.Lock()
+	s.v.Readers = p.Media.Readers(v.Path)
+	s.mu.Unlock()
+	if s.step(StepPlayable, "media is playable") {
+		s.mu.Lock()
+		s.armIdleLocked()
+		s.mu.Unlock()
+	}
+}
+
+// endedDuringStart records why a start flow gave up: someone (DELETE, the
+// device going offline...) ended the session first.
+func (p *Plane) endedDuringStart(s *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.startErr == nil {
+		if s.v.Error != nil {
+			s.startErr = s.v.Error
+		} else {
+			s.startErr = &APIError{Status: http.StatusConflict, Code: "session_ended",
+				Message: "the session ended before it became playable: " + s.v.Reason}
+		}
+	}
+}
+
+// stopQuietly sends live_stop_push without waiting on anyone: after a
+// failed start the device must not keep pushing to a revoked URL.
+func (p *Plane) stopQuietly(gw, bid, videoID string) {
+	p.background(func(ctx context.Context) {
+		if _, err := p.call(ctx, gw, "live_stop_push", bid, map[string]any{"video_id": videoID}); err != nil {
+			p.log.Debug("live_stop_push after a failed start", "video_id", videoID, "error", err)
+		}
+	})
+}
+
+// waitStart waits for a start flow and gives its outcome.
+func waitStart(ctx context.Context, s *session) *APIError {
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return &APIError{Status: http.StatusGatewayTimeout, Code: "canceled", Message: "gave up waiting: " + ctx.Err().Error()}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startErr
+}
+
+// StartOnDemand starts path, a DJI video_id a viewer opened while it is not
+// live, with default_protocol, and returns once it is playable. It fails
+// quickly (errors.Is ErrUnknownVideo) when path is no known video_id.
+func (p *Plane) StartOnDemand(ctx context.Context, path string) error {
+	s, _, aerr := p.startSession(startRequest{VideoID: path, Protocol: p.Config.DefaultProtocol}, "on_demand")
+	if aerr != nil {
+		return aerr
+	}
+	if aerr := waitStart(ctx, s); aerr != nil {
+		return aerr
+	}
+	// A joined session may be waiting for its media to come back.
+	return p.Media.WaitReady(ctx, path)
+}
+
+// stopSession sends live_stop_push and ends the session once the device
+// agrees (or says nothing is streaming). A refusal or timeout keeps the
+// session, with a note, so the caller can retry.
+func (p *Plane) stopSession(ctx context.Context, s *session, reason string) *APIError {
+	v := s.view()
+	if s.isEnded() {
+		return nil
+	}
+	rep, err := p.call(ctx, v.Gateway, "live_stop_push", s.bid, map[string]any{"video_id": v.VideoID})
+	if err != nil {
+		e := callError("live_stop_push", err, p.Config.ReplyTimeout)
+		s.note("stop not confirmed: %s", e.Message)
+		return e
+	}
+	if rep.Result != 0 && rep.Result%100000 != 13011 {
+		e := deviceError("live_stop_push", rep.Result)
+		s.note("stop refused: %s", e.Message)
+		return e
+	}
+	s.end(StepStopped, reason, nil)
+	return nil
+}
+
+// idleStop stops a session nobody watched for idle_stop_after.
+func (p *Plane) idleStop(s *session) {
+	s.mu.Lock()
+	s.idle = nil
+	idle := !s.ended && s.v.State == StepPlayable && s.v.Readers == 0
+	s.mu.Unlock()
+	if !idle {
+		return
+	}
+	p.background(func(ctx context.Context) {
+		reason := fmt.Sprintf("no viewer for %s (idle_stop_after)", p.Config.IdleStopAfter)
+		if e := p.stopSession(ctx, s, reason); e != nil {
+			p.log.Warn("idle stop failed", "video_id", s.v.VideoID, "error", e.Message)
+		}
+	})
+}
+
+// patchSession changes quality and/or lens of a live session.
+func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens *string) *APIError {
+	v := s.view()
+	if quality != nil {
+		if *quality < 0 || *quality > 4 {
+			return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "quality must be between 0 and 4"}
+		}
+	}
+	if lens != nil {
+		_, cam, _, ok := p.reg.camera(v.VideoID)
+		if *lens == "" {
+			return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "lens must not be empty"}
+		}
+		if ok && len(cam.SwitchableVideoTypes) > 0 && !slices.Contains(cam.SwitchableVideoTypes, *lens) {
+			return &APIError{Status: http.StatusBadRequest, Code: "bad_request",
+				Message: fmt.Sprintf("lens %q is not one of this camera's switchable_video_types %v", *lens, cam.SwitchableVideoTypes)}
+		}
+	}
+	if quality != nil {
+		rep, err := p.call(ctx, v.Gateway, "live_set_quality", s.bid, map[string]any{"video_id": v.VideoID, "video_quality": *quality})
+		if err != nil {
+			return callError("live_set_quality", err, p.Config.ReplyTimeout)
+		}
+		if rep.Result != 0 {
+			e := deviceError("live_set_quality", rep.Result)
+			s.note("%s", e.Message)
+			return e
+		}
+		s.mu.Lock()
+		s.v.Quality = *quality
+		s.noteLocked("quality set to %d", *quality)
+		s.mu.Unlock()
+	}
+	if lens != nil {
+		// Docs disagree on the payload (docks: video_type only; RCs and the
+		// SDK: both); devices accept both fields, so both are sent.
+		rep, err := p.call(ctx, v.Gateway, "live_lens_change", s.bid, map[string]any{"video_id": v.VideoID, "video_type": *lens})
+		if err != nil {
+			return callError("live_lens_change", err, p.Config.ReplyTimeout)
+		}
+		if rep.Result != 0 {
+			e := deviceError("live_lens_change", rep.Result)
+			s.note("%s", e.Message)
+			return e
+		}
+		s.mu.Lock()
+		s.v.Lens = *lens
+		s.noteLocked("lens changed to %s", *lens)
+		s.mu.Unlock()
+	}
+	p.sessionChanged(s)
+	return nil
+}
+
+// session returns the session of a video_id (ended ones included).
+func (p *Plane) session(videoID string) *session {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	return p.sessions[videoID]
+}
+
+// Sessions lists the live sessions, ended ones included, by video_id.
+func (p *Plane) Sessions() []Session {
+	p.smu.Lock()
+	ss := make([]*session, 0, len(p.sessions))
+	for _, s := range p.sessions {
+		ss = append(ss, s)
+	}
+	p.smu.Unlock()
+	out := make([]Session, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, s.view())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].VideoID < out[j].VideoID })
+	return out
+}
+
+// activeSessionsOf returns the active sessions of a gateway.
+func (p *Plane) activeSessionsOf(gw string) []*session {
+	p.smu.Lock()
+	defer p.smu.Unlock()
+	var out []*session
+	for _, s := range p.sessions {
+		if s.v.Gateway == gw && !s.isEnded() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *Plane) sessionChanged(s *session) {
+	if p.hub.active() {
+		v := s.view()
+		p.hub.publish(Event{Type: EventSession, SN: v.Gateway, Gateway: v.Gateway, Path: v.Path, Data: v})
+	}
+}
+
+// onLiveStatus follows what the device says about its pushes.
+func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
+	for _, ls := range changed {
+		s := p.session(ls.VideoID)
+		if s == nil || s.isEnded() || s.v.Gateway != gw {
+			continue
+		}
+		s.mu.Lock()
+		accepted, sawLive := s.accepted, s.sawLive
+		if ls.VideoType != "" {
+			s.v.Lens = ls.VideoType
+		}
+		if ls.Status == 1 && accepted {
+			s.sawLive = true
+		}
+		state := s.v.State
+		s.mu.Unlock()
+		switch {
+		case ls.Status == 1 && accepted && state == StepAccepted:
+			s.step(StepMediaArriving, "the device reports the push running; waiting for a keyframe")
+		case ls.Status == 0 && sawLive && ls.ErrorStatus != 0:
+			d := DecodeError(ls.ErrorStatus)
+			s.end(StepFailed, "the device reports the push broke: "+d.Message,
+				&APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d, Message: "live_status error_status: " + d.Message})
+		case ls.Status == 0 && sawLive:
+			s.end(StepStopped, "the device reports the push ended", nil)
+		case ls.ErrorStatus != 0:
+			s.note("the device reports error_status %d: %s", ls.ErrorStatus, DecodeError(ls.ErrorStatus).Message)
+		default:
+			p.sessionChanged(s)
+		}
+	}
+}
+
+// onCamerasGone ends sessions whose camera left live_capacity.
+func (p *Plane) onCamerasGone(gw string, gone []string) {
+	for _, id := range gone {
+		if s := p.session(id); s != nil && s.v.Gateway == gw {
+			s.end(StepStopped, "the camera left the device's live_capacity (aircraft powered off or payload changed)", nil)
+		}
+	}
+}
+
+// onGatewayOffline ends the gateway's sessions.
+func (p *Plane) onGatewayOffline(gw string) {
+	for _, s := range p.activeSessionsOf(gw) {
+		s.end(StepFailed, fmt.Sprintf("gateway %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
+			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the gateway went offline"})
+	}
+}
+
+// StreamEvent is how the media gateway reports a path: "ready", "gone",
+// "readers" (readers changed), and others it may have ("lost", "back").
+// It drives idle stop and the event stream.
+func (p *Plane) StreamEvent(path string, ev string, readers int) {
+	p.hub.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
+	s := p.session(path)
+	if s == nil || s.isEnded() {
+		return
+	}
+	s.mu.Lock()
+	s.v.Readers = readers
+	state := s.v.State
+	s.mu.Unlock()
+	switch ev {
+	case "ready":
+		s.mu.Lock()
+		if s.regone != nil {
+			s.regone.Stop()
+			s.regone = nil
+		}
+		s.mu.Unlock()
+		// The start flow makes the first playable step; this is a return.
+		if state == StepMediaArriving && s.startDone() {
+			s.step(StepPlayable, "media is playable again")
+		}
+	case "gone":
+		if state == StepPlayable {
+			s.step(StepMediaArriving, "the media stopped; waiting for the device to push again")
+			s.mu.Lock()
+			if s.regone == nil {
+				wait := p.Config.ReadyTimeout
+				s.regone = time.AfterFunc(wait, func() {
+					if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
+						&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
+						v := s.view()
+						p.stopQuietly(v.Gateway, s.bid, v.VideoID)
+					}
+				})
+			}
+			s.mu.Unlock()
+		}
+	case "lost":
+		s.note("the device's media connection dropped; the gateway holds viewers while it reconnects")
+	case "back":
+		s.note("the device's media connection is back")
+	}
+	s.mu.Lock()
+	s.armIdleLocked()
+	s.mu.Unlock()
+	if ev == "readers" {
+		p.sessionChanged(s)
+	}
+}
+
+func (s *session) startDone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,38 @@
+package control
+
+import "context"
+
+// Media is what the control plane needs from the media gateway.
+type Media interface {
+	// MintPush returns the URL (or url_type-specific string) a device must push path to, carrying a
+	// secret valid for this one push session (reconnects of the same session included) until revoke is called.
+	MintPush(path, protocol string) (url string, revoke func(), err error)
+	// WaitReady blocks until path has a publisher whose stream is playable (a keyframe arrived) or ctx ends.
+	WaitReady(ctx context.Context, path string) error
+	// PlayURLs returns the viewer URLs of path: whep, hls, rtsp, page.
+	PlayURLs(path string) PlayURLs
+	// Readers returns how many viewers path has now.
+	Readers(path string) int
+}
+
+// PlayURLs are the viewer URLs of a path.
+type PlayURLs struct{ WHEP, HLS, RTSP, Page string } // JSON: whep, hls, rtsp, page
+
+// MarshalJSON writes the lower-case keys of the API.
+func (u PlayURLs) MarshalJSON() ([]byte, error) {
+	return marshalNoEscape(struct {
+		WHEP string `json:"whep"`
+		HLS  string `json:"hls"`
+		RTSP string `json:"rtsp"`
+		Page string `json:"page"`
+	}{u.WHEP, u.HLS, u.RTSP, u.Page})
+}
+
+// urlTypes maps a protocol to live_start_push's url_type (§8.1). A session
+// needs nothing else protocol-specific: the media gateway's MintPush builds
+// the url string in that protocol's format.
+var urlTypes = map[string]int{"rtmp": 1, "rtsp": 2, "gb28181": 3, "whip": 4}
+
+// implemented are the protocols the media gateway can receive today; the
+// others answer 501 until it can.
+var implemented = map[string]bool{"rtmp": true}
