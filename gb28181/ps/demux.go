@@ -44,6 +44,7 @@ type Demuxer struct {
 	remain int   // bytes left in stPayload or stSkip
 	cur    uint8 // stream_id of the PES being read
 	zeros  int   // zero stuffing bytes seen in a row at stTop
+	need   int   // bytes the held-back header needs, when known
 
 	in  []byte // bytes held back: an incomplete header or a possible start code
 	psm []psmEntry
@@ -74,6 +75,12 @@ func (d *Demuxer) maxNALUs() int {
 // cannot parse it counts and skips. It never keeps p.
 func (d *Demuxer) Write(p []byte) {
 	d.stats.Bytes += uint64(len(p))
+	// A header still short of what it needs: wait without parsing it
+	// again, so that data trickling in byte by byte stays linear.
+	if len(d.in) > 0 && len(d.in)+len(p) < d.need {
+		d.in = append(d.in, p...)
+		return
+	}
 	// Finish the header held back from the last call first, adding only
 	// as much of p as a header can need.
 	for len(d.in) > 0 && len(p) > 0 {
@@ -99,6 +106,12 @@ func (d *Demuxer) Write(p []byte) {
 // bit says a frame is complete. If a PES is still incomplete, the unit is
 // handed out as soon as that PES ends.
 func (d *Demuxer) Flush() {
+	if d.state == stPayloadOpen {
+		// A PES without a length ends where the sender says the frame does.
+		d.sink(d.in)
+		d.in = d.in[:0]
+		d.endPES()
+	}
 	for _, v := range d.video {
 		if v == nil {
 			continue
@@ -137,6 +150,7 @@ func (d *Demuxer) resync() {
 	d.state = stSync
 	d.remain = 0
 	d.zeros = 0
+	d.need = 0
 }
 
 // parse consumes what it can of b and returns how many bytes it used. It
@@ -157,6 +171,7 @@ func (d *Demuxer) parse(b []byte) int {
 			i += j
 			d.state = stTop
 		case stTop:
+			d.need = 0
 			n, more := d.top(b[i:])
 			if more {
 				return i
@@ -241,7 +256,8 @@ func (d *Demuxer) top(b []byte) (n int, more bool) {
 			return 4, false
 		}
 		if need > 0 {
-			return 0, len(b) < need
+			d.need = need
+			return 0, true
 		}
 		d.stats.Packs++
 		return n, false
@@ -261,6 +277,7 @@ func (d *Demuxer) top(b []byte) (n int, more bool) {
 			return d.skip(length), false
 		}
 		if len(b) < 6+length {
+			d.need = 6 + length
 			return 0, true
 		}
 		d.onPSM(b[6 : 6+length])
@@ -276,6 +293,7 @@ func (d *Demuxer) top(b []byte) (n int, more bool) {
 				d.stats.DroppedPES++
 				return d.skip(length), false
 			}
+			d.need = need
 			return 0, true
 		}
 		d.startPES(id, &h)

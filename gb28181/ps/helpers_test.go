@@ -104,3 +104,5 @@ func muxGOP(t testing.TB, m *Muxer, aus [][][]byte, pts0 int64) []byte {
 	}
 	return out
 }
+
+func nil2rng(seed int) *rand.Rand { return rand.New(rand.NewSource(int64(seed))) }

@@ -85,14 +85,13 @@ func (f *FrameReader) Next() ([]byte, error) {
 			continue
 		}
 		b, err := f.r.Peek(2 + n)
-		if err != nil && len(b) < 2+n {
+		if err != nil && len(b) < 2+n && (err != io.EOF || hunted == 0) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
-		pkt := b[2 : 2+n]
-		if !f.plausible(pkt) {
+		if len(b) < 2+n || !f.plausible(b[2:2+n]) {
 			if hunted == 0 {
 				f.stats.Resyncs++
 			}
@@ -108,6 +107,7 @@ func (f *FrameReader) Next() ([]byte, error) {
 			}
 			continue
 		}
+		pkt := b[2 : 2+n]
 		if !isRTCP(pkt) {
 			f.known, f.pt, f.ssrc = true, pkt[1]&0x7F, [4]byte(pkt[8:12])
 		}

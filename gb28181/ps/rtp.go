@@ -227,9 +227,7 @@ func (r *RTPReceiver) WritePayload(seq uint16, marker bool, payload []byte) {
 // Flush hands out everything waiting in the window, counting the gaps as
 // loss, and flushes the demuxer: for the end of a session.
 func (r *RTPReceiver) Flush() {
-	if r.buffered > 0 {
-		r.skipTo(r.expected + uint16(r.window()))
-	}
+	r.emptyWindow()
 	if r.Demuxer != nil {
 		r.Demuxer.Flush()
 	}
@@ -239,12 +237,27 @@ func (r *RTPReceiver) Flush() {
 // is handed out and the demuxer resynchronises.
 func (r *RTPReceiver) restart(seq uint16) {
 	r.stats.Restarts++
-	if r.buffered > 0 {
-		r.skipTo(r.expected + uint16(r.window()))
-	}
+	r.emptyWindow()
 	r.expected = seq
 	r.behind = 0
 	r.gap = true
+}
+
+// emptyWindow hands out every packet waiting, counting the gaps before
+// them as loss.
+func (r *RTPReceiver) emptyWindow() {
+	for r.buffered > 0 {
+		s := &r.slots[int(r.expected)&(len(r.slots)-1)]
+		if s.present {
+			r.deliver(s.data, s.marker)
+			s.present = false
+			r.buffered--
+		} else {
+			r.stats.Lost++
+			r.gap = true
+		}
+		r.expected++
+	}
 }
 
 // drain hands out the packets that are now in order.

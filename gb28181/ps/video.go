@@ -36,6 +36,7 @@ type videoAsm struct {
 	buf     []byte // buf[head:] is the unit being gathered and what follows it
 	head    int
 	scan    int  // offset in buf from which start codes are still to be looked at
+	sniffed int  // bytes of buf already sniffed for the codec
 	open    bool // buf[head] starts a unit
 	seenVCL bool // that unit already has a slice
 
@@ -88,6 +89,7 @@ func (v *videoAsm) compact() {
 	n := copy(v.buf, v.buf[v.head:])
 	v.buf = v.buf[:n]
 	v.scan = max(v.scan-v.head, 0)
+	v.sniffed = max(v.sniffed-v.head, 0)
 	for i := range v.labels {
 		v.labels[i].off = max(v.labels[i].off-v.head, 0)
 	}
@@ -108,7 +110,10 @@ func (v *videoAsm) write(p []byte) {
 	}
 	v.buf = append(v.buf, p...)
 	if v.codec == CodecUnknown {
-		v.codec = sniffVideo(v.buf)
+		// Look only at what is new since the last try (and the last few
+		// bytes before it), so that small writes stay linear.
+		v.codec = sniffVideo(v.buf[max(v.sniffed-5, 0):])
+		v.sniffed = len(v.buf)
 		if v.codec == CodecUnknown {
 			if len(v.buf) > maxSniffBuffer {
 				v.d.stats.DroppedAUs++
@@ -117,20 +122,21 @@ func (v *videoAsm) write(p []byte) {
 			return
 		}
 	}
-	v.scanNALs()
+	v.scanNALs(false)
 }
 
 // discard forgets all gathered bytes; the next unit starts at the next NAL
 // unit that can begin one.
 func (v *videoAsm) discard() {
 	v.buf = v.buf[:0]
-	v.head, v.scan = 0, 0
+	v.head, v.scan, v.sniffed = 0, 0, 0
 	v.open, v.seenVCL, v.hasTS = false, false, false
 	v.labels = v.labels[:0]
 }
 
-// scanNALs looks at every NAL unit header not yet seen.
-func (v *videoAsm) scanNALs() {
+// scanNALs looks at every NAL unit header not yet seen. A header needs 3
+// bytes to be judged; when final, fewer will do, as no more are coming.
+func (v *videoAsm) scanNALs(final bool) {
 	for {
 		j := bytes.Index(v.buf[v.scan:], startCode3)
 		if j < 0 {
@@ -139,8 +145,12 @@ func (v *videoAsm) scanNALs() {
 		}
 		s := v.scan + j
 		h := s + 3
-		if len(v.buf)-h < 3 {
+		if len(v.buf)-h < 3 && !final {
 			v.scan = s // judge it when more bytes are there
+			return
+		}
+		if h >= len(v.buf) {
+			v.scan = len(v.buf)
 			return
 		}
 		v.scan = h
@@ -205,11 +215,14 @@ func (v *videoAsm) pesEnd() {
 
 // flush hands out the open unit: the RTP marker bit said it is complete.
 func (v *videoAsm) flush() {
+	if v.codec != CodecUnknown {
+		v.scanNALs(true)
+	}
 	if v.open {
 		v.emit(v.buf[v.head:])
 	}
 	v.buf = v.buf[:0]
-	v.head, v.scan = 0, 0
+	v.head, v.scan, v.sniffed = 0, 0, 0
 	v.open, v.seenVCL, v.hasTS = false, false, false
 	// Labels of PES whose payload is gone are of no use any more.
 	v.labels = v.labels[:0]
