@@ -1,0 +1,195 @@
+package rtsp
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
+)
+
+func testLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// env is a hub and an RTSP server on loopback with free TCP and UDP ports.
+type env struct {
+	hub  *gateway.Hub
+	auth *gateway.Auth
+	srv  *Server
+	base string // rtsp://127.0.0.1:PORT
+}
+
+func newEnv(t *testing.T, grace time.Duration, tweak ...func(*Server)) *env {
+	t.Helper()
+	log := testLog()
+	hub := gateway.NewHub(grace, log)
+	t.Cleanup(hub.Close)
+	e := &env{hub: hub, auth: &gateway.Auth{}}
+	e.srv = &Server{Address: "127.0.0.1:0", UDPRTPAddress: "127.0.0.1:0", UDPRTCPAddress: "127.0.0.1:0",
+		Hub: hub, Auth: e.auth, Log: log}
+	for _, f := range tweak {
+		f(e.srv)
+	}
+	if err := e.srv.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.srv.Close)
+	e.base = "rtsp://" + e.srv.Addr().String()
+	return e
+}
+
+func (e *env) url(path string) string { return e.base + "/" + path }
+
+// waitReady waits until path has a playable stream.
+func (e *env) waitReady(t *testing.T, path string, within time.Duration) *gateway.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := e.hub.WaitReady(ctx, path); err != nil {
+		t.Fatalf("%s did not become playable within %v: %v", path, within, err)
+	}
+	return e.hub.Stream(path)
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// push starts ffmpeg publishing clip in a loop, in real time, over RTSP
+// with transport "tcp" or "udp".
+func push(t *testing.T, clip, transport, url string) *testpeer.Proc {
+	t.Helper()
+	return testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "info", "-re", "-stream_loop", "-1", "-i", clip,
+		"-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url)
+}
+
+var (
+	avClipOnce sync.Once
+	avClipPath string
+	avClipErr  error
+	avClipDir  string
+)
+
+// avClip is a 320x240 25 fps H.264 clip with AAC audio, 4 s, a keyframe
+// every second, no B-frames: h264-small.mp4 with a sine tone, made once per
+// test binary.
+func avClip(t *testing.T) string {
+	t.Helper()
+	testpeer.Require(t, "ffmpeg")
+	avClipOnce.Do(func() {
+		avClipDir, avClipErr = os.MkdirTemp("", "rtsp-test")
+		if avClipErr != nil {
+			return
+		}
+		avClipPath = filepath.Join(avClipDir, "h264-small-aac.mp4")
+		out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+			"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", "4",
+			"-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
+			"-c:a", "aac", "-b:a", "64k", "-ac", "1", "-movflags", "+faststart", avClipPath).CombinedOutput()
+		if err != nil {
+			avClipErr = fmt.Errorf("ffmpeg: %v: %s", err, out)
+		}
+	})
+	if avClipErr != nil {
+		t.Fatal(avClipErr)
+	}
+	return avClipPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if avClipDir != "" {
+		os.RemoveAll(avClipDir)
+	}
+	os.Exit(code)
+}
+
+// probeAV reads url with ffprobe over transport and checks the clip's
+// video (h264 320x240) and, when audio is set, its AAC track.
+func probeAV(t *testing.T, url, transport string, audio bool) {
+	t.Helper()
+	ctx := testpeer.Context(t, 30*time.Second)
+	res := testpeer.FFprobe(t, ctx, url, "-rtsp_transport", transport, "-read_intervals", "%+3")
+	v, ok := res.Video()
+	if !ok || v.Codec != "h264" || v.Width != 320 || v.Height != 240 || v.Packets <= 0 {
+		t.Fatalf("ffprobe over %s: video %+v, want h264 320x240 with packets\n%s", transport, v, res.JSON)
+	}
+	if audio {
+		a, ok := res.Audio()
+		if !ok || a.Codec != "aac" || a.Packets <= 0 {
+			t.Fatalf("ffprobe over %s: audio %+v, want aac with packets\n%s", transport, a, res.JSON)
+		}
+	}
+	t.Logf("ffprobe over %s: video %d packets, streams %d", transport, v.Packets, len(res.Streams))
+}
+
+// frames returns the last frame count an ffmpeg run with -progress
+// printed, or -1 before the first.
+func frames(p *testpeer.Proc) int {
+	lines := p.Lines()
+	for i := len(lines) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(lines[i], "frame="); ok {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// readerCount is how many readers of protocol rtsp path has.
+func readerCount(s *gateway.Stream) int {
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range s.Readers() {
+		if r.Protocol == "rtsp" {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *env) outputs() int {
+	e.srv.mu.Lock()
+	defer e.srv.mu.Unlock()
+	return len(e.srv.outputs)
+}
+
+// hlstestClip is a 320x240 25 fps H.264 clip cut into access units.
+func hlstestClip(t *testing.T) *hlstest.Clip { return hlstest.H264Clip(t, 320, 240, 25, 4) }
+
+// publishCore publishes clip (and a sine tone in AAC) straight into the
+// hub, in real time, the way the RTMP ingest does.
+func publishCore(t *testing.T, e *env, path string, clip *hlstest.Clip, audio bool) *hlstest.Publisher {
+	t.Helper()
+	if audio {
+		return hlstest.PublishAV(t, e.hub, path, clip, hlstest.AAC(t, 4))
+	}
+	return hlstest.Publish(t, e.hub, path, clip)
+}
