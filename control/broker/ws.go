@@ -25,6 +25,9 @@ type wsListener struct {
 	srv     *http.Server
 	log     *slog.Logger
 	end     atomic.Bool
+
+	mu        sync.Mutex
+	establish listeners.EstablishFn
 }
 
 var _ listeners.Listener = (*wsListener)(nil)
@@ -46,10 +49,6 @@ func (l *wsListener) Init(log *slog.Logger) error {
 		return err
 	}
 	l.ln = ln
-	return nil
-}
-
-func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	up := &websocket.Upgrader{
 		Subprotocols: []string{"mqtt"},
 		// Devices and the Pilot webview are not browsers on our origin.
@@ -58,6 +57,13 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 	l.srv = &http.Server{
 		ReadHeaderTimeout: 10 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.mu.Lock()
+			establish := l.establish
+			l.mu.Unlock()
+			if establish == nil {
+				http.Error(w, "starting", http.StatusServiceUnavailable)
+				return
+			}
 			c, err := up.Upgrade(w, r, nil)
 			if err != nil {
 				return // the upgrader has answered
@@ -74,18 +80,24 @@ func (l *wsListener) Serve(establish listeners.EstablishFn) {
 			}
 		}),
 	}
+	return nil
+}
+
+func (l *wsListener) Serve(establish listeners.EstablishFn) {
+	l.mu.Lock()
+	l.establish = establish
+	l.mu.Unlock()
 	if err := l.srv.Serve(l.ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.end.Load() {
 		l.log.Error("websocket listener failed", "error", err)
 	}
 }
 
 func (l *wsListener) Close(closeClients listeners.CloseFn) {
-	if l.end.CompareAndSwap(false, true) {
-		if l.srv != nil {
-			_ = l.srv.Close()
-		} else if l.ln != nil {
-			_ = l.ln.Close()
-		}
+	if l.end.CompareAndSwap(false, true) && l.srv != nil {
+		// Serve may not have run yet: closing the listener too makes sure
+		// the port is released either way.
+		_ = l.srv.Close()
+		_ = l.ln.Close()
 	}
 	closeClients(l.id)
 }
