@@ -32,7 +32,9 @@ func TestEmbeddedDeviceLifecycle(t *testing.T) {
 
 			// live_capacity on the dock's state topic.
 			dev.pub(t, "thing/product/"+gw+"/state", msg(nextTID("cap"), "", dockCapacity(gw, ac), map[string]any{"gateway": gw}))
-			ev.await(t, "live_capacity", func(e sseEvent) bool { return e.Type == EventState && strings.Contains(string(e.Data), "live_capacity") })
+			ev.await(t, "live_capacity", func(e sseEvent) bool {
+				return e.Type == EventState && strings.Contains(string(e.Data), "live_capacity")
+			})
 			var d Device
 			if code := tp.do(t, "GET", "/api/v1/devices/"+gw, "", &d); code != 200 {
 				t.Fatalf("GET device: %d", code)
@@ -95,7 +97,7 @@ func TestEmbeddedDeviceLifecycle(t *testing.T) {
 			}
 			for _, c := range []struct {
 				method, data string
-				check  func(map[string]json.RawMessage) bool
+				check        func(map[string]json.RawMessage) bool
 			}{
 				{"flight_areas_get", `{}`, func(d map[string]json.RawMessage) bool { return string(d["result"]) == "0" }},
 				{"offline_map_get", `{}`, func(d map[string]json.RawMessage) bool { return string(d["result"]) == "0" }},
