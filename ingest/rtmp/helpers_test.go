@@ -337,3 +337,12 @@ func hasNALU(frames []gateway.Frame, match func(b byte) bool) bool {
 	}
 	return false
 }
+
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

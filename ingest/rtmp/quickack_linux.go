@@ -1,0 +1,23 @@
+package rtmp
+
+import (
+	"net"
+	"syscall"
+)
+
+// quickAck makes Linux acknowledge the data the next read takes at once
+// instead of after the delayed-ACK timer (see countConn). The kernel drops
+// back to delayed ACKs on its own, so it is asked before every read.
+func quickAck(c net.Conn) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
+	})
+}
