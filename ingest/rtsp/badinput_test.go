@@ -14,7 +14,7 @@ import (
 
 // rawRequest sends one request on a fresh connection and returns the
 // status line and headers of the answer.
-func rawRequest(t *testing.T, e *env, req string) string {
+func rawRequest(t testing.TB, e *env, req string) string {
 	t.Helper()
 	c, err := net.Dial("tcp", e.srv.Addr().String())
 	if err != nil {

@@ -34,7 +34,7 @@ type env struct {
 	base string // rtsp://127.0.0.1:PORT
 }
 
-func newEnv(t *testing.T, grace time.Duration, tweak ...func(*Server)) *env {
+func newEnv(t testing.TB, grace time.Duration, tweak ...func(*Server)) *env {
 	t.Helper()
 	log := testLog()
 	hub := gateway.NewHub(grace, log)
@@ -56,7 +56,7 @@ func newEnv(t *testing.T, grace time.Duration, tweak ...func(*Server)) *env {
 func (e *env) url(path string) string { return e.base + "/" + path }
 
 // waitReady waits until path has a playable stream.
-func (e *env) waitReady(t *testing.T, path string, within time.Duration) *gateway.Stream {
+func (e *env) waitReady(t testing.TB, path string, within time.Duration) *gateway.Stream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
@@ -67,7 +67,7 @@ func (e *env) waitReady(t *testing.T, path string, within time.Duration) *gatewa
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -80,7 +80,7 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 
 // push starts ffmpeg publishing clip in a loop, in real time, over RTSP
 // with transport "tcp" or "udp".
-func push(t *testing.T, clip, transport, url string) *testpeer.Proc {
+func push(t testing.TB, clip, transport, url string) *testpeer.Proc {
 	t.Helper()
 	return testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "info", "-re", "-stream_loop", "-1", "-i", clip,
 		"-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url)
@@ -96,7 +96,7 @@ var (
 // avClip is a 320x240 25 fps H.264 clip with AAC audio, 4 s, a keyframe
 // every second, no B-frames: h264-small.mp4 with a sine tone, made once per
 // test binary.
-func avClip(t *testing.T) string {
+func avClip(t testing.TB) string {
 	t.Helper()
 	testpeer.Require(t, "ffmpeg")
 	avClipOnce.Do(func() {
@@ -130,7 +130,7 @@ func TestMain(m *testing.M) {
 
 // probeAV reads url with ffprobe over transport and checks the clip's
 // video (h264 320x240) and, when audio is set, its AAC track.
-func probeAV(t *testing.T, url, transport string, audio bool) {
+func probeAV(t testing.TB, url, transport string, audio bool) {
 	t.Helper()
 	ctx := testpeer.Context(t, 30*time.Second)
 	res := testpeer.FFprobe(t, ctx, url, "-rtsp_transport", transport, "-read_intervals", "%+3")
@@ -182,11 +182,11 @@ func (e *env) outputs() int {
 }
 
 // hlstestClip is a 320x240 25 fps H.264 clip cut into access units.
-func hlstestClip(t *testing.T) *hlstest.Clip { return hlstest.H264Clip(t, 320, 240, 25, 4) }
+func hlstestClip(t testing.TB) *hlstest.Clip { return hlstest.H264Clip(t, 320, 240, 25, 4) }
 
 // publishCore publishes clip (and a sine tone in AAC) straight into the
 // hub, in real time, the way the RTMP ingest does.
-func publishCore(t *testing.T, e *env, path string, clip *hlstest.Clip, audio bool) *hlstest.Publisher {
+func publishCore(t testing.TB, e *env, path string, clip *hlstest.Clip, audio bool) *hlstest.Publisher {
 	t.Helper()
 	if audio {
 		return hlstest.PublishAV(t, e.hub, path, clip, hlstest.AAC(t, 4))

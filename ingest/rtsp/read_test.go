@@ -17,7 +17,7 @@ import (
 
 // readFFmpeg starts ffmpeg reading url and printing its frame count twice
 // a second; it neither decodes nor writes anything.
-func readFFmpeg(t *testing.T, url, transport string) *testpeer.Proc {
+func readFFmpeg(t testing.TB, url, transport string) *testpeer.Proc {
 	t.Helper()
 	return testpeer.Start(t, "ffmpeg", "-hide_banner", "-nostats", "-loglevel", "warning",
 		"-rtsp_transport", transport, "-i", url, "-map", "0:v", "-c", "copy", "-f", "null",
@@ -135,7 +135,7 @@ func TestDescribeCurrentParams(t *testing.T) {
 
 // describeSize DESCRIBEs path with gortsplib's client and reads the
 // picture size from the SPS in the SDP.
-func describeSize(t *testing.T, e *env, path string) (int, int) {
+func describeSize(t testing.TB, e *env, path string) (int, int) {
 	t.Helper()
 	u, err := base.ParseURL(e.url(path))
 	if err != nil {
