@@ -161,6 +161,12 @@ func (s *Server) SessionCount() int {
 	return len(s.sessions)
 }
 
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed || s.net == nil
+}
+
 func (s *Server) session(id string) *whepSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()

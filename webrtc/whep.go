@@ -48,6 +48,10 @@ func (h whepHandler) ServePath(w http.ResponseWriter, r *http.Request, path, res
 
 func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 	s := h.s
+	if s.isClosed() {
+		gateway.WriteError(w, http.StatusServiceUnavailable, "closing", "the server is shutting down")
+		return
+	}
 	if !hasType(r, "application/sdp") {
 		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the SDP offer with Content-Type: application/sdp")
 		return
