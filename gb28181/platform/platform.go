@@ -1,0 +1,342 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// Defaults of the Platform's optional fields (interfaces.md for the keys).
+const (
+	DefaultSIPListen         = ":5060"
+	DefaultMediaPorts        = "30000-30499"
+	DefaultDomain            = "3402000000"
+	DefaultServerID          = "34020000002000000001"
+	DefaultKeepaliveInterval = 60 * time.Second
+	DefaultInviteTimeout     = 10 * time.Second
+	DefaultMediaTimeout      = 20 * time.Second
+	// MissedKeepalives is how many keepalive intervals may pass without a
+	// word from a device before it counts as offline (GB/T 28181-2016
+	// §9.6: three by default).
+	MissedKeepalives = 3
+)
+
+// Platform is the GB/T 28181 platform. Fill the fields, call Initialize, and
+// Close to end every session and listener.
+type Platform struct {
+	// SIPListen is the UDP and TCP address for SIP (gb28181.sip_listen,
+	// ":5060"). Port 0 picks a port free for both; see SIPPort.
+	SIPListen string
+	// MediaPorts is the range ("30000-30499") each session takes one port
+	// from, with a UDP socket and a TCP listener on it.
+	MediaPorts string
+	// Domain is the 10-digit SIP domain (the digest realm) and ServerID the
+	// platform's 20-digit id.
+	Domain, ServerID string
+	// Password is the default device password. Devices with a password set
+	// by SetDevicePassword use theirs instead. With neither, a device
+	// cannot register: the platform never lets a device in without a
+	// password.
+	Password string
+	// PublicHost is the address devices reach this gateway on: it goes into
+	// the SDP c= line, Via and Contact. Empty: the first non-loopback IPv4
+	// address, else the SIP listen host.
+	PublicHost string
+	Hub        *gateway.Hub
+	Log        *slog.Logger
+
+	// OnRegister, when set, is called (in its own goroutine, after the 200)
+	// when a device registers anew: first time, after it expired, was
+	// offline or unregistered, or with a new Call-ID (it restarted).
+	// Registration refreshes do not call it.
+	OnRegister func(deviceID string)
+
+	// KeepaliveInterval is the keepalive period devices are expected to
+	// use (60 s); MissedKeepalives of them without a word and the device is
+	// offline.
+	KeepaliveInterval time.Duration
+	// DigestQOP adds qop="auth" to the REGISTER challenge. Answers with and
+	// without qop are accepted either way; some devices only understand
+	// RFC 2069-style challenges, so it is off by default.
+	DigestQOP bool
+	// InviteTimeout bounds the wait for a device's answer to an INVITE
+	// (10 s) when the caller's context has no earlier deadline.
+	InviteTimeout time.Duration
+	// MediaTimeout ends a session (with a BYE) that receives no RTP for this
+	// long, also before the first packet (20 s).
+	MediaTimeout time.Duration
+
+	now func() time.Time // clock, replaced in tests
+
+	ua       *sipgo.UserAgent
+	srv      *sipgo.Server
+	cli      *sipgo.Client
+	udp      net.PacketConn
+	tcp      net.Listener
+	port     int
+	listenIP string
+	ports    *portPool
+	nonces   *nonceSigner
+	metrics  *metrics
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	devices   map[string]*device
+	passwords map[string]string
+	sessions  map[string]*Session // by Call-ID
+	closed    bool
+
+	sn   atomic.Uint32 // MANSCDP SN of our queries
+	ssrc atomic.Uint32 // sequence part of the y= SSRC
+}
+
+// Initialize checks the configuration, binds the SIP listeners and starts
+// serving.
+func (p *Platform) Initialize() error {
+	if p.Hub == nil {
+		return errors.New("gb28181: no hub")
+	}
+	if p.Log == nil {
+		p.Log = slog.Default()
+	}
+	p.Log = p.Log.With("component", "gb28181")
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.SIPListen == "" {
+		p.SIPListen = DefaultSIPListen
+	}
+	if p.MediaPorts == "" {
+		p.MediaPorts = DefaultMediaPorts
+	}
+	if p.Domain == "" {
+		p.Domain = DefaultDomain
+	}
+	if p.ServerID == "" {
+		p.ServerID = DefaultServerID
+	}
+	if !allDigits(p.Domain, 10) {
+		return fmt.Errorf("gb28181.domain must be 10 digits, not %q", p.Domain)
+	}
+	if !allDigits(p.ServerID, 20) {
+		return fmt.Errorf("gb28181.server_id must be 20 digits, not %q", p.ServerID)
+	}
+	if p.KeepaliveInterval <= 0 {
+		p.KeepaliveInterval = DefaultKeepaliveInterval
+	}
+	if p.InviteTimeout <= 0 {
+		p.InviteTimeout = DefaultInviteTimeout
+	}
+	if p.MediaTimeout <= 0 {
+		p.MediaTimeout = DefaultMediaTimeout
+	}
+	lo, hi, err := parsePortRange(p.MediaPorts)
+	if err != nil {
+		return fmt.Errorf("gb28181.media_ports: %w", err)
+	}
+	host, _, err := net.SplitHostPort(p.SIPListen)
+	if err != nil {
+		return fmt.Errorf("gb28181.sip_listen: %w", err)
+	}
+	p.listenIP = host
+	p.ports = newPortPool(host, lo, hi)
+	if p.nonces, err = newNonceSigner(); err != nil {
+		return err
+	}
+	if p.PublicHost == "" {
+		p.PublicHost = defaultPublicHost(host)
+	}
+	p.devices = map[string]*device{}
+	p.passwords = map[string]string{}
+	p.sessions = map[string]*Session{}
+	p.metrics = newMetrics(p)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+
+	if err := p.listen(); err != nil {
+		p.cancel()
+		return err
+	}
+	if err := p.startSIP(); err != nil {
+		p.closeListeners()
+		p.cancel()
+		return err
+	}
+	p.Log.Info("GB28181 platform listening", "sip", net.JoinHostPort(host, strconv.Itoa(p.port)),
+		"media_ports", p.MediaPorts, "domain", p.Domain, "server_id", p.ServerID, "public_host", p.PublicHost)
+	return nil
+}
+
+// listen binds UDP and TCP on the same SIP port; with port 0 it looks for
+// a port free on both.
+func (p *Platform) listen() error {
+	host, portStr, _ := net.SplitHostPort(p.SIPListen)
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("gb28181.sip_listen: bad port %q", portStr)
+	}
+	for attempt := 0; ; attempt++ {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return fmt.Errorf("gb28181: SIP over UDP: %w", err)
+		}
+		got := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(got)))
+		if err != nil {
+			udp.Close()
+			if port == 0 && attempt < 20 {
+				continue // the TCP side of this ephemeral port is taken: try another
+			}
+			return fmt.Errorf("gb28181: SIP over TCP: %w", err)
+		}
+		p.udp, p.tcp, p.port = udp, tcp, got
+		return nil
+	}
+}
+
+func (p *Platform) closeListeners() {
+	if p.udp != nil {
+		p.udp.Close()
+	}
+	if p.tcp != nil {
+		p.tcp.Close()
+	}
+}
+
+// startSIP builds the sipgo user agent, its server and client handles, and
+// serves the two listeners.
+func (p *Platform) startSIP() error {
+	slog := p.Log.With("layer", "sip")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("Skyrelay"),
+		sipgo.WithUserAgentHostname(p.Domain),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slog)),
+	)
+	if err != nil {
+		return fmt.Errorf("gb28181: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog))
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("gb28181: %w", err)
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(p.PublicHost), sipgo.WithClientPort(p.port), sipgo.WithClientLogger(slog))
+	if err != nil {
+		ua.Close()
+		return fmt.Errorf("gb28181: %w", err)
+	}
+	p.ua, p.srv, p.cli = ua, srv, cli
+	srv.OnRegister(p.onRegister)
+	srv.OnMessage(p.onMessage)
+	srv.OnBye(p.onBye)
+	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {}) // nothing we answered needs one
+	srv.OnNotify(p.onNotify)
+	srv.OnInfo(p.answerOK)
+	srv.OnOptions(p.answerOK)
+	srv.OnInvite(p.onInvite)
+	p.wg.Add(2)
+	go func() { defer p.wg.Done(); _ = srv.ServeUDP(p.udp) }()
+	go func() { defer p.wg.Done(); _ = srv.ServeTCP(p.tcp) }()
+	return nil
+}
+
+// SIPPort is the bound SIP port (UDP and TCP), useful when SIPListen asked
+// for port 0.
+func (p *Platform) SIPPort() int { return p.port }
+
+// Close sends BYE to every session, ends them and closes the listeners.
+func (p *Platform) Close() {
+	p.mu.Lock()
+	if p.closed || p.ctx == nil {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	sessions := make([]*Session, 0, len(p.sessions))
+	for _, s := range p.sessions {
+		sessions = append(sessions, s)
+	}
+	p.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			s.end(ctx, true, errClosed)
+		}()
+	}
+	wg.Wait()
+	p.cancel()
+	p.closeListeners()
+	p.ua.Close()
+	p.wg.Wait()
+	p.Log.Info("GB28181 platform closed")
+}
+
+var errClosed = errors.New("gb28181: platform closed")
+
+// answerOK answers 200 to requests that need nothing else.
+func (p *Platform) answerOK(req *sip.Request, tx sip.ServerTransaction) {
+	p.respond(tx, req, 200, "OK")
+}
+
+// onInvite refuses calls: devices do not call the platform for live video
+// (voice broadcast, where they would, is not supported).
+func (p *Platform) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	p.respond(tx, req, 488, "Not Acceptable Here")
+}
+
+func (p *Platform) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		p.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
+	}
+}
+
+func allDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultPublicHost is the first non-loopback IPv4 address, or the listen
+// host, or loopback.
+func defaultPublicHost(listenHost string) string {
+	if ip := net.ParseIP(listenHost); ip != nil && !ip.IsUnspecified() {
+		return listenHost
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
