@@ -102,27 +102,41 @@ type MQTT struct {
 
 // MQTTEmbedded configures the embedded broker.
 type MQTTEmbedded struct {
-	Listen   string       `yaml:"listen"`
-	WSListen string       `yaml:"ws_listen"`
-	Users    []Credential `yaml:"users"`
+	Listen   string     `yaml:"listen"`
+	WSListen string     `yaml:"ws_listen"`
+	Users    []MQTTUser `yaml:"users"`
 	// AllowAnonymous lets clients without credentials in from anywhere;
 	// loopback clients may always connect anonymously.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 }
 
+// MQTTUser is a device account of the embedded broker.
+type MQTTUser struct {
+	User     string `yaml:"user"`
+	Password Secret `yaml:"password"`
+	// Gateways lists the gateway SNs this account may act for; empty means
+	// the user name is the gateway SN; ["*"] means any gateway.
+	Gateways []string `yaml:"gateways"`
+}
+
 // Control tunes the DJI control plane.
 type Control struct {
-	OfflineAfter    time.Duration `yaml:"offline_after"`
-	ReplyTimeout    time.Duration `yaml:"reply_timeout"`
-	IdleStopAfter   time.Duration `yaml:"idle_stop_after"`
-	DefaultProtocol string        `yaml:"default_protocol"`
-	StartRetries    int           `yaml:"start_retries"`
-	AppID           string        `yaml:"app_id"`
-	AppKey          Secret        `yaml:"app_key"`
-	AppLicense      Secret        `yaml:"app_license"`
-	NTPServerHost   string        `yaml:"ntp_server_host"`
-	OrganizationID  string        `yaml:"organization_id"`
-	Organization    string        `yaml:"organization_name"`
+	OfflineAfter      time.Duration `yaml:"offline_after"`
+	ReplyTimeout      time.Duration `yaml:"reply_timeout"`
+	ReadyTimeout      time.Duration `yaml:"ready_timeout"`
+	IdleStopAfter     time.Duration `yaml:"idle_stop_after"`
+	DefaultProtocol   string        `yaml:"default_protocol"`
+	StartRetries      int           `yaml:"start_retries"`
+	StartRetryBackoff time.Duration `yaml:"start_retry_backoff"`
+	AppID             string        `yaml:"app_id"`
+	AppKey            Secret        `yaml:"app_key"`
+	AppLicense        Secret        `yaml:"app_license"`
+	NTPServerHost     string        `yaml:"ntp_server_host"`
+	NTPServerPort     int           `yaml:"ntp_server_port"`
+	OrganizationID    string        `yaml:"organization_id"`
+	Organization      string        `yaml:"organization_name"`
+	BindingCode       Secret        `yaml:"binding_code"`
+	AutoBind          bool          `yaml:"auto_bind"`
 }
 
 // GB28181 is the SIP platform identity and media ports.
@@ -159,8 +173,9 @@ func Default() Config {
 		HLS:      HLS{SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, CloseAfter: 60 * time.Second},
 		Streams:  Streams{ReconnectGrace: 10 * time.Second, ReaderQueue: 512},
 		MQTT:     MQTT{Broker: "embedded", Embedded: MQTTEmbedded{Listen: ":1883", WSListen: ":8083"}, ClientID: "skyrelay"},
-		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, IdleStopAfter: 30 * time.Second,
-			DefaultProtocol: "rtmp", StartRetries: 3, NTPServerHost: "pool.ntp.org"},
+		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, ReadyTimeout: 20 * time.Second,
+			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", StartRetries: 3, StartRetryBackoff: 2 * time.Second,
+			NTPServerHost: "pool.ntp.org", NTPServerPort: 123, OrganizationID: "skyrelay", Organization: "Skyrelay", AutoBind: true},
 		GB28181: GB28181{SIPListen: ":5060", MediaPorts: "30000-30499", Domain: "3402000000", ServerID: "34020000002000000001"},
 	}
 }

@@ -25,8 +25,8 @@ type Sink interface {
 
 // SourceInfo describes who publishes a stream.
 type SourceInfo struct {
-	Protocol   string
-	RemoteAddr string
+	Protocol   string `json:"protocol"`
+	RemoteAddr string `json:"remote_addr"`
 }
 
 // Stream is the live state of one path. It outlives a publisher for the

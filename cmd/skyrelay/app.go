@@ -28,6 +28,7 @@ type app struct {
 	auth    *gateway.Auth
 	http    *gateway.HTTPServer
 	reg     *prometheus.Registry
+	mux     *http.ServeMux
 	started []module
 	healthy atomic.Bool
 }
@@ -43,6 +44,7 @@ func (a *app) start() error {
 	a.reg.MustRegister(a.hub.Collector())
 
 	mux := http.NewServeMux()
+	a.mux = mux
 	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: mux, Log: a.log.With("module", "http")}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.healthy.Load() {
@@ -54,7 +56,11 @@ func (a *app) start() error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	a.hub.RegisterAPI(mux)
 
-	for _, m := range a.modules() {
+	mods, err := a.modules()
+	if err != nil {
+		return err
+	}
+	for _, m := range mods {
 		if err := m.mod.Initialize(); err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}

@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
+
+	"github.com/skyrelay/skyrelay/control"
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
 	"github.com/skyrelay/skyrelay/gateway/web"
+	"github.com/skyrelay/skyrelay/ingest/rtmp"
+	"github.com/skyrelay/skyrelay/ingest/rtsp"
+	"github.com/skyrelay/skyrelay/webrtc"
 )
 
 // namedModule pairs a module with the name its logs and errors carry.
@@ -14,8 +21,14 @@ type namedModule struct {
 // modules is Skyrelay at a glance: every component, in start order.
 // Outputs plug into the HTTP server, which starts last so that /healthz
 // answers only once every other listener is up.
-func (a *app) modules() []namedModule {
+func (a *app) modules() ([]namedModule, error) {
 	c := a.cfg
+	rtmpIn := &rtmp.Server{Address: c.RTMP.Listen, Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmp")}
+	rtspIO := &rtsp.Server{Address: c.RTSP.Listen, UDPRTPAddress: c.RTSP.UDPRTPListen, UDPRTCPAddress: c.RTSP.UDPRTCPListen,
+		Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsp")}
+	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
+		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
+	a.http.WHEP = whep.WHEP()
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -23,8 +36,27 @@ func (a *app) modules() []namedModule {
 	a.http.HLS = hlsOut
 	a.http.Page = &web.Pages{Hub: a.hub, Log: a.log.With("module", "web")}
 
+	// The control plane drives devices; it reaches media only through
+	// the media adapter, and hears of streams through hub events.
+	mqttCfg, ctlCfg, err := controlConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c}, a.log.With("module", "control"))
+	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
+	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
+	a.reg.MustRegister(plane.Collectors()...)
+	api := plane.Handler()
+	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
+		a.mux.Handle(p, api)
+	}
+
 	return []namedModule{
+		{"control", plane},
+		{"rtmp", rtmpIn},
+		{"rtsp", rtspIO},
+		{"webrtc", whep},
 		{"hls", hlsOut},
 		{"http", a.http},
-	}
+	}, nil
 }

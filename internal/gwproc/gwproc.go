@@ -27,6 +27,29 @@ type Gateway struct {
 	MQTT, MQTTWS, SIP, RTPUDP int
 }
 
+// freeUDPPair returns an even UDP port free on loopback now whose odd
+// neighbour is free too: RTP and RTCP (RFC 3550 §11).
+func freeUDPPair(t testing.TB) int {
+	for range 100 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port
+		a.Close()
+		if p%2 == 1 || p >= 65534 {
+			continue
+		}
+		b, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		if err == nil {
+			b.Close()
+			return p
+		}
+	}
+	t.Fatal("gwproc: no free even UDP port pair")
+	return 0
+}
+
 // FreePort returns a TCP port free on loopback now.
 func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -74,7 +97,7 @@ func Binary(t testing.TB) string {
 // its config, and waits for /healthz.
 func Start(t testing.TB, extra string) *Gateway {
 	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
-		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: FreePort(t)}
+		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
 	cfg := fmt.Sprintf(`log_level: warn
 public_host: 127.0.0.1
 http: {listen: "127.0.0.1:%d"}
