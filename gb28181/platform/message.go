@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/skyrelay/skyrelay/gb28181/manscdp"
 )
 
 // errUnknownDevice is returned for requests to a device that never
@@ -27,7 +29,7 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	id := from.Address.User
-	m, err := decodeMANSCDP(req.Body())
+	m, err := manscdp.Decode(req.Body())
 	if err != nil {
 		// Unreadable, but answering anything but 200 upsets some devices.
 		p.metrics.badMessages.Add(1)
@@ -62,11 +64,11 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case cmd == "keepalive":
 		p.metrics.keepalives.Add(1)
-	case cmd == "catalog" && strings.EqualFold(m.XMLName.Local, "Response"):
+	case m.Is("Response", "Catalog"):
 		p.onCatalog(d, m)
-	case cmd == "deviceinfo" && strings.EqualFold(m.XMLName.Local, "Response"):
+	case m.Is("Response", "DeviceInfo"):
 		p.mu.Lock()
-		d.info = DeviceDetails{Name: m.DeviceName, Manufacturer: m.Manufacturer, Model: m.Model, Firmware: m.Firmware, ChannelCount: atoi(m.Channel)}
+		d.info = DeviceDetails{Name: m.DeviceName, Manufacturer: m.Manufacturer, Model: m.Model, Firmware: m.Firmware, ChannelCount: manscdp.Atoi(m.Channel)}
 		p.mu.Unlock()
 	}
 }
@@ -74,14 +76,14 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 // onCatalog merges one part of a (possibly multi-part) Catalog answer
 // (GB/T 28181-2016 §A.2.6.4: SumNum items in all, DeviceList Num in this
 // part).
-func (p *Platform) onCatalog(d *device, m *mansMessage) {
+func (p *Platform) onCatalog(d *device, m *manscdp.Message) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d.catalogSN != m.SN || d.catalog == nil {
 		d.catalogSN, d.catalog = m.SN, map[string]Channel{}
 	}
-	d.catalogSum = atoi(m.SumNum)
-	for _, it := range m.DeviceList.Items {
+	d.catalogSum = manscdp.Atoi(m.SumNum)
+	for _, it := range m.Items() {
 		id := strings.TrimSpace(it.DeviceID)
 		if !validID(id) || len(d.catalog) >= maxChannels {
 			continue
@@ -160,8 +162,8 @@ func (p *Platform) query(ctx context.Context, id, cmdType string) error {
 	if err != nil {
 		return err
 	}
-	req.AppendHeader(sip.NewHeader("Content-Type", manscdpType))
-	req.SetBody(queryBody(cmdType, p.sn.Add(1), id))
+	req.AppendHeader(sip.NewHeader("Content-Type", manscdp.ContentType))
+	req.SetBody(manscdp.Query(cmdType, p.sn.Add(1), id))
 	res, err := p.cli.Do(ctx, req)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,14 @@ type Platform struct {
 	// long, also before the first packet (20 s).
 	MediaTimeout time.Duration
 
+	// PushTransport is how minted pushes (MintPush) get their media: "tcp"
+	// (default: TCP/RTP/AVP, a=setup:passive, the device connects to the
+	// media port, which crosses NAT) or "udp".
+	PushTransport string
+	// AgentLocalPort is the localPort of minted url_type 3 urls: the SIP
+	// port the device binds on its side (5060).
+	AgentLocalPort int
+
 	now func() time.Time // clock, replaced in tests
 
 	ua       *sipgo.UserAgent
@@ -98,6 +107,7 @@ type Platform struct {
 	devices   map[string]*device
 	passwords map[string]string
 	sessions  map[string]*Session // by Call-ID
+	mints     map[string]*mint    // by path
 	closed    bool
 
 	sn   atomic.Uint32 // MANSCDP SN of our queries
@@ -144,6 +154,16 @@ func (p *Platform) Initialize() error {
 	if p.MediaTimeout <= 0 {
 		p.MediaTimeout = DefaultMediaTimeout
 	}
+	switch p.PushTransport = strings.ToLower(p.PushTransport); p.PushTransport {
+	case "":
+		p.PushTransport = "tcp"
+	case "tcp", "udp":
+	default:
+		return fmt.Errorf("gb28181: push transport must be tcp or udp, not %q", p.PushTransport)
+	}
+	if p.AgentLocalPort <= 0 {
+		p.AgentLocalPort = 5060
+	}
 	lo, hi, err := parsePortRange(p.MediaPorts)
 	if err != nil {
 		return fmt.Errorf("gb28181.media_ports: %w", err)
@@ -163,6 +183,7 @@ func (p *Platform) Initialize() error {
 	p.devices = map[string]*device{}
 	p.passwords = map[string]string{}
 	p.sessions = map[string]*Session{}
+	p.mints = map[string]*mint{}
 	p.metrics = newMetrics(p)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 

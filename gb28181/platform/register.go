@@ -133,6 +133,9 @@ func (p *Platform) afterRegister(id string) {
 	if p.OnRegister != nil {
 		defer p.OnRegister(id)
 	}
+	// A minted push (the DJI flow) gets its INVITE first: the operator is
+	// waiting for video, and the queries may take a while to be answered.
+	p.startMints(id)
 	ctx, cancel := context.WithTimeout(p.ctx, p.InviteTimeout)
 	defer cancel()
 	if err := p.query(ctx, id, "Catalog"); err != nil {
