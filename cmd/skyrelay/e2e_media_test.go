@@ -1,0 +1,145 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skyrelay/skyrelay/internal/gwproc"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
+)
+
+// TestRTMPToEveryOutput is the binary's main promise: one RTMP push from
+// ffmpeg is read by ffprobe over RTSP (TCP and UDP) and LL-HLS, and decoded
+// by Chromium over WHEP at the clip's frame rate from a page on another
+// origin.
+func TestRTMPToEveryOutput(t *testing.T) {
+	testpeer.Require(t, "ffmpeg", "ffprobe")
+	g := gwproc.Start(t, "")
+	clip := testpeer.Clip(t, testpeer.ClipH264Small) // 320x240, 25 fps
+	g.Push(t, clip, "live/a")
+	g.WaitReady(t, "live/a", 15*time.Second)
+
+	for _, tr := range []string{"tcp", "udp"} {
+		ctx := testpeer.Context(t, 30*time.Second)
+		v, ok := testpeer.FFprobe(t, ctx, g.RTSPURL("live/a"), "-rtsp_transport", tr).Video()
+		if !ok || v.Codec != "h264" || v.Width != 320 || v.Height != 240 {
+			t.Fatalf("RTSP over %s: video %+v, want h264 320x240", tr, v)
+		}
+	}
+	ctx := testpeer.Context(t, 30*time.Second)
+	if v, ok := testpeer.FFprobe(t, ctx, g.URL("/live/a/index.m3u8")).Video(); !ok || v.Codec != "h264" || v.Width != 320 {
+		t.Fatalf("LL-HLS: video %+v, want h264 320 wide", v)
+	}
+
+	r := playWHEP(t, g.URL("/live/a/whep"), 3*time.Second)
+	t.Logf("WHEP in Chromium: %+v", r)
+	if r.FPS < 20 || r.FPS > 30 || r.Width != 320 {
+		t.Fatalf("Chromium decoded %.1f fps at width %d, want the clip's 25 fps at 320", r.FPS, r.Width)
+	}
+	if !strings.HasPrefix(r.Location, "/live/a/whep/") {
+		t.Fatalf("Location %q is not exposed to the page or not under the WHEP URL", r.Location)
+	}
+	if n, _ := g.Metric(t, `skyrelay_streams{ready="true"}`); n != 1 {
+		t.Fatalf("skyrelay_streams = %v, want 1", n)
+	}
+}
+
+// TestRTSPPush: ffmpeg publishes with ANNOUNCE/RECORD over TCP and UDP and
+// ffprobe reads each stream back.
+func TestRTSPPush(t *testing.T) {
+	testpeer.Require(t, "ffmpeg", "ffprobe")
+	g := gwproc.Start(t, "")
+	clip := testpeer.Clip(t, testpeer.ClipH264Small)
+	for _, tr := range []string{"tcp", "udp"} {
+		path := "push/" + tr
+		testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "warning", "-re", "-stream_loop", "-1", "-i", clip,
+			"-c", "copy", "-f", "rtsp", "-rtsp_transport", tr, g.RTSPURL(path))
+		g.WaitReady(t, path, 15*time.Second)
+		ctx := testpeer.Context(t, 30*time.Second)
+		if v, ok := testpeer.FFprobe(t, ctx, g.RTSPURL(path), "-rtsp_transport", "tcp").Video(); !ok || v.Width != 320 {
+			t.Fatalf("RTSP push over %s read back as %+v", tr, v)
+		}
+	}
+}
+
+// TestBadInput: garbage on the RTMP and RTSP ports and a broken WHEP offer
+// get an error each, and a stream already playing goes on.
+func TestBadInput(t *testing.T) {
+	testpeer.Require(t, "ffmpeg")
+	g := gwproc.Start(t, "")
+	g.Push(t, testpeer.Clip(t, testpeer.ClipH264Small), "live/ok")
+	g.WaitReady(t, "live/ok", 15*time.Second)
+
+	garbage := []byte(strings.Repeat("\x03\xff\x00garbage\r\n\r\nDESCRIBE nothing RTSP/9\r\n\r\n", 500))
+	for _, port := range []int{g.RTMP, g.RTSP} {
+		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", itoa(int64(port))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write(garbage)
+		// The gateway must end the connection rather than wait forever.
+		_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					t.Fatalf("port %d kept a garbage connection open", port)
+				}
+				break
+			}
+		}
+		c.Close()
+	}
+
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	resp, err := httpPost(g.URL("/live/ok/whep"), "application/sdp", "v=0\r\nthis is not an offer\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.code != 400 || !strings.Contains(resp.body, `"error"`) {
+		t.Fatalf("invalid WHEP offer: %d %s, want 400 with a JSON error", resp.code, resp.body)
+	}
+	if code := call(t, g, "POST", "/api/v1/live", "{not json", &e); code != 400 || e.Error.Message == "" {
+		t.Fatalf("malformed JSON to /api/v1/live: %d %+v, want 400 with a message", code, e)
+	}
+	healthy(t, g)
+	var s struct {
+		Ready bool `json:"ready"`
+	}
+	if call(t, g, "GET", "/api/v1/streams/live/ok", "", &s); !s.Ready {
+		t.Fatal("the stream playing before the bad input is gone")
+	}
+}
+
+// TestConfigErrors: -check names the unknown key and exits 1; a valid file
+// passes.
+func TestConfigErrors(t *testing.T) {
+	bin := gwproc.Binary(t)
+	dir := t.TempDir()
+	for _, c := range []struct{ yaml, want string }{
+		{"http:\n  listn: \":8080\"\n", "http.listn: unknown key"},
+		{"control:\n  reply_timeout: soon\n", "control.reply_timeout"},
+		{"mqtt:\n  broker: ftp://x\n", "mqtt.broker"},
+		{"rtsp:\n  listen: \":8554\"\n", "config ok"},
+	} {
+		f := filepath.Join(dir, "c.yml")
+		if err := os.WriteFile(f, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "-config", f, "-check").CombinedOutput()
+		ok := c.want == "config ok"
+		if (err == nil) != ok || !strings.Contains(string(out), c.want) {
+			t.Errorf("%q: exit err %v, output %q; want %q", c.yaml, err, out, c.want)
+		}
+		if !ok && strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("%q: the error takes more than one line: %q", c.yaml, out)
+		}
+	}
+}
