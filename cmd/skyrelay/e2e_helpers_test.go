@@ -28,6 +28,7 @@ type whepResult struct {
 	Width         int     `json:"width"`
 	State         string  `json:"state"`
 	Location      string  `json:"location"`
+	DeleteStatus  int     `json:"deleteStatus"`
 }
 
 // playWHEP has headless Chromium play whep for window after its first
@@ -50,6 +51,9 @@ func playWHEP(t *testing.T, whep string, window time.Duration) whepResult {
 	}
 	if out.Failure != "" {
 		t.Fatalf("WHEP in Chromium failed: %s", out.Failure)
+	}
+	if out.DeleteStatus/100 != 2 {
+		t.Fatalf("DELETE of the WHEP session answered %d", out.DeleteStatus)
 	}
 	return out.whepResult
 }
