@@ -143,3 +143,43 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPublisherRestartKeepsWHEPViewer: the publisher is killed and back
+// within 2 s; the Chromium viewer keeps decoding on the same
+// PeerConnection. Over an 8 s window with a gap of about a second, a
+// viewer that stopped at the kill would show under 10 fps.
+func TestPublisherRestartKeepsWHEPViewer(t *testing.T) {
+	testpeer.Require(t, "ffmpeg")
+	g := gwproc.Start(t, "")
+	clip := testpeer.Clip(t, testpeer.ClipH264Small)
+	pub := g.Push(t, clip, "live/r")
+	g.WaitReady(t, "live/r", 15*time.Second)
+
+	res := make(chan whepResult, 1)
+	go func() {
+		defer close(res) // also when playWHEP fails the test and exits this goroutine
+		res <- playWHEP(t, g.URL("/live/r/whep"), 8*time.Second)
+	}()
+	eventually(t, 30*time.Second, "a WebRTC reader", func() bool {
+		var s struct {
+			Readers []struct{ Protocol string } `json:"readers"`
+		}
+		call(t, g, "GET", "/api/v1/streams/live/r", "", &s)
+		return len(s.Readers) > 0 && s.Readers[0].Protocol == "webrtc"
+	})
+	time.Sleep(2 * time.Second) // into the measuring window (it starts 1 s after the first frame)
+	_ = pub.Process.Kill()
+	_ = pub.Wait()
+	g.Push(t, clip, "live/r")
+	r, ok := <-res
+	if !ok {
+		t.FailNow()
+	}
+	t.Logf("viewer across the restart: %+v", r)
+	if r.State != "connected" || r.FPS < 15 {
+		t.Fatalf("viewer across a publisher restart: %.1f fps, state %s", r.FPS, r.State)
+	}
+	if n, _ := g.Metric(t, "skyrelay_publisher_reconnects_total"); n < 1 {
+		t.Fatalf("skyrelay_publisher_reconnects_total = %v, want ≥ 1", n)
+	}
+}
