@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,4 +187,93 @@ func TestPublisherRestartKeepsWHEPViewer(t *testing.T) {
 	if n, _ := g.Metric(t, "skyrelay_publisher_reconnects_total"); n < 1 {
 		t.Fatalf("skyrelay_publisher_reconnects_total = %v, want ≥ 1", n)
 	}
+}
+
+// TestSlowReaderDoesNotDisturbOthers: an RTSP reader over TCP that stops
+// reading (with a tiny receive buffer, so the gateway feels it at once)
+// must not slow the publisher or a Chromium viewer of the same stream.
+func TestSlowReaderDoesNotDisturbOthers(t *testing.T) {
+	testpeer.Require(t, "ffmpeg")
+	g := gwproc.Start(t, "")
+	g.Push(t, testpeer.Clip(t, testpeer.ClipH264Small), "live/s")
+	g.WaitReady(t, "live/s", 15*time.Second)
+
+	stalled := stallRTSPReader(t, g.RTSPURL("live/s"))
+	defer stalled.Close()
+	r := playWHEP(t, g.URL("/live/s/whep"), 4*time.Second)
+	t.Logf("Chromium beside a stalled RTSP reader: %+v", r)
+	if r.FPS < 20 || r.FPS > 30 {
+		t.Fatalf("the normal viewer decoded %.1f fps, want the clip's 25", r.FPS)
+	}
+	var s struct {
+		BytesReceived uint64 `json:"bytes_received"`
+	}
+	call(t, g, "GET", "/api/v1/streams/live/s", "", &s)
+	before := s.BytesReceived
+	eventually(t, 5*time.Second, "the publisher to go on sending", func() bool {
+		call(t, g, "GET", "/api/v1/streams/live/s", "", &s)
+		return s.BytesReceived > before+20_000
+	})
+}
+
+// stallRTSPReader plays url over RTSP/TCP by hand (DESCRIBE, SETUP, PLAY)
+// and then never reads again.
+func stallRTSPReader(t *testing.T, url string) net.Conn {
+	t.Helper()
+	host := strings.SplitN(strings.TrimPrefix(url, "rtsp://"), "/", 2)[0]
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+	}}
+	c, err := d.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	session := ""
+	req := func(method, u, extra string) string {
+		_, _ = fmt.Fprintf(c, "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s\r\n", method, u, len(method), extra)
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var head strings.Builder
+		length := 0
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("%s: %v", method, err)
+			}
+			head.WriteString(line)
+			if k, v, ok := strings.Cut(line, ":"); ok {
+				switch strings.ToLower(k) {
+				case "content-length":
+					length, _ = strconv.Atoi(strings.TrimSpace(v))
+				case "session":
+					session = strings.TrimSpace(strings.Split(v, ";")[0])
+				}
+			}
+			if line == "\r\n" {
+				break
+			}
+		}
+		body := make([]byte, length)
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(head.String(), " 200 ") {
+			t.Fatalf("%s: %s", method, head.String())
+		}
+		return string(body)
+	}
+	sdp := req("DESCRIBE", url, "Accept: application/sdp\r\n")
+	track := url
+	for _, l := range strings.Split(sdp, "\n") {
+		if ctl, ok := strings.CutPrefix(strings.TrimSpace(l), "a=control:"); ok && ctl != "*" {
+			track = ctl
+			if !strings.HasPrefix(ctl, "rtsp://") {
+				track = url + "/" + ctl
+			}
+			break
+		}
+	}
+	req("SETUP", track, "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n")
+	req("PLAY", url, "Session: "+session+"\r\n")
+	return c
 }
