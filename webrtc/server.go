@@ -49,6 +49,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*whepSession
+	whips    map[string]*whipSession // WHIP publishers (whipsession.go)
 	closed   bool
 	wg       sync.WaitGroup
 
@@ -125,12 +126,19 @@ func (s *Server) Close() {
 	for _, x := range sessions {
 		x.stop("server closing")
 	}
+	for _, x := range s.whipSessions() {
+		x.stop("server closing")
+	}
 	s.wg.Wait()
 	s.net.close()
 }
 
 // WHEP is the handler for POST /P/whep and PATCH/DELETE /P/whep/ID.
 func (s *Server) WHEP() gateway.PathHandler { return whepHandler{s} }
+
+// WHIP is the handler for POST /P/whip and PATCH/DELETE /P/whip/ID: WHIP
+// ingest on the same ICE sockets as WHEP (whip.go).
+func (s *Server) WHIP() gateway.PathHandler { return whipHandler{s} }
 
 // Port is the UDP and TCP port peers connect to.
 func (s *Server) Port() int { return s.net.port() }

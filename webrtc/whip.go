@@ -1,0 +1,176 @@
+package webrtc
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// whipHandler serves WHIP ingest (RFC 9725): POST an SDP offer to /P/whip
+// (201 with the answer and a Location), PATCH trickle candidates to and
+// DELETE the session at /P/whip/ID (§4.3, §4.4).
+type whipHandler struct{ s *Server }
+
+func (h whipHandler) ServePath(w http.ResponseWriter, r *http.Request, path, rest string) {
+	switch {
+	case rest == "" && r.Method == http.MethodPost:
+		h.post(w, r, path)
+	case rest == "" && r.Method == http.MethodOptions:
+		w.Header().Set("Accept-Post", "application/sdp")
+		w.Header().Set("Allow", "OPTIONS, POST")
+		w.WriteHeader(http.StatusNoContent)
+	case rest != "" && r.Method == http.MethodPatch:
+		h.patch(w, r, path, rest)
+	case rest != "" && r.Method == http.MethodDelete:
+		h.delete(w, r, path, rest)
+	case rest == "":
+		w.Header().Set("Allow", "OPTIONS, POST")
+		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHIP: POST an SDP offer to this URL")
+	default:
+		w.Header().Set("Allow", "PATCH, DELETE")
+		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHIP session: PATCH trickle candidates or DELETE it")
+	}
+}
+
+// publishCredential reads what a WHIP publisher may present: a bearer token
+// (RFC 9725 §4.5), HTTP Basic, or ?secret= in the URL for devices that can
+// only be given a URL (a DJI RC's url_type 4 is one string).
+func publishCredential(r *http.Request) gateway.Credential {
+	c := credential(r)
+	if c.Token == "" {
+		c.Token = r.URL.Query().Get("secret")
+	}
+	return c
+}
+
+func (h whipHandler) auth() *gateway.Auth {
+	if h.s.Auth != nil {
+		return h.s.Auth
+	}
+	// Without an Auth only loopback may publish: never open by accident.
+	return &gateway.Auth{}
+}
+
+func (h whipHandler) post(w http.ResponseWriter, r *http.Request, path string) {
+	s := h.s
+	if s.isClosed() {
+		gateway.WriteError(w, http.StatusServiceUnavailable, "closing", "the server is shutting down")
+		return
+	}
+	remote := remoteAddr(r)
+	if err := h.auth().CheckPublish(path, remote, publishCredential(r)); err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="skyrelay"`)
+		gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "publishing needs the push secret: a bearer token or ?secret= in the URL")
+		return
+	}
+	if !hasType(r, "application/sdp") {
+		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the SDP offer with Content-Type: application/sdp")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
+	if err != nil {
+		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP offer is larger than 64 kB")
+		return
+	}
+	o, err := parsePublishOffer(string(body))
+	if err != nil {
+		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdp", err.Error())
+		return
+	}
+	pl, err := planWHIP(o)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	x, answer, err := s.startWHIP(r.Context(), path, r.RemoteAddr, pl, string(body))
+	switch {
+	case errors.Is(err, gateway.ErrPathBusy):
+		gateway.WriteError(w, http.StatusConflict, "path_busy", "path "+path+" already has a publisher")
+		return
+	case err != nil:
+		writeErr(w, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/sdp")
+	hd.Set("Location", "/"+path+"/whip/"+x.id)
+	hd.Set("ETag", x.etag)
+	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+// sessionFor finds a WHIP session and checks the request may touch it: the
+// session URL is an unguessable capability, and a publisher from elsewhere
+// must also present the push credential again.
+func (h whipHandler) sessionFor(w http.ResponseWriter, r *http.Request, path, id string) *whipSession {
+	x := h.s.whipSession(id)
+	if x == nil || x.path != path {
+		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHIP session")
+		return nil
+	}
+	if err := h.auth().CheckPublish(path, remoteAddr(r), publishCredential(r)); err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="skyrelay"`)
+		gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "the push secret is required")
+		return nil
+	}
+	return x
+}
+
+func (h whipHandler) patch(w http.ResponseWriter, r *http.Request, path, id string) {
+	x := h.sessionFor(w, r, path, id)
+	if x == nil {
+		return
+	}
+	if !hasType(r, "application/trickle-ice-sdpfrag") {
+		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates with Content-Type: application/trickle-ice-sdpfrag")
+		return
+	}
+	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != x.etag {
+		gateway.WriteError(w, http.StatusPreconditionFailed, "etag_mismatch", "If-Match does not name this ICE session")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFragmentSize))
+	if err != nil {
+		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP fragment is larger than 16 kB")
+		return
+	}
+	frag, err := parseICEFragment(string(body))
+	if err != nil {
+		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdpfrag", err.Error())
+		return
+	}
+	if frag.Ufrag != "" && frag.Ufrag != x.peer.remoteUfrag() {
+		gateway.WriteError(w, http.StatusNotImplemented, "ice_restart_not_supported", "ICE restart is not supported: start a new WHIP session")
+		return
+	}
+	for _, c := range frag.Candidates {
+		if err := x.peer.pc.AddICECandidate(c); err != nil {
+			gateway.WriteError(w, http.StatusBadRequest, "invalid_candidate", "cannot add candidate: "+err.Error())
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h whipHandler) delete(w http.ResponseWriter, r *http.Request, path, id string) {
+	x := h.sessionFor(w, r, path, id)
+	if x == nil {
+		return
+	}
+	x.stop("deleted by the publisher")
+	// Answer once the publisher is detached, so that a client that reads
+	// the stream right after sees the truth.
+	select {
+	case <-x.done:
+	case <-time.After(5 * time.Second):
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// whipAnswerTimeout bounds ICE gathering before the answer.
+const whipAnswerTimeout = 10 * time.Second
+

@@ -1,0 +1,321 @@
+package webrtc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	pion "github.com/pion/webrtc/v4"
+
+	"github.com/skyrelay/skyrelay/gateway"
+)
+
+// whipSession is one WHIP publisher: a PeerConnection whose incoming RTP
+// feeds a gateway.Publisher without decoding (the core depacketises once
+// and repacketises for every output). It lives until the publisher leaves
+// (DELETE, ICE consent lost), or the server closes; the stream then keeps
+// its readers for the hub's reconnect grace.
+type whipSession struct {
+	srv     *Server
+	id      string
+	path    string
+	etag    string
+	remote  string
+	peer    *peer
+	pub     *gateway.Publisher
+	plan    *whipPlan
+	created time.Time
+	log     *slog.Logger
+
+	// t0 is the arrival of the session's first packet: each track's
+	// timeline starts at its own first packet's offset from it, which keeps
+	// audio and video roughly in step without waiting for sender reports.
+	t0Once  sync.Once
+	t0      time.Time
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	plis    atomic.Uint64
+	readers sync.WaitGroup
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	reasonMu sync.Mutex
+	reason   string
+	done     chan struct{}
+}
+
+// startWHIP publishes the plan's tracks on path, answers the offer and
+// starts the session. A path with a live publisher refuses with
+// gateway.ErrPathBusy before any PeerConnection exists.
+func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPlan, offerSDP string) (*whipSession, string, error) {
+	pub, err := s.Hub.Publish(path, gateway.SourceInfo{Protocol: "whip", RemoteAddr: remote}, pl.tracks)
+	if err != nil {
+		if err == gateway.ErrPathBusy {
+			return nil, "", err
+		}
+		return nil, "", refuse(http.StatusBadRequest, "publish_failed", "cannot publish %s: %v", path, err)
+	}
+	p, err := s.net.newRecvPeer(pl.codecs)
+	if err != nil {
+		pub.Close()
+		return nil, "", err
+	}
+	id := newID()
+	x := &whipSession{
+		srv: s, id: id, path: path, remote: remote, peer: p, pub: pub, plan: pl,
+		etag: `"` + newID()[:8] + `"`, created: time.Now(),
+		log:    s.Log.With("path", path, "whip", id[:8], "remote", remote),
+		stopCh: make(chan struct{}), done: make(chan struct{}),
+	}
+	p.pc.OnTrack(x.onTrack)
+	gctx, cancel := context.WithTimeout(ctx, whipAnswerTimeout)
+	answer, err := p.answer(gctx, offerSDP)
+	cancel()
+	if err != nil {
+		p.close()
+		pub.Close()
+		return nil, "", err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		p.close()
+		pub.Close()
+		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
+	}
+	if s.whips == nil {
+		s.whips = map[string]*whipSession{}
+	}
+	s.whips[id] = x
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.setAddresses(candidateAddresses(answer))
+	for _, note := range pl.notes {
+		x.log.Info(note)
+	}
+	x.log.Info("WHIP publisher answered", "codecs", pl.describe())
+	go x.run()
+	return x, answer, nil
+}
+
+// newRecvPeer is newPeer for a receiving peer: it sends RTCP receiver
+// reports (RFC 3550 §6.4.2), without which Chrome's send-side congestion
+// control starves the encoder to a few packets a second.
+func (n *iceNet) newRecvPeer(codecs []codecReg) (*peer, error) {
+	me := &pion.MediaEngine{}
+	for _, c := range codecs {
+		if err := me.RegisterCodec(c.params, c.kind); err != nil {
+			return nil, err
+		}
+	}
+	p := &peer{counts: &rtcpCounts{}, connected: make(chan struct{}), gone: make(chan struct{})}
+	ir := &interceptor.Registry{}
+	rr, err := report.NewReceiverInterceptor(report.ReceiverLog(n.logs.NewLogger("rr")))
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(rr)
+	api := pion.NewAPI(pion.WithSettingEngine(n.settingEngine()), pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir))
+	pc, err := api.NewPeerConnection(pion.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	p.pc = pc
+	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
+		switch s {
+		case pion.PeerConnectionStateConnected:
+			p.connOnce.Do(func() { close(p.connected) })
+		case pion.PeerConnectionStateFailed, pion.PeerConnectionStateClosed:
+			p.goneOnce.Do(func() { close(p.gone) })
+		}
+	})
+	return p, nil
+}
+
+func (pl *whipPlan) describe() string {
+	var out []string
+	for _, c := range pl.codecs {
+		out = append(out, fmt.Sprintf("%s/%d", strings.ToLower(c.params.MimeType), c.params.PayloadType))
+	}
+	return strings.Join(out, ",")
+}
+
+func (s *Server) whipSession(id string) *whipSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.whips[id]
+}
+
+func (s *Server) forgetWHIP(id string) {
+	s.mu.Lock()
+	delete(s.whips, id)
+	s.mu.Unlock()
+}
+
+// whipSessions lists the open WHIP sessions (for Close).
+func (s *Server) whipSessions() []*whipSession {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*whipSession, 0, len(s.whips))
+	for _, x := range s.whips {
+		out = append(out, x)
+	}
+	return out
+}
+
+// WHIPCount is the number of WHIP sessions, connected or connecting.
+func (s *Server) WHIPCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.whips)
+}
+
+func (x *whipSession) stop(reason string) {
+	x.stopOnce.Do(func() {
+		x.reasonMu.Lock()
+		x.reason = reason
+		x.reasonMu.Unlock()
+		close(x.stopCh)
+	})
+}
+
+func (x *whipSession) endReason() string {
+	x.reasonMu.Lock()
+	defer x.reasonMu.Unlock()
+	return x.reason
+}
+
+func (x *whipSession) run() {
+	defer x.srv.wg.Done()
+	defer close(x.done)
+	defer x.srv.forgetWHIP(x.id)
+
+	t := time.NewTimer(x.srv.HandshakeTimeout)
+	select {
+	case <-x.peer.connected:
+		x.log.Info("WHIP publisher connected", "pair", x.peer.selectedPair(), "after", time.Since(x.created).Round(time.Millisecond))
+		select {
+		case <-x.peer.gone:
+			x.stop("connection closed or lost")
+		case <-x.stopCh:
+		}
+	case <-x.peer.gone:
+		x.stop("connection failed before it was established")
+	case <-t.C:
+		x.stop(fmt.Sprintf("ICE/DTLS not connected within %s: check the announced addresses %v", x.srv.HandshakeTimeout, x.srv.ICEAddresses()))
+	case <-x.stopCh:
+	}
+	t.Stop()
+	x.peer.close()
+	x.readers.Wait()
+	x.pub.Close()
+	x.log.Info("WHIP publisher ended", "reason", x.endReason(), "duration", time.Since(x.created).Round(time.Millisecond),
+		"packets", x.packets.Load(), "bytes", x.bytes.Load(), "plis", x.plis.Load())
+}
+
+// trackIndex maps an incoming track to its index in the stream.
+func (x *whipSession) trackIndex(kind pion.RTPCodecType) (int, *gateway.Track) {
+	for i, t := range x.plan.tracks {
+		if t.Codec.IsVideo() == (kind == pion.RTPCodecTypeVideo) {
+			return i, t
+		}
+	}
+	return -1, nil
+}
+
+// onTrack reads one incoming track until the connection ends.
+func (x *whipSession) onTrack(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+	idx, t := x.trackIndex(tr.Kind())
+	if idx < 0 {
+		x.log.Info("WHIP publisher sent an unexpected track; ignored", "kind", tr.Kind().String(), "codec", tr.Codec().MimeType)
+		return
+	}
+	x.readers.Add(1)
+	defer x.readers.Done()
+	if t.Codec.IsVideo() {
+		go x.askKeyframes(uint32(tr.SSRC()))
+	}
+	tl := rtpTimeline{clock: int64(t.ClockRate())}
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		x.t0Once.Do(func() { x.t0 = now })
+		n := pkt.MarshalSize()
+		x.packets.Add(1)
+		x.bytes.Add(uint64(n))
+		x.pub.AddBytes(n)
+		x.pub.WriteRTP(idx, pkt, tl.pts(pkt, now.Sub(x.t0)))
+	}
+}
+
+// askKeyframes sends PLIs (RFC 4585 §6.3.1) until the stream is playable,
+// so a viewer need not wait for the publisher's next scheduled keyframe,
+// which DJI devices send every 2–3 s. It stops after ten tries: a
+// publisher that ignores them still gets its periodic keyframes through.
+func (x *whipSession) askKeyframes(ssrc uint32) {
+	if !x.plan.pli() {
+		return
+	}
+	ready := x.pub.Stream().Ready()
+	for i := 0; i < 10; i++ {
+		if err := x.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
+			x.plis.Add(1)
+		}
+		select {
+		case <-ready:
+			return
+		case <-x.stopCh:
+			return
+		case <-x.peer.gone:
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// pli tells whether the publisher accepts PLI for its video.
+func (pl *whipPlan) pli() bool {
+	for _, c := range pl.codecs {
+		for _, f := range c.params.RTCPFeedback {
+			if f.Type == "nack" && f.Parameter == "pli" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rtpTimeline turns a track's 32-bit RTP timestamps into a PTS that starts
+// at the track's first packet (placed at start, its offset from the
+// session's first packet) and never wraps.
+type rtpTimeline struct {
+	clock   int64
+	started bool
+	last    uint32
+	acc     int64
+}
+
+func (tl *rtpTimeline) pts(pkt *rtp.Packet, sinceStart time.Duration) int64 {
+	if !tl.started {
+		tl.started, tl.last = true, pkt.Timestamp
+		tl.acc = int64(sinceStart) * tl.clock / int64(time.Second)
+		return tl.acc
+	}
+	// The signed difference handles wrap-around and reordered packets
+	// (RFC 3550 §5.1: timestamps are modulo 2^32).
+	tl.acc += int64(int32(pkt.Timestamp - tl.last))
+	tl.last = pkt.Timestamp
+	return tl.acc
+}
