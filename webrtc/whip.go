@@ -173,4 +173,3 @@ func (h whipHandler) delete(w http.ResponseWriter, r *http.Request, path, id str
 
 // whipAnswerTimeout bounds ICE gathering before the answer.
 const whipAnswerTimeout = 10 * time.Second
-
