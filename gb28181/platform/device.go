@@ -45,7 +45,7 @@ type DeviceInfo struct {
 	Expires      time.Time `json:"expires"`
 	LastSeen     time.Time `json:"last_seen"`
 	DeviceDetails
-	Channels []Channel    `json:"channels"`
+	Channels []Channel     `json:"channels"`
 	Sessions []SessionInfo `json:"sessions"`
 }
 

@@ -26,7 +26,7 @@ type ingest struct {
 
 	pub        *gateway.Publisher
 	videoCodec ps.Codec
-	audioCodec ps.Codec     // of the published audio track
+	audioCodec ps.Codec      // of the published audio track
 	audioFmt   format.Format // first audio seen before the stream was published
 	audioFirst ps.Codec
 	audioRate  int
