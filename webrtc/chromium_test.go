@@ -207,9 +207,12 @@ func TestChromiumWHEP(t *testing.T) {
 	}
 	first := b.next("first", 10*time.Second, connected)
 	t.Logf("first decoded frame %.0f ms after the WHEP answer (joined %d frames into a 75-frame GOP)", first.Decoded, joinedAt)
-	// Without the GOP backlog the next keyframe would be 1 s away.
-	if first.Decoded > 600 {
-		t.Fatalf("first decoded frame %.0f ms after the answer", first.Decoded)
+	// Without the GOP backlog the viewer would wait for the next keyframe.
+	// How fast the first frame comes is a figure for make bench; here it
+	// must only come before that keyframe could have.
+	nextKey := float64(75-joinedAt) * 1000 / 30
+	if first.Decoded >= nextKey {
+		t.Fatalf("first decoded frame %.0f ms after the answer: no sooner than the next keyframe (%.0f ms)", first.Decoded, nextKey)
 	}
 
 	// Catch-up: the backlog (45+ frames) plus live frames, then a window
