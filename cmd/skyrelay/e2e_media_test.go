@@ -277,3 +277,32 @@ func stallRTSPReader(t *testing.T, url string) net.Conn {
 	req("PLAY", url, "Session: "+session+"\r\n")
 	return c
 }
+
+// TestShutdown: SIGTERM closes every connection and the process exits 0;
+// the publisher sees its connection end.
+func TestShutdown(t *testing.T) {
+	testpeer.Require(t, "ffmpeg")
+	g := gwproc.Start(t, "")
+	pub := testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1",
+		"-i", testpeer.Clip(t, testpeer.ClipH264Small), "-c", "copy", "-f", "flv", g.RTMPURL("live/x"))
+	g.WaitReady(t, "live/x", 15*time.Second)
+
+	exited := make(chan error, 1)
+	go func() { exited <- g.Cmd.Wait() }()
+	if err := g.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("skyrelay exited with %v after SIGTERM, want status 0", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("skyrelay still runs 15 s after SIGTERM")
+	}
+	select {
+	case <-pub.Exited():
+	case <-time.After(15 * time.Second):
+		t.Fatal("ffmpeg still publishes: its connection was not closed")
+	}
+}
