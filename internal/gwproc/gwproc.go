@@ -229,17 +229,23 @@ func (g *Gateway) Push(t testing.TB, clip, path string) *exec.Cmd {
 	return cmd
 }
 
+// Ready asks the streams API whether path is playable now.
+func (g *Gateway) Ready(path string) (bool, error) {
+	resp, err := http.Get(g.URL("/api/v1/streams/" + path))
+	if err != nil {
+		return false, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return strings.Contains(string(b), `"ready":true`), err
+}
+
 // WaitReady polls the streams API until path is playable.
 func (g *Gateway) WaitReady(t testing.TB, path string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(g.URL("/api/v1/streams/" + path))
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if strings.Contains(string(b), `"ready":true`) {
-				return
-			}
+		if ok, _ := g.Ready(path); ok {
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
