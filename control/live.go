@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,12 +52,12 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 	if old := p.sessions[req.VideoID]; old != nil && !old.isEnded() {
 		return old, true, nil
 	}
-	if !implemented[req.Protocol] {
-		return nil, false, &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
-			Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
-	}
 	if p.Media == nil {
 		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+	}
+	if !receives(p.Media, req.Protocol) {
+		return nil, false, &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
+			Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
 	}
 	if p.closing {
 		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "closing", Message: "shutting down"}
@@ -102,6 +103,7 @@ func (p *Plane) runStart(s *session) {
 	s.mu.Unlock()
 
 	data := map[string]any{"url_type": urlTypes[v.Protocol], "url": url, "video_id": v.VideoID, "video_quality": v.Quality}
+	var output json.RawMessage // the accepting reply's data.output (or data.info)
 	for attempt := 1; ; attempt++ {
 		s.mu.Lock()
 		s.v.Attempts = attempt
@@ -130,6 +132,7 @@ func (p *Plane) runStart(s *session) {
 			return
 		}
 		if rep.Result == 0 {
+			output = rep.Output
 			break
 		}
 		since := time.Since(p.reg.cameOnlineAt(v.Gateway))
@@ -156,6 +159,13 @@ func (p *Plane) runStart(s *session) {
 		return
 	}
 
+	if v.Protocol == "rtsp" {
+		if e := p.startPull(s, output); e != nil {
+			fail(e)
+			p.stopQuietly(v.Gateway, s.bid, v.VideoID)
+			return
+		}
+	}
 	s.mu.Lock()
 	s.accepted = true
 	live := p.reg.videoLive(v.Gateway, v.VideoID)
