@@ -57,6 +57,9 @@ func TestDockLiveToBrowser(t *testing.T) {
 	g := gwproc.Start(t, "")
 	d := startDock(t, g, nil)
 	video := d.VideoIDs()[1] // the aircraft's camera
+	if page := httpGet(t, g.URL("/")); !strings.Contains(page, `<tr data-video="`+video+`">`) {
+		t.Fatalf("the index does not offer the dock's camera %s:\n%s", video, page)
+	}
 
 	var a liveAnswer
 	code := call(t, g, "POST", "/api/v1/live", fmt.Sprintf(`{"video_id":%q,"protocol":"rtmp"}`, video), &a)

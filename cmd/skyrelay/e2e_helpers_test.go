@@ -120,3 +120,15 @@ func httpPost(u, ctype, body string) (answer, error) {
 	b, _ := io.ReadAll(resp.Body)
 	return answer{resp.StatusCode, string(b)}, nil
 }
+
+// httpGet returns the body of a GET.
+func httpGet(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

@@ -34,7 +34,6 @@ func (a *app) modules() ([]namedModule, error) {
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
 		CloseAfter: c.HLS.CloseAfter, Log: a.log.With("module", "hls")}
 	a.http.HLS = hlsOut
-	a.http.Page = &web.Pages{Hub: a.hub, Log: a.log.With("module", "web")}
 
 	// The control plane drives devices; it reaches media only through
 	// the media adapter, and hears of streams through hub events.
@@ -46,6 +45,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
+	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
 	api := plane.Handler()
 	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
 		a.mux.Handle(p, api)

@@ -18,14 +18,28 @@ type streamRow struct {
 	ReadList string
 }
 
+// cameraRow is one line of the camera list.
+type cameraRow struct {
+	Camera
+	Live bool
+}
+
 // serveIndex renders the list of live streams from the hub, as it is now.
 func (p *Pages) serveIndex(w http.ResponseWriter, r *http.Request) {
 	var rows []streamRow
+	live := map[string]bool{}
 	for _, s := range p.Hub.Streams() {
 		rows = append(rows, rowOf(s.Info()))
+		live[s.Path()] = true
+	}
+	var cams []cameraRow
+	if p.Cameras != nil {
+		for _, c := range p.Cameras() {
+			cams = append(cams, cameraRow{Camera: c, Live: live[c.VideoID]})
+		}
 	}
 	pageHeaders(w)
-	if err := templates.ExecuteTemplate(w, "index.html", map[string]any{"Streams": rows}); err != nil {
+	if err := templates.ExecuteTemplate(w, "index.html", map[string]any{"Streams": rows, "Cameras": cams}); err != nil {
 		p.log().Warn("index page", "err", err)
 	}
 }

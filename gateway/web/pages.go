@@ -18,7 +18,18 @@ import (
 // stream endpoint, "/static/..." included (path "static/...").
 type Pages struct {
 	Hub *gateway.Hub
-	Log *slog.Logger
+	// Cameras, when set, lists the cameras of the DJI devices the control
+	// plane knows; the index links each one, and opening it starts the
+	// device's push on demand.
+	Cameras func() []Camera
+	Log     *slog.Logger
+}
+
+// Camera is one DJI camera video the index offers.
+type Camera struct {
+	VideoID string // the stream path
+	Gateway string // the dock or remote controller it is reached through
+	Online  bool
 }
 
 // staticPrefix is the URL folder of the embedded static files. A stream

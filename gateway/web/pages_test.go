@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -382,4 +383,28 @@ func TestPlayerRecoversWhenStreamRestarts(t *testing.T) {
 		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
 	}
 	t.Logf("states: %q", pb.History)
+}
+
+// TestIndexListsCameras: the DJI cameras the control plane knows are
+// listed with their state, and a live one says so.
+func TestIndexListsCameras(t *testing.T) {
+	hub := gateway.NewHub(0, testLog())
+	t.Cleanup(hub.Close)
+	p := &Pages{Hub: hub, Log: testLog(), Cameras: func() []Camera {
+		return []Camera{{VideoID: "SN1/99-0-0/normal-0", Gateway: "DOCK1", Online: true},
+			{VideoID: "SN2/39-0-7/normal-0", Gateway: "RC2"}}
+	}}
+	tr, _ := gateway.TrackFor(&format.H264{PayloadTyp: 96})
+	if _, err := hub.Publish("SN1/99-0-0/normal-0", gateway.SourceInfo{Protocol: "rtmp"}, []*gateway.Track{tr}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	p.ServePath(rec, httptest.NewRequest("GET", "/", nil), "", "")
+	body := rec.Body.String()
+	for _, want := range []string{`<tr data-video="SN1/99-0-0/normal-0">`, `<td>DOCK1</td>`, `<td>live</td>`,
+		`<tr data-video="SN2/39-0-7/normal-0">`, `<td>offline</td>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index lacks %q:\n%s", want, body)
+		}
+	}
 }
