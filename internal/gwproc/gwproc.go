@@ -77,8 +77,20 @@ func Root() string {
 	return dir
 }
 
-// Binary builds cmd/skyrelay once per test binary and returns its path.
+// BinaryEnv names a prebuilt skyrelay binary to run instead of building
+// one (`make bench` passes bin/skyrelay): benchmarks then measure exactly
+// the binary that was built, not whatever the working tree holds later.
+const BinaryEnv = "SKYRELAY_BIN"
+
+// Binary builds cmd/skyrelay once per test binary and returns its path,
+// or returns $SKYRELAY_BIN when set.
 func Binary(t testing.TB) string {
+	if p := os.Getenv(BinaryEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s: %v", BinaryEnv, err)
+		}
+		return p
+	}
 	buildOnce.Do(func() {
 		binPath = filepath.Join(os.TempDir(), fmt.Sprintf("skyrelay-test-%d", os.Getpid()))
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/skyrelay")
