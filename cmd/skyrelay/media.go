@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,7 @@ import (
 	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/ingest/rtsppull"
 )
 
 // media is what the control plane sees of the media gateway: it mints the
@@ -20,9 +23,25 @@ type media struct {
 	hub  *gateway.Hub
 	auth *gateway.Auth
 	cfg  conf.Config
+	// puller pulls what a remote controller serves in url_type 2; nil
+	// when the gateway cannot pull.
+	puller *rtsppull.Puller
+	// whip tells whether WHIP ingest is plugged into the HTTP server.
+	whip bool
+	// devicePort is the port a remote controller is asked to run its RTSP
+	// server on (the url's port=, dji-cloud-api.md §8.1).
+	devicePort int
 }
 
-var _ control.Media = (*media)(nil)
+var (
+	_ control.Media    = (*media)(nil)
+	_ control.Receiver = (*media)(nil)
+	_ control.Puller   = (*media)(nil)
+)
+
+// defaultDevicePort is the RTSP port DJI's web demo asks a remote
+// controller to serve on.
+const defaultDevicePort = 8554
 
 // errProtocol refuses a protocol the gateway cannot receive yet.
 var errProtocol = errors.New("this protocol cannot be received by the gateway yet")
@@ -35,8 +54,59 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		secret, revoke := m.auth.Mint(path)
 		u := fmt.Sprintf("rtmp://%s/%s?secret=%s", hostPort(m.cfg.PublicHost, m.cfg.RTMP.Listen), path, url.QueryEscape(secret))
 		return u, revoke, nil
+	case "rtsp":
+		if m.puller == nil {
+			break
+		}
+		// The controller runs the server and Skyrelay pulls, so these
+		// credentials guard the controller, not the gateway: fresh ones
+		// per session, unrelated to any publish secret (exact key case:
+		// userName, §8.1).
+		port := m.devicePort
+		if port == 0 {
+			port = defaultDevicePort
+		}
+		u := fmt.Sprintf("userName=%s&password=%s&port=%d", url.QueryEscape("skyrelay-"+randomToken(4)), url.QueryEscape(randomToken(12)), port)
+		return u, func() {}, nil
+	case "whip":
+		if !m.whip {
+			break
+		}
+		// A device is handed one URL, so the secret rides in it (the WHIP
+		// endpoint also takes it as a bearer token).
+		secret, revoke := m.auth.Mint(path)
+		u := fmt.Sprintf("http://%s/%s/whip?secret=%s", hostPort(m.cfg.PublicHost, m.cfg.HTTP.Listen), path, url.QueryEscape(secret))
+		return u, revoke, nil
 	}
 	return "", nil, fmt.Errorf("%s: %w", protocol, errProtocol)
+}
+
+// Receives tells the control plane which protocols the gateway takes.
+func (m *media) Receives(protocol string) bool {
+	switch protocol {
+	case "rtmp":
+		return true
+	case "rtsp":
+		return m.puller != nil
+	case "whip":
+		return m.whip
+	}
+	return false
+}
+
+// Pull pulls what a remote controller serves onto path (url_type 2).
+func (m *media) Pull(path, rawURL string) (func(), error) {
+	if m.puller == nil {
+		return nil, fmt.Errorf("rtsp: %w", errProtocol)
+	}
+	return m.puller.Pull(path, rawURL)
+}
+
+// randomToken is n random bytes, URL-safe base64.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // WaitReady blocks until path is playable.

@@ -9,6 +9,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway/web"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
+	"github.com/skyrelay/skyrelay/ingest/rtsppull"
 	"github.com/skyrelay/skyrelay/webrtc"
 )
 
@@ -29,6 +30,9 @@ func (a *app) modules() ([]namedModule, error) {
 	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
 	a.http.WHEP = whep.WHEP()
+	a.http.WHIP = whep.WHIP()
+	// url_type 2: a remote controller serves RTSP and the gateway pulls.
+	puller := &rtsppull.Puller{Hub: a.hub, Log: a.log.With("module", "rtsppull")}
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -41,7 +45,7 @@ func (a *app) modules() ([]namedModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c}, a.log.With("module", "control"))
+	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true}, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
@@ -52,6 +56,7 @@ func (a *app) modules() ([]namedModule, error) {
 	}
 
 	return []namedModule{
+		{"rtsppull", puller},
 		{"control", plane},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
