@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -52,13 +51,9 @@ func BenchmarkAddedLatency(b *testing.B) {
 	reportViewers(b, "live encode", cs, summaryMaxAge+time.Second)
 	sum1 := metric(`skyrelay_added_latency_seconds_sum{protocol="webrtc"}`)
 	cnt1 := metric(`skyrelay_added_latency_seconds_count{protocol="webrtc"}`)
-	for _, q := range []string{"0.5", "0.9", "0.99"} {
-		v := metric(fmt.Sprintf(`skyrelay_added_latency_seconds{protocol="webrtc",quantile=%q}`, q))
-		pct := strings.TrimRight(fmt.Sprintf("%-2s", q[2:]), " ")
-		if len(pct) == 1 {
-			pct += "0"
-		}
-		gwproc.Report(b, "added latency, RTMP in -> WHEP out, p"+pct, v*1000, "ms-p"+pct)
+	for _, q := range []struct{ label, pct string }{{"0.5", "50"}, {"0.9", "90"}, {"0.99", "99"}} {
+		v := metric(fmt.Sprintf(`skyrelay_added_latency_seconds{protocol="webrtc",quantile=%q}`, q.label))
+		gwproc.Report(b, "added latency, RTMP in -> WHEP out, p"+q.pct, v*1000, "ms-p"+q.pct)
 	}
 	gwproc.Report(b, "added latency, RTMP in -> WHEP out, mean", (sum1-sum0)/(cnt1-cnt0)*1000, "ms-mean")
 	gwproc.Report(b, "added latency: units observed in the window", cnt1-cnt0, "units")
