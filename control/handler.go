@@ -276,6 +276,11 @@ func (p *Plane) onEvents(gw string, e *envelope, now time.Time) {
 // onRequests answers a device's request.
 func (p *Plane) onRequests(gw string, e *envelope, now time.Time) {
 	p.touchGateway(gw, now)
+	if _, err := e.object(); err != nil {
+		// Still answered below: a device waits ~40 s for a request that
+		// gets no reply (§4.4).
+		p.malformed("thing/product/"+gw+"/requests", err)
+	}
 	data, served := p.answerRequest(gw, e)
 	p.send(topicRequestsReply(gw), reply(e, e.Method, data))
 	if !served {
