@@ -149,4 +149,3 @@ func TestSIPpDevice(t *testing.T) {
 		})
 	}
 }
-
