@@ -7,8 +7,11 @@
 // announces its topology with update_topo until the cloud answers, publishes
 // osd every two seconds and state (live_capacity, live_status) on change,
 // answers services (live_start_push, live_stop_push, live_set_quality,
-// live_lens_change and anything else with result 0) and, for url_type 1,
-// pushes a real H.264 clip over RTMP in real time. Failures that real devices
+// live_lens_change and anything else with result 0) and carries a real
+// H.264 clip in real time: pushed over RTMP for url_type 1, served by an
+// RTSP server of its own for url_type 2 (the reply names its URL, in
+// data.output or, with Options.RTSPReplyInfo, the legacy data.info), and
+// published over WHIP for url_type 4. Failures that real devices
 // show in the field can be injected: error codes for the next N starts, slow
 // or missing replies, dropped MQTT connections and media gaps.
 //

@@ -28,6 +28,15 @@ type Options struct {
 	Reconnect     time.Duration // wait before reconnecting a lost MQTT connection; default 2 s
 	KeepAlive     time.Duration // MQTT keepalive; default 30 s
 
+	// RTSPListen, when set, is where a url_type 2 push runs its RTSP server
+	// instead of the port the cloud names (tests: "127.0.0.1:0").
+	// RTSPHost is the address put into the reply's URL; default the
+	// listen host, or 127.0.0.1 when that is empty.
+	RTSPListen, RTSPHost string
+	// RTSPReplyInfo replies the RTSP URL in data.info, as Pilot builds
+	// before the 2024 SDK did, instead of data.output.
+	RTSPReplyInfo bool
+
 	// Faults, if set, lets the caller inject failures while the gateway runs
 	// (NewFaults). One Faults belongs to one gateway.
 	Faults *Faults

@@ -69,13 +69,14 @@ func (g *gateway) liveStart(data json.RawMessage, log *slog.Logger) result {
 	}
 
 	s := &session{pusher: newPusher(), gap: make(chan time.Duration, 1)}
-	if *p.URLType == urlTypeRTMP {
+	if *p.URLType == urlTypeRTMP || *p.URLType == urlTypeWHIP {
 		log = log.With("url", redactURL(p.URL))
 	}
 	err := s.pusher.start(g.ctx, pushRequest{
 		url: p.URL, videoID: p.VideoID, clip: g.clip, quirks: g.quirks, log: log, gap: s.gap,
-		onHealth:  func(reason int) { g.setHealth(cam, reason) },
-		onResumed: func() { g.note(Note{Kind: NotePushResumed, VideoID: p.VideoID}) },
+		onHealth:   func(reason int) { g.setHealth(cam, reason) },
+		onResumed:  func() { g.note(Note{Kind: NotePushResumed, VideoID: p.VideoID}) },
+		rtspListen: g.opts.RTSPListen, rtspHost: g.opts.RTSPHost,
 	})
 	if err != nil {
 		log.Warn("push could not start", "err", err)
@@ -90,6 +91,12 @@ func (g *gateway) liveStart(data json.RawMessage, log *slog.Logger) result {
 	log.Info("push started", "quality", quality, "stream_quirks", g.quirks)
 	g.note(Note{Kind: NotePushStarted, VideoID: p.VideoID})
 	g.sendLiveStatus()
+	if r, ok := s.pusher.(replier); ok {
+		if g.opts.RTSPReplyInfo {
+			return result{Info: r.output()}
+		}
+		return result{Output: r.output()}
+	}
 	return result{}
 }
 

@@ -67,6 +67,7 @@ func topicPropertySetReply(gw string) string { return "thing/product/" + gw + "/
 type result struct {
 	Result int `json:"result"`
 	Output any `json:"output,omitempty"`
+	Info   any `json:"info,omitempty"` // legacy slot of the RTSP URL (§8.1)
 }
 
 // updateTopo builds the update_topo data (§4.1) with the aircraft attached.

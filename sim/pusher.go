@@ -43,20 +43,26 @@ type pushRequest struct {
 	onHealth func(reason int)
 	// onResumed is called when media flows again after a gap or a break.
 	onResumed func()
+	// rtspListen, rtspHost: see Options.RTSPListen and RTSPHost.
+	rtspListen, rtspHost string
+}
+
+// replier is a pusher whose start produces reply data: url_type 2 replies
+// the URL of the RTSP server it runs.
+type replier interface {
+	output() string
 }
 
 // pushers makes a pusher for each supported url_type. The others answer
 // x13013 (url_type not supported) until their pusher exists:
 //
-// TODO(issue "docksim: url_type 2, RTSP server mode"): the RC runs an RTSP
-// server (userName/password/port) and replies its URL in data.output/info.
 // TODO(issue "docksim: url_type 3, GB28181"): REGISTER to serverIP:serverPort
 // as agentID, answer INVITE for channel, send PS over RTP.
-// TODO(issue "docksim: url_type 4, WHIP"): POST an SDP offer with one H.264
-// track to the URL, then ICE/DTLS-SRTP.
 // Agora (url_type 0) needs Agora's SDK and will stay unsupported.
 var pushers = map[int]func() pusher{
 	urlTypeRTMP: func() pusher { return &rtmpPusher{} },
+	urlTypeRTSP: func() pusher { return &rtspServerPusher{} },
+	urlTypeWHIP: func() pusher { return &whipPusher{} },
 }
 
 // pushError is a failure to start, with its module-13 reason.

@@ -1,0 +1,124 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/skyrelay/skyrelay/webrtc/whipclient"
+)
+
+const (
+	whipConnectTimeout = 15 * time.Second
+	whipRetryMax       = 5 * time.Second
+)
+
+// whipPusher is url_type 4: it POSTs an SDP offer with one H.264 track to
+// the WHIP URL (RFC 9725), connects over ICE/DTLS-SRTP and sends the clip
+// in real time. A broken connection is reported as congestion and
+// published again, as a device on a bad link does.
+type whipPusher struct {
+	req    pushRequest
+	u      *url.URL
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *whipPusher) start(ctx context.Context, req pushRequest) error {
+	u, err := url.Parse(req.url)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an http(s):// WHIP URL: %s", redactURL(req.url))}
+	}
+	p.u, p.req = u, req
+	c, err := p.connect(ctx)
+	if err != nil {
+		return &pushError{reason: reasonUnreachable, err: err}
+	}
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.done = make(chan struct{})
+	go p.run(ctx, c)
+	return nil
+}
+
+func (p *whipPusher) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// connect publishes once. Candidates are gathered on loopback only when
+// the gateway is on loopback (tests), on every interface otherwise.
+func (p *whipPusher) connect(ctx context.Context) (*whipclient.Client, error) {
+	ip := net.ParseIP(p.u.Hostname())
+	c := &whipclient.Client{URL: p.req.url, AllInterfaces: ip == nil || !ip.IsLoopback()}
+	cctx, cancel := context.WithTimeout(ctx, whipConnectTimeout)
+	defer cancel()
+	if err := c.Start(cctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (p *whipPusher) run(ctx context.Context, c *whipclient.Client) {
+	defer close(p.done)
+	log := p.req.log
+	next := 0
+	for {
+		var gap time.Duration
+		next, gap = p.stream(ctx, c, next)
+		c.Close() // DELETE: the session ends on the gateway at once
+		if ctx.Err() != nil {
+			return
+		}
+		if gap > 0 {
+			log.Info("media gap: stopped pushing", "for", gap)
+			if !sleepCtx(ctx, gap) {
+				return
+			}
+		} else {
+			p.req.onHealth(reasonCongestion)
+		}
+		next = nextKeyframe(p.req.clip, next)
+		for wait := 500 * time.Millisecond; ; wait = min(wait*2, whipRetryMax) {
+			var err error
+			if c, err = p.connect(ctx); err == nil {
+				break
+			}
+			log.Warn("whip reconnect failed", "err", err, "retry_in", wait)
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+		}
+		log.Info("whip push reconnected")
+		p.req.onHealth(0)
+		p.req.onResumed()
+	}
+}
+
+// stream paces access units into c from clip index next until the
+// connection fails, a gap is asked for, or ctx ends.
+func (p *whipPusher) stream(ctx context.Context, c *whipclient.Client, next int) (int, time.Duration) {
+	clip := p.req.clip
+	start := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for n := int64(0); ; n++ {
+		timer.Reset(time.Until(start.Add(time.Duration(n) * clip.frameDur)))
+		select {
+		case <-ctx.Done():
+			return next, 0
+		case gap := <-p.req.gap:
+			return next, gap
+		case <-c.Failed():
+			p.req.log.Warn("whip push broken: the connection failed")
+			return next, 0
+		case <-timer.C:
+		}
+		if err := c.WriteVideo(clip.aus[next], clip.frameDur); err != nil {
+			return next, 0
+		}
+		next = (next + 1) % len(clip.aus)
+	}
+}
