@@ -263,4 +263,3 @@ func TestMintIDs(t *testing.T) {
 		t.Fatal("bad path minted")
 	}
 }
-
