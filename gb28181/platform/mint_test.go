@@ -86,3 +86,47 @@ func TestMintPushFlow(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceHangsUp: a BYE from the device ends the session (481 for an
+// unknown one is the platform's answer otherwise); for a minted push the
+// platform INVITEs again while the device stays registered.
+func TestDeviceHangsUp(t *testing.T) {
+	ctx := testpeer.Context(t, 30*time.Second)
+	p, hub := newPlatform(t, nil)
+	const path = "DOCK3DEMO0000001/165-0-7/normal-0"
+	u, revoke, err := p.MintPush(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer revoke()
+	q := parseMinted(t, u)
+	dev, err := gbsim.New(gbsim.Config{Server: net.JoinHostPort(q.Get("serverIP"), q.Get("serverPort")), ServerID: q.Get("serverID"),
+		DeviceID: q.Get("agentID"), Password: q.Get("agentPassword"), Channels: []gbsim.Channel{{ID: q.Get("channel")}}, Clip: clip(t), Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if err := dev.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.WaitReady(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	ss := p.Sessions()
+	if len(ss) != 1 {
+		t.Fatal(ss)
+	}
+	first := ss[0].SessionID
+	if err := dev.HangUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the session to end", func() bool {
+		ss := p.Sessions()
+		return len(ss) == 0 || ss[0].SessionID != first
+	})
+	// Invited again after mintRetryDelay.
+	waitFor(ctx, t, "a new call", func() bool { ss := p.Sessions(); return len(ss) == 1 && ss[0].SessionID != first && ss[0].Published })
+	if st := dev.Stats(); st.Invites != 2 {
+		t.Fatalf("%+v", st)
+	}
+}
