@@ -47,6 +47,11 @@ type Client struct {
 	// AllInterfaces gathers candidates on every interface; by default the
 	// client uses loopback only, which is where tests and benchmarks run.
 	AllInterfaces bool
+	// NoNACK leaves the NACK generator out. Load tests set it: a hundred
+	// viewers saturating the machine they share with the gateway drop
+	// packets themselves, and their NACKs would add retransmissions of
+	// that self-inflicted loss to the gateway's measured cost.
+	NoNACK bool
 	// OnPacket, when set, sees every RTP packet in the track's goroutine.
 	OnPacket func(kind string, p *rtp.Packet)
 
@@ -146,8 +151,10 @@ func (c *Client) api() (*webrtc.API, error) {
 		}
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNack(me, ir); err != nil {
-		return nil, err
+	if !c.NoNACK {
+		if err := webrtc.ConfigureNack(me, ir); err != nil {
+			return nil, err
+		}
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
