@@ -98,6 +98,9 @@ func (p *Platform) infoOf(d *device, now time.Time) DeviceInfo {
 // Devices lists every device that registered since start, sorted by id,
 // with its channels, online state and remote address.
 func (p *Platform) Devices() []DeviceInfo {
+	if p.now == nil {
+		return []DeviceInfo{} // not initialized
+	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

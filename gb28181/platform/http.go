@@ -5,9 +5,10 @@ import (
 	"net/http"
 )
 
-// DevicesResponse is the body of GET /api/v1/gb28181/devices.
+// DevicesResponse is the body of GET /api/v1/gb28181/devices, shaped like
+// the API's other lists.
 type DevicesResponse struct {
-	Devices []DeviceInfo `json:"devices"`
+	Items []DeviceInfo `json:"items"`
 }
 
 // DevicesHandler serves GET /api/v1/gb28181/devices: every device that
@@ -18,11 +19,13 @@ func (p *Platform) DevicesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			_, _ = w.Write([]byte(`{"error":{"code":"method_not_allowed","message":"use GET"}}` + "\n"))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(DevicesResponse{Devices: p.Devices()})
+		_ = json.NewEncoder(w).Encode(DevicesResponse{Items: p.Devices()})
 	})
 }

@@ -63,6 +63,9 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. Media counters are the ended
 // sessions' totals plus what live sessions received so far.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
+	if m.p.ports == nil {
+		return // not initialized
+	}
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
@@ -101,5 +104,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Collector returns the platform's Prometheus collector (skyrelay_gb28181_*
-// series). Valid after Initialize.
-func (p *Platform) Collector() prometheus.Collector { return p.metrics }
+// series). It may be registered before Initialize; it reports nothing
+// until then.
+func (p *Platform) Collector() prometheus.Collector {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.metrics == nil {
+		p.metrics = newMetrics(p)
+	}
+	return p.metrics
+}

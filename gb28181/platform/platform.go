@@ -184,7 +184,11 @@ func (p *Platform) Initialize() error {
 	p.passwords = map[string]string{}
 	p.sessions = map[string]*Session{}
 	p.mints = map[string]*mint{}
-	p.metrics = newMetrics(p)
+	p.mu.Lock()
+	if p.metrics == nil {
+		p.metrics = newMetrics(p)
+	}
+	p.mu.Unlock()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
 	if err := p.listen(); err != nil {

@@ -195,7 +195,7 @@ func TestDevicesHandler(t *testing.T) {
 				Name      string `json:"name"`
 			} `json:"channels"`
 			Sessions []any `json:"sessions"`
-		} `json:"devices"`
+		} `json:"items"`
 	}
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "application/json" || json.Unmarshal(rec.Body.Bytes(), &body) != nil {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
