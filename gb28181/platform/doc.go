@@ -20,6 +20,13 @@
 // later is left out (counted and logged once) because the hub's track list
 // is fixed when a stream is published.
 //
+// DJI devices get their credentials from MintPush, which returns the
+// url_type 3 url of live_start_push and INVITEs the minted channel as soon
+// as the agent registers with them (gb28181/README.md).
+//
+// MANSCDP bodies are read and written by gb28181/manscdp, SDP by
+// gb28181/sdp.
+//
 // Specs: GB/T 28181-2016 (§9.1 register, §9.3 query, §9.6 keepalive, §9.2
 // real-time play, Annex F SDP), RFC 3261 (SIP), RFC 2617/7616 (digest),
 // RFC 3550 (RTP), RFC 4571 (RTP over TCP), RFC 4145 (a=setup).
