@@ -33,17 +33,37 @@ var errMalformed = errors.New("malformed message")
 // (with a colon, as in several official examples), stray spaces around
 // keys, tid/bid given as numbers, timestamp given as a string, need_reply as
 // a bool or a string.
+//
+// It is the plane's hottest code (every osd of every device, 0.5-10 Hz
+// each): the message is validated in one pass and its top-level members are
+// then cut out by hand, instead of json.Unmarshal into a map, which scans
+// the whole message three times and copies every value. Same result
+// (FuzzParseEnvelope checks it against json.Unmarshal), about twice as fast.
 func parseEnvelope(b []byte) (*envelope, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
+	if !json.Valid(b) {
+		var v any
+		err := json.Unmarshal(b, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return nil, fmt.Errorf("%w: %v", errMalformed, shortJSONError(err))
 	}
-	if m == nil {
+	i := skipSpace(b, 0)
+	if b[i] != '{' {
 		return nil, fmt.Errorf("%w: not a JSON object", errMalformed)
 	}
 	e := &envelope{}
-	for k, v := range m {
-		switch normKey(k) {
+	i = skipSpace(b, i+1)
+	for b[i] != '}' {
+		// b is valid JSON, so a member is: string, colon, value, then a
+		// comma or the closing brace.
+		kEnd := stringEnd(b, i)
+		key := memberKey(b[i:kEnd])
+		i = skipSpace(b, kEnd)
+		i = skipSpace(b, i+1) // the colon
+		vEnd := valueEnd(b, i)
+		v := json.RawMessage(b[i:vEnd])
+		switch normKey(key) {
 		case "tid":
 			e.TID = flexString(v)
 		case "bid":
@@ -59,17 +79,86 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		case "need_reply":
 			e.NeedReply = flexBool(v)
 		case "data":
+			// Copied: the registry keeps it beyond the broker's buffer.
+			e.Data = nil
 			if !isNull(v) {
-				e.Data = v
+				e.Data = bytes.Clone(v)
 			}
 		default:
 			if e.Extra == nil {
 				e.Extra = map[string]json.RawMessage{}
 			}
-			e.Extra[k] = v
+			e.Extra[key] = bytes.Clone(v)
+		}
+		i = skipSpace(b, vEnd)
+		if b[i] == ',' {
+			i = skipSpace(b, i+1)
 		}
 	}
 	return e, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string starting at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// valueEnd returns the index just past the JSON value starting at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return i
+}
+
+// memberKey decodes a member name; only escapes and non-ASCII need the
+// decoder (which also replaces invalid UTF-8, as json.Unmarshal would).
+func memberKey(raw []byte) string {
+	for _, c := range raw {
+		if c == '\\' || c >= 0x80 {
+			var s string
+			_ = json.Unmarshal(raw, &s)
+			return s
+		}
+	}
+	return string(raw[1 : len(raw)-1])
 }
 
 // object decodes e.Data as a JSON object; an absent data is an empty one.

@@ -40,6 +40,12 @@ type Embedded struct {
 
 var _ Bus = (*Embedded)(nil)
 
+// Per-client limits of the embedded broker.
+const (
+	clientWritesPending = 256
+	maxPacketSize       = 1 << 20
+)
+
 // Initialize opens the listeners.
 func (e *Embedded) Initialize() error {
 	if e.Log == nil {
@@ -50,9 +56,20 @@ func (e *Embedded) Initialize() error {
 			return fmt.Errorf("every embedded broker user needs a username and a password")
 		}
 	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	// mochi gives every client an outbound queue of this many packet
+	// pointers up front; its default (8 192, 64 kB) was two thirds of a
+	// connected dock's cost. A device is sent commands and replies, a few
+	// at a time: a queue of 256 only fills when the device stops reading,
+	// and then dropping is right.
+	caps.MaximumClientWritesPending = clientWritesPending
+	// DJI messages are a few kB; without a bound, one packet header could
+	// make the broker allocate up to 256 MB.
+	caps.MaximumPacketSize = maxPacketSize
 	e.server = mqtt.New(&mqtt.Options{
 		InlineClient: true,
 		Logger:       e.Log,
+		Capabilities: caps,
 		// $SYS topics are noise for devices and nobody here reads them.
 		SysTopicResendInterval: 3600,
 	})
