@@ -149,6 +149,9 @@ func TestNATAddress(t *testing.T) {
 	if err := d.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The device's answers to the queries that follow a registration come
+	// from its first socket: let them finish.
+	waitFor(ctx, t, "the device info", func() bool { in, _ := p.Device(id); return in.Manufacturer == "Skyrelay" })
 	in, _ := p.Device(id)
 	first := in.RemoteAddr
 	// The same device id from another socket (a NAT rebinding).

@@ -40,7 +40,7 @@ func psFixtures(t *testing.T) (vob, gst string) {
 // sendPSOverRTP sends a PS file to addr as RTP over UDP, 1400 bytes of PS
 // per packet, cut with no regard for pack or PES boundaries (devices do
 // the same).
-func sendPSOverRTP(t *testing.T, file, addr string, ssrc uint32) {
+func sendPSOverRTP(t *testing.T, file, addr string, ssrc uint32) (packets uint64) {
 	t.Helper()
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -65,10 +65,12 @@ func sendPSOverRTP(t *testing.T, file, addr string, ssrc uint32) {
 		if _, err := c.Write(pkt); err != nil {
 			t.Fatal(err)
 		}
+		packets++
 		if seq%32 == 31 {
 			time.Sleep(time.Millisecond) // pacing, not synchronisation: keep loopback from dropping a burst
 		}
 	}
+	return packets
 }
 
 // TestSIPpDevice has SIPp play the device: REGISTER with MD5 digest (with
@@ -122,7 +124,7 @@ func TestSIPpDevice(t *testing.T) {
 					t.Fatalf("%s: %v\n%s", m.path, err, sipp.Output())
 				}
 				ssrc, _ := strconv.ParseUint(s.SSRC, 10, 32)
-				sendPSOverRTP(t, m.file, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.LocalPort)), uint32(ssrc))
+				sent := sendPSOverRTP(t, m.file, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.LocalPort)), uint32(ssrc))
 				if err := hub.WaitReady(ctx, m.path); err != nil {
 					t.Fatal(err)
 				}
@@ -130,8 +132,12 @@ func TestSIPpDevice(t *testing.T) {
 				if len(in.Tracks) != 1 || in.Tracks[0].Codec != gateway.CodecH264 || in.Tracks[0].Width != 320 || in.Tracks[0].Height != 240 {
 					t.Fatalf("%s: %+v", m.path, in)
 				}
-				// 50 pictures; the last one leaves the demuxer at the end.
-				waitFor(ctx, t, "49 pictures of "+m.path, func() bool { return s.Info().VideoUnits >= 49 })
+				// 50 pictures; the last one leaves the demuxer at the end,
+				// once every packet is in.
+				waitFor(ctx, t, "every packet of "+m.path, func() bool { return s.Info().Packets == sent })
+				if n := s.Info().VideoUnits; n < 49 {
+					t.Fatalf("%s: %d pictures before the end", m.path, n)
+				}
 				if err := s.Bye(ctx); err != nil {
 					t.Fatal(err)
 				}
