@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -93,4 +94,46 @@ func FuzzParseEnvelope(f *testing.F) {
 			t.Fatalf("%q:\n got %+v\nwant %+v", b, got, want)
 		}
 	})
+}
+
+// FuzzValidJSON checks validJSON against json.Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range append(append([]string{}, unparsable...), oddlyTyped...) {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		string(benchOSD(nil, "GW", 7)), `{}`, `[]`, `[{}]`, `{"a":[]}`, ` 1 `, `-0.5e+3`, `01`, `1.`, `.5`, `-`, `1e`, `1E+`,
+		`"\u00e9\ud83d"`, `"\u12G4"`, `"\x"`, "\"a\tb\"", `tru`, `nulll`, `[1,]`, `{"a":1,}`, `{"a" 1}`, `{1:2}`, `[1 2]`,
+		`{"a":{"b":[1,{"c":null}]}}`, `]`, `}`, `[}`, `{]`, `""`, `"`, "\"\xff\"",
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
+		strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+		strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000),
+		strings.Repeat("[", 9999) + "{}" + strings.Repeat("]", 9999),
+		strings.Repeat("[", 10000) + "{}" + strings.Repeat("]", 10000),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", b, got, want)
+		}
+	})
+}
+
+// BenchmarkValidJSON compares validJSON with json.Valid on a dock osd.
+func BenchmarkValidJSON(b *testing.B) {
+	pl := benchOSD(nil, "GW", 7)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"encoding_json", json.Valid}, {"validJSON", validJSON}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(pl)))
+			for b.Loop() {
+				if !c.fn(pl) {
+					b.Fatal("invalid")
+				}
+			}
+		})
+	}
 }
