@@ -95,6 +95,14 @@ func (p *Platform) MintPush(path string) (string, func(), error) {
 	}
 	p.mints[path] = m
 	p.passwords[m.agentID] = m.password
+	// A device that is registered already (a second camera, or a push
+	// minted again after a revoke) gets its INVITE now. The WaitGroup is
+	// added to under the lock that Close sets closed with.
+	d := p.devices[m.agentID]
+	inviteNow := d != nil && p.online(d, p.now())
+	if inviteNow {
+		p.wg.Add(1)
+	}
 	p.mu.Unlock()
 
 	// Written by hand rather than url.Values.Encode(), which sorts keys:
@@ -108,10 +116,7 @@ func (p *Platform) MintPush(path string) (string, func(), error) {
 		"&channel=" + m.channelID
 	p.Log.Info("GB28181 push minted", "path", path, "agent", m.agentID, "channel", m.channelID)
 
-	// A device that is registered already (a second camera, or a push
-	// minted again after a revoke) gets its INVITE now.
-	if p.isOnline(m.agentID) {
-		p.wg.Add(1)
+	if inviteNow {
 		go func() { defer p.wg.Done(); p.startMint(m) }()
 	}
 	return u, func() { p.revokeMint(m) }, nil

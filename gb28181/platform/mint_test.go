@@ -87,9 +87,9 @@ func TestMintPushFlow(t *testing.T) {
 	}
 }
 
-// TestDeviceHangsUp: a BYE from the device ends the session (481 for an
-// unknown one is the platform's answer otherwise); for a minted push the
-// platform INVITEs again while the device stays registered.
+// TestDeviceHangsUp: a BYE from the device ends the session; for a minted
+// push the platform INVITEs again while the device stays registered; a
+// second camera minted for the registered device is INVITEd at once.
 func TestDeviceHangsUp(t *testing.T) {
 	ctx := testpeer.Context(t, 30*time.Second)
 	p, hub := newPlatform(t, nil)
@@ -128,5 +128,23 @@ func TestDeviceHangsUp(t *testing.T) {
 	waitFor(ctx, t, "a new call", func() bool { ss := p.Sessions(); return len(ss) == 1 && ss[0].SessionID != first && ss[0].Published })
 	if st := dev.Stats(); st.Invites != 2 {
 		t.Fatalf("%+v", st)
+	}
+
+	// A second camera of the registered device: same agent and password,
+	// INVITEd at once.
+	const path2 = "DOCK3DEMO0000001/165-0-8/normal-0"
+	u2, revoke2, err := p.MintPush(path2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer revoke2()
+	if q2 := parseMinted(t, u2); q2.Get("agentID") != q.Get("agentID") || q2.Get("agentPassword") != q.Get("agentPassword") {
+		t.Fatalf("%s vs %s", u2, u)
+	}
+	if err := hub.WaitReady(ctx, path2); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.WaitCalls(ctx, 2); err != nil {
+		t.Fatal(err)
 	}
 }
