@@ -112,7 +112,6 @@ func BenchmarkGateways1000(b *testing.B) {
 	report(b, "msgs_per_s_per_core", handled/cpu.Seconds(), "msgs/s/core")
 	child.expect(b, "DONE")
 	child.quit(b)
-	benchDirect(b)
 }
 
 // benchDirect hands osd and state messages straight to onMessage.
