@@ -53,16 +53,13 @@ type replier interface {
 	output() string
 }
 
-// pushers makes a pusher for each supported url_type. The others answer
-// x13013 (url_type not supported) until their pusher exists:
-//
-// TODO(issue "docksim: url_type 3, GB28181"): REGISTER to serverIP:serverPort
-// as agentID, answer INVITE for channel, send PS over RTP.
-// Agora (url_type 0) needs Agora's SDK and will stay unsupported.
+// pushers makes a pusher for each supported url_type. Agora (url_type 0)
+// needs Agora's SDK and answers x13013 (url_type not supported).
 var pushers = map[int]func() pusher{
-	urlTypeRTMP: func() pusher { return &rtmpPusher{} },
-	urlTypeRTSP: func() pusher { return &rtspServerPusher{} },
-	urlTypeWHIP: func() pusher { return &whipPusher{} },
+	urlTypeRTMP:    func() pusher { return &rtmpPusher{} },
+	urlTypeRTSP:    func() pusher { return &rtspServerPusher{} },
+	urlTypeWHIP:    func() pusher { return &whipPusher{} },
+	urlTypeGB28181: func() pusher { return &gbPusher{} },
 }
 
 // pushError is a failure to start, with its module-13 reason.

@@ -131,11 +131,15 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		return e["status"] == 0.0 && e["error_status"] == 0.0
 	}))
 
-	// A not yet simulated url_type, a WHIP URL nobody answers, and a stop
-	// of nothing.
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 3, "url": "serverIP=127.0.0.1&serverPort=5060", "video_id": videoID})
+	// Agora (never simulated), a GB28181 url without its keys, a WHIP URL
+	// nobody answers, and a stop of nothing.
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 0, "url": "channel=x&sn=y&token=z&uid=1", "video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513013.0 {
-		t.Fatalf("url_type 3: want 513013: %s", r.Raw)
+		t.Fatalf("url_type 0: want 513013: %s", r.Raw)
+	}
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 3, "url": "serverIP=127.0.0.1&serverPort=5060", "video_id": videoID})
+	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
+		t.Fatalf("url_type 3 without agentID and channel: want 513014: %s", r.Raw)
 	}
 	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/whip", "video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513010.0 {
@@ -177,7 +181,7 @@ func TestRCOverMQTT5(t *testing.T) {
 		t.Fatalf("RC live_capacity video ids %v", got)
 	}
 	tid := service(t, port, rcSN, "live_start_push", map[string]any{
-		"url_type": 3, "url": "serverIP=127.0.0.1&serverPort=5060", "video_id": m4tSN + "/89-0-0/normal-0",
+		"url_type": 0, "url": "channel=x", "video_id": m4tSN + "/89-0-0/normal-0",
 	})
 	if r := v311.find(t, "reply", replyTo(rcSN, tid)); r.data()["result"] != 613013.0 {
 		t.Fatalf("Pilot error codes start with 6: %s", r.Raw)
