@@ -36,7 +36,7 @@ var urlTypes = map[string]int{"rtmp": 1, "rtsp": 2, "gb28181": 3, "whip": 4}
 // implemented are the protocols the control plane can drive; the others
 // answer 501. Beyond rtmp, the media gateway must also say it receives a
 // protocol (Receiver), and rtsp needs a Puller: see receives.
-var implemented = map[string]bool{"rtmp": true, "rtsp": true, "whip": true}
+var implemented = map[string]bool{"rtmp": true, "rtsp": true, "whip": true, "gb28181": true}
 
 // Receiver is implemented by a Media that tells which protocols it can
 // receive. A Media without it is taken to receive rtmp only.

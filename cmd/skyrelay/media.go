@@ -13,6 +13,7 @@ import (
 	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/platform"
 	"github.com/skyrelay/skyrelay/ingest/rtsppull"
 )
 
@@ -28,6 +29,9 @@ type media struct {
 	puller *rtsppull.Puller
 	// whip tells whether WHIP ingest is plugged into the HTTP server.
 	whip bool
+	// gb is the GB28181 platform devices register with in url_type 3;
+	// nil when there is none.
+	gb *platform.Platform
 	// devicePort is the port a remote controller is asked to run its RTSP
 	// server on (the url's port=, dji-cloud-api.md §8.1).
 	devicePort int
@@ -68,6 +72,13 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		}
 		u := fmt.Sprintf("userName=%s&password=%s&port=%d", url.QueryEscape("skyrelay-"+randomToken(4)), url.QueryEscape(randomToken(12)), port)
 		return u, func() {}, nil
+	case "gb28181":
+		if m.gb == nil {
+			break
+		}
+		// serverIP/serverPort/serverID/agentID/agentPassword/localPort/
+		// channel, with a password minted for this push (§8.1).
+		return m.gb.MintPush(path)
 	case "whip":
 		if !m.whip {
 			break
@@ -90,6 +101,8 @@ func (m *media) Receives(protocol string) bool {
 		return m.puller != nil
 	case "whip":
 		return m.whip
+	case "gb28181":
+		return m.gb != nil
 	}
 	return false
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
 	"github.com/skyrelay/skyrelay/gateway/web"
+	"github.com/skyrelay/skyrelay/gb28181/platform"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/ingest/rtsppull"
@@ -33,6 +34,12 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.WHIP = whep.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
 	puller := &rtsppull.Puller{Hub: a.hub, Log: a.log.With("module", "rtsppull")}
+	// url_type 3: devices register here over SIP and send MPEG-PS.
+	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
+		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
+		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
+	a.reg.MustRegister(gb.Collector())
+	a.mux.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -45,7 +52,7 @@ func (a *app) modules() ([]namedModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true}, a.log.With("module", "control"))
+	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
@@ -57,6 +64,7 @@ func (a *app) modules() ([]namedModule, error) {
 
 	return []namedModule{
 		{"rtsppull", puller},
+		{"gb28181", gb},
 		{"control", plane},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
