@@ -120,3 +120,31 @@ func FuzzParsePublishOffer(f *testing.F) {
 		_, _ = planWHIP(o)
 	})
 }
+
+func TestIsKeyStart(t *testing.T) {
+	for _, c := range []struct {
+		b    []byte
+		h265 bool
+		want bool
+	}{
+		{[]byte{0x65, 0x88}, false, true},                   // IDR
+		{[]byte{0x67, 0x42}, false, true},                   // SPS
+		{[]byte{0x41, 0x9a}, false, false},                  // non-IDR slice
+		{[]byte{0x7c, 0x85, 0x00}, false, true},             // FU-A start of an IDR
+		{[]byte{0x7c, 0x05, 0x00}, false, false},            // FU-A continuation
+		{[]byte{0x78, 0x00, 0x02, 0x67, 0x42}, false, true}, // STAP-A with an SPS
+		{[]byte{0x26, 0x01, 0xaf}, true, true},              // H.265 IDR_W_RADL
+		{[]byte{0x02, 0x01, 0xd0}, true, false},             // H.265 TRAIL_R
+		{nil, false, false},
+	} {
+		if got := isKeyStart(c.b, c.h265); got != c.want {
+			t.Errorf("isKeyStart(%x, %v) = %v", c.b, c.h265, got)
+		}
+	}
+}
+
+func FuzzIsKeyStart(f *testing.F) {
+	f.Add([]byte{0x78, 0x00, 0x02, 0x67, 0x42}, false)
+	f.Add([]byte{0x60, 0x01, 0x00, 0x02, 0x40, 0x01}, true)
+	f.Fuzz(func(t *testing.T, b []byte, h265 bool) { _ = isKeyStart(b, h265) })
+}

@@ -43,6 +43,7 @@ type whipSession struct {
 	t0      time.Time
 	packets atomic.Uint64
 	bytes   atomic.Uint64
+	lastKey atomic.Int64 // UnixNano of the last keyframe's first packet
 	plis    atomic.Uint64
 	readers sync.WaitGroup
 
@@ -202,7 +203,7 @@ func (x *whipSession) run() {
 	t := time.NewTimer(x.srv.HandshakeTimeout)
 	select {
 	case <-x.peer.connected:
-		x.log.Info("WHIP publisher connected", "pair", x.peer.selectedPair(), "after", time.Since(x.created).Round(time.Millisecond))
+		x.log.Info("WHIP publisher connected", "pair", x.selectedPair(), "after", time.Since(x.created).Round(time.Millisecond))
 		select {
 		case <-x.peer.gone:
 			x.stop("connection closed or lost")
@@ -220,6 +221,19 @@ func (x *whipSession) run() {
 	x.pub.Close()
 	x.log.Info("WHIP publisher ended", "reason", x.endReason(), "duration", time.Since(x.created).Round(time.Millisecond),
 		"packets", x.packets.Load(), "bytes", x.bytes.Load(), "plis", x.plis.Load())
+}
+
+// selectedPair describes the nominated candidate pair, for logs (peer's
+// own looks at senders, which a receiving peer has none of).
+func (x *whipSession) selectedPair() string {
+	for _, r := range x.peer.pc.GetReceivers() {
+		if t := r.Transport(); t != nil {
+			if cp, err := t.ICETransport().GetSelectedCandidatePair(); err == nil && cp != nil {
+				return fmt.Sprintf("%s %s:%d <-> %s:%d", cp.Local.Protocol, cp.Local.Address, cp.Local.Port, cp.Remote.Address, cp.Remote.Port)
+			}
+		}
+	}
+	return ""
 }
 
 // trackIndex maps an incoming track to its index in the stream.
@@ -245,6 +259,7 @@ func (x *whipSession) onTrack(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 		go x.askKeyframes(uint32(tr.SSRC()))
 	}
 	tl := rtpTimeline{clock: int64(t.ClockRate())}
+	video, h265 := t.Codec.IsVideo(), t.Codec == gateway.CodecH265
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
@@ -256,33 +271,112 @@ func (x *whipSession) onTrack(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
 		x.packets.Add(1)
 		x.bytes.Add(uint64(n))
 		x.pub.AddBytes(n)
+		if video && isKeyStart(pkt.Payload, h265) {
+			x.lastKey.Store(now.UnixNano())
+		}
 		x.pub.WriteRTP(idx, pkt, tl.pts(pkt, now.Sub(x.t0)))
 	}
 }
 
-// askKeyframes sends PLIs (RFC 4585 §6.3.1) until the stream is playable,
-// so a viewer need not wait for the publisher's next scheduled keyframe,
-// which DJI devices send every 2–3 s. It stops after ten tries: a
-// publisher that ignores them still gets its periodic keyframes through.
+// askKeyframes sends PLIs (RFC 4585 §6.3.1) so that viewers never wait
+// long for a keyframe: every second until the stream is playable, when a
+// reader joins (the core replays the GOP since the last keyframe, which
+// for a browser that sends keyframes only on request can be minutes
+// long), and whenever the last keyframe is older than keyframeMaxAge while
+// someone watches. DJI devices send one every 2–3 s anyway.
 func (x *whipSession) askKeyframes(ssrc uint32) {
 	if !x.plan.pli() {
 		return
 	}
-	ready := x.pub.Stream().Ready()
-	for i := 0; i < 10; i++ {
+	st := x.pub.Stream()
+	ready := st.Ready()
+	var lastPLI time.Time
+	send := func() {
+		if time.Since(lastPLI) < minPLIInterval {
+			return
+		}
 		if err := x.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
 			x.plis.Add(1)
+			lastPLI = time.Now()
 		}
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	readers := 0
+	for {
 		select {
-		case <-ready:
-			return
 		case <-x.stopCh:
 			return
 		case <-x.peer.gone:
 			return
-		case <-time.After(time.Second):
+		case <-tick.C:
 		}
+		select {
+		case <-ready:
+		default:
+			send()
+			continue
+		}
+		n := len(st.Readers())
+		last := time.Unix(0, x.lastKey.Load())
+		if n > readers || n > 0 && time.Since(last) > keyframeMaxAge {
+			send()
+		}
+		readers = n
 	}
+}
+
+// Keyframe requests: at most one per minPLIInterval, and one whenever
+// viewers are attached and the last keyframe is older than keyframeMaxAge.
+const (
+	minPLIInterval = time.Second
+	keyframeMaxAge = 3 * time.Second
+)
+
+// isKeyStart tells whether an RTP payload starts a keyframe: an IDR (H.264)
+// or IRAP (H.265) NAL unit or a parameter set, alone, aggregated or in a
+// first fragment (RFC 6184 §5.7, RFC 7798 §4.4).
+func isKeyStart(b []byte, h265 bool) bool {
+	if h265 {
+		key := func(t byte) bool { return t >= 16 && t <= 21 || t == 32 || t == 33 }
+		if len(b) < 3 {
+			return false
+		}
+		switch t := b[0] >> 1 & 0x3f; {
+		case key(t):
+			return true
+		case t == 48:
+			for i := 2; i+2 < len(b); {
+				n := int(b[i])<<8 | int(b[i+1])
+				if key(b[i+2] >> 1 & 0x3f) {
+					return true
+				}
+				i += 2 + n
+			}
+		case t == 49:
+			return b[2]&0x80 != 0 && key(b[2]&0x3f)
+		}
+		return false
+	}
+	key := func(t byte) bool { return t == 5 || t == 7 }
+	if len(b) < 2 {
+		return false
+	}
+	switch t := b[0] & 0x1f; {
+	case key(t):
+		return true
+	case t == 24:
+		for i := 1; i+2 < len(b); {
+			n := int(b[i])<<8 | int(b[i+1])
+			if key(b[i+2] & 0x1f) {
+				return true
+			}
+			i += 2 + n
+		}
+	case t == 28:
+		return b[1]&0x80 != 0 && b[1]&0x1f == 5
+	}
+	return false
 }
 
 // pli tells whether the publisher accepts PLI for its video.
