@@ -83,6 +83,9 @@ type Auth struct {
 	// ReadPassword, when set, is required from non-loopback readers.
 	ReadUser     string `yaml:"read_user"`
 	ReadPassword Secret `yaml:"read_password"`
+	// APIToken, when set, lets non-loopback clients use /api/ with
+	// "Authorization: Bearer TOKEN"; empty keeps the API to loopback.
+	APIToken Secret `yaml:"api_token"`
 }
 
 // Credential is a user name and password.
@@ -223,6 +226,9 @@ func (c *Config) fromEnv() {
 	}
 	if v := os.Getenv("SKYRELAY_APP_LICENSE"); v != "" {
 		c.Control.AppLicense = Secret(v)
+	}
+	if v := os.Getenv("SKYRELAY_API_TOKEN"); v != "" {
+		c.Auth.APIToken = Secret(v)
 	}
 	if v := os.Getenv("SKYRELAY_GB28181_PASSWORD"); v != "" {
 		c.GB28181.Password = Secret(v)

@@ -28,7 +28,7 @@ type app struct {
 	auth    *gateway.Auth
 	http    *gateway.HTTPServer
 	reg     *prometheus.Registry
-	mux     *http.ServeMux
+	api     *http.ServeMux // routes under /api/, behind apiGuard
 	started []module
 	healthy atomic.Bool
 }
@@ -44,7 +44,6 @@ func (a *app) start() error {
 	a.reg.MustRegister(a.hub.Collector())
 
 	mux := http.NewServeMux()
-	a.mux = mux
 	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: mux, Log: a.log.With("module", "http")}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.healthy.Load() {
@@ -54,7 +53,14 @@ func (a *app) start() error {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	a.hub.RegisterAPI(mux)
+	// Everything under /api/ goes through the guard; modules add their
+	// routes to a.api.
+	a.api = http.NewServeMux()
+	mux.Handle("/api/", apiGuard(string(c.Auth.APIToken), a.api))
+	a.hub.RegisterAPI(a.api)
+	a.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
 
 	mods, err := a.modules()
 	if err != nil {

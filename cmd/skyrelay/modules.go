@@ -39,7 +39,7 @@ func (a *app) modules() ([]namedModule, error) {
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
 		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector())
-	a.mux.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
+	a.api.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -59,7 +59,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
 	api := plane.Handler()
 	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
-		a.mux.Handle(p, api)
+		a.api.Handle(p, api)
 	}
 
 	return []namedModule{
