@@ -53,7 +53,8 @@ window.state = {};
 })().catch(e => { window.state.err = String(e); });
 </script>`
 
-// whepCountPage plays a WHEP URL and reports framesDecoded twice, 2 s apart.
+// whepCountPage plays a WHEP URL and reports framesDecoded twice, 1.5 s
+// apart.
 const whepCountPage = `<!doctype html><video id=v muted autoplay playsinline></video><script>
 (async () => {
   const whep = decodeURIComponent(location.hash.slice(1));
@@ -76,7 +77,7 @@ const whepCountPage = `<!doctype html><video id=v muted autoplay playsinline></v
     await new Promise(r => setTimeout(r, 50));
   }
   const a = await decoded();
-  await new Promise(r => setTimeout(r, 2000));
+  await new Promise(r => setTimeout(r, 1500));
   window.result = {first: a, later: await decoded(), width: document.getElementById('v').videoWidth};
 })().catch(e => { window.failure = String(e); });
 </script>`
@@ -144,16 +145,16 @@ func TestChromiumWHIP(t *testing.T) {
 	}
 
 	rtspURL := "rtsp://" + rs.Addr().String() + "/live/chrome"
-	pr := testpeer.FFprobe(t, ctx, rtspURL, "-rtsp_transport", "tcp", "-read_intervals", "%+3")
+	pr := testpeer.FFprobe(t, ctx, rtspURL, "-rtsp_transport", "tcp", "-read_intervals", "%+2")
 	v, ok := pr.Video()
-	if !ok || v.Codec != "h264" || v.Width != 640 || v.Height != 480 || v.Packets < 30 {
+	if !ok || v.Codec != "h264" || v.Width != 640 || v.Height != 480 || v.Packets < 10 {
 		stopOnce.Do(func() { close(stopCh) })
 		t.Fatalf("ffprobe over RTSP: %+v; publisher: %+v", pr.Streams, <-pubDone)
 	}
 	if a, ok := pr.Audio(); !ok || a.Codec != "opus" {
 		t.Fatalf("ffprobe found no Opus audio: %+v", pr)
 	}
-	t.Logf("ffprobe over RTSP: %s %dx%d, %d packets in 3 s", v.Codec, v.Width, v.Height, v.Packets)
+	t.Logf("ffprobe over RTSP: %s %dx%d, %d packets in 2 s", v.Codec, v.Width, v.Height, v.Packets)
 
 	st := e.hub.Stream("live/chrome")
 	b0 := st.BytesReceived()
@@ -173,8 +174,8 @@ func TestChromiumWHIP(t *testing.T) {
 		time.Sleep(time.Second) // diagnostics only: is the publisher still sending?
 		t.Fatalf("WHEP in Chromium: %s %v (publisher bytes in the last second: %d)", res.Result, err, st.BytesReceived()-b1)
 	}
-	t.Logf("Chromium over WHEP decoded %d frames in 2 s at width %d", got.Later-got.First, got.Width)
-	if got.Later-got.First < 20 || got.Width != 640 {
+	t.Logf("Chromium over WHEP decoded %d frames in 1.5 s at width %d", got.Later-got.First, got.Width)
+	if got.Later-got.First < 10 || got.Width != 640 {
 		t.Fatalf("WHEP playback of a WHIP source: %+v", got)
 	}
 
