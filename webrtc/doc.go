@@ -1,7 +1,8 @@
 // Package webrtc serves Skyrelay's streams to browsers over WebRTC.
 //
-// WHEP playback (RFC 9725 style signalling, draft-ietf-wish-whep) is here
-// now; WHIP ingest will share the same Server, listeners and peer set-up.
+// WHEP playback (RFC 9725 style signalling, draft-ietf-wish-whep) and WHIP
+// ingest (RFC 9725, whip*.go) share the same Server, listeners and peer
+// set-up.
 // Every peer uses one UDP port and one TCP port (webrtc.listen), so a
 // gateway behind a firewall or a NAT needs exactly those two holes, and the
 // addresses announced in ICE candidates are configurable (webrtc.public_ips)
