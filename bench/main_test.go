@@ -37,7 +37,7 @@ func runViewers(spec string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	var all []*whepclient.Client
 	for _, url := range f[1:] {
-		cs, err := whepclient.StartViewers(ctx, url, n, nil)
+		cs, err := whepclient.StartViewers(ctx, url, n, func(c *whepclient.Client) { c.NoNACK = true })
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 		}
