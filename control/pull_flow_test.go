@@ -64,9 +64,17 @@ func rtspDock(t *testing.T, tp *testPlane, ev *sseClient, gw, air, startReply st
 	peer := mqttPeer{port: tp.port(t), version: "mqttv311"}
 	cmds := make(chan mqttMsg, 16)
 	services := peer.sub(t, "thing/product/"+gw+"/services")
+	// Replies still in flight when the test ends fail quietly: the
+	// broker is going away (cleanups run last-registered first).
+	ended := make(chan struct{})
+	t.Cleanup(func() { close(ended) })
 	go func() {
 		for m := range services.ch {
-			cmds <- m
+			select {
+			case cmds <- m:
+			case <-ended:
+				return
+			}
 			data := `{"result":0}`
 			if m.str("method") == "live_start_push" {
 				data = startReply
@@ -74,7 +82,11 @@ func rtspDock(t *testing.T, tp *testPlane, ev *sseClient, gw, air, startReply st
 			out := fmt.Sprintf(`{"tid":%q,"bid":%q,"timestamp":%d,"method":%q,"data":%s}`,
 				m.str("tid"), m.str("bid"), time.Now().UnixMilli(), m.str("method"), data)
 			if err := peer.tryPub(t, "thing/product/"+gw+"/services_reply", out); err != nil {
-				t.Error(err)
+				select {
+				case <-ended:
+				default:
+					t.Error(err)
+				}
 			}
 		}
 	}()
