@@ -31,7 +31,8 @@ type Options struct {
 	// RTSPListen, when set, is where a url_type 2 push runs its RTSP server
 	// instead of the port the cloud names (tests: "127.0.0.1:0").
 	// RTSPHost is the address put into the reply's URL; default the
-	// listen host, or 127.0.0.1 when that is empty.
+	// listen host, or the machine's first non-loopback IPv4 address when
+	// the server listens on every interface.
 	RTSPListen, RTSPHost string
 	// RTSPReplyInfo replies the RTSP URL in data.info, as Pilot builds
 	// before the 2024 SDK did, instead of data.output.

@@ -73,7 +73,7 @@ func (p *rtspServerPusher) start(ctx context.Context, req pushRequest) error {
 	if req.rtspHost != "" {
 		host = req.rtspHost
 	} else if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
+		host = lanAddress()
 	}
 	u := url.URL{Scheme: "rtsp", User: url.UserPassword(user, pass), Host: net.JoinHostPort(host, bound), Path: rtspMount}
 	p.replyURL = u.String()
@@ -86,6 +86,21 @@ func (p *rtspServerPusher) start(ctx context.Context, req pushRequest) error {
 }
 
 func (p *rtspServerPusher) output() string { return p.replyURL }
+
+// lanAddress is the address a controller listening on every interface
+// names in its reply: its first non-loopback IPv4 address, as an RC on
+// Wi-Fi would, or 127.0.0.1 on a machine without one.
+func lanAddress() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				return n.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
 
 func (p *rtspServerPusher) stop() {
 	p.cancel()
