@@ -226,6 +226,30 @@ func TestWHIPAuthAndBusy(t *testing.T) {
 	}
 }
 
+// An offer without a=rtcp-rsize or a=extmap-allow-mixed gets an answer
+// without them: the answerer may not add what the offer did not ask for.
+func TestWHIPAnswerAddsNothing(t *testing.T) {
+	e := whipEnv(t)
+	offer := strings.NewReplacer("a=extmap-allow-mixed\r\n", "", "a=rtcp-rsize\r\n", "").Replace(chromeLikeOffer(t))
+	r := httptest.NewRequest(http.MethodPost, "/x/whip", strings.NewReader(offer))
+	r.RemoteAddr = "127.0.0.1:40000"
+	r.Header.Set("Content-Type", "application/sdp")
+	w := httptest.NewRecorder()
+	e.srv.WHIP().ServePath(w, r, "x", "")
+	ans := w.Body.String()
+	if w.Code != http.StatusCreated {
+		t.Fatalf("%d %s", w.Code, ans)
+	}
+	for _, bad := range []string{"a=rtcp-rsize", "a=extmap", "rtx/", "a=rtcp-fb:102 nack\r\n", "transport-cc", "goog-remb"} {
+		if strings.Contains(ans, bad) {
+			t.Errorf("answer has %q:\n%s", bad, ans)
+		}
+	}
+	if !strings.Contains(ans, "a=rtcp-fb:102 nack pli") || !strings.Contains(ans, "a=rtpmap:111 opus/48000/2") {
+		t.Errorf("answer lacks PLI or Opus:\n%s", ans)
+	}
+}
+
 // chromeLikeOffer is a sendonly offer from the pion client, without
 // sending it anywhere.
 func chromeLikeOffer(t *testing.T) string {

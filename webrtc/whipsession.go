@@ -86,6 +86,7 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 		pub.Close()
 		return nil, "", err
 	}
+	answer = conformAnswer(offerSDP, answer)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -140,6 +141,25 @@ func (n *iceNet) newRecvPeer(codecs []codecReg) (*peer, error) {
 		}
 	})
 	return p, nil
+}
+
+// conformAnswer removes from pion's answer what the offer did not ask for
+// and an answerer may not add: a=rtcp-rsize (RFC 5506 §5: only when the
+// offer has it). A device that never offered reduced-size RTCP is not
+// surprised by it; the gateway's RTCP stays compound-compatible anyway.
+func conformAnswer(offer, answer string) string {
+	if strings.Contains(offer, "a=rtcp-rsize") {
+		return answer
+	}
+	lines := strings.SplitAfter(answer, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if strings.TrimSpace(l) == "a=rtcp-rsize" {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "")
 }
 
 func (pl *whipPlan) describe() string {
@@ -295,7 +315,9 @@ func (x *whipSession) askKeyframes(ssrc uint32) {
 		if time.Since(lastPLI) < minPLIInterval {
 			return
 		}
-		if err := x.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
+		// A compound packet (RFC 3550 §6.1: a report first), since
+		// reduced-size RTCP is not negotiated (conformAnswer).
+		if err := x.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverReport{}, &rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err == nil {
 			x.plis.Add(1)
 			lastPLI = time.Now()
 		}
