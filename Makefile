@@ -33,6 +33,7 @@ test: peers lint
 bench: peers build
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/...
 	$(GO) test -run '^$$' -bench . -timeout 10m ./gb28181/... ./control/...
+	$(GO) test -run '^$$' -bench 'WHIPToWHEP|PullReconnect' -benchtime 1x -timeout 5m ./webrtc/ ./ingest/rtsppull/
 
 # A bounded fuzzing campaign over every parser we wrote.
 fuzz:

@@ -51,6 +51,9 @@ type RTSP struct {
 	Listen        string `yaml:"listen"`
 	UDPRTPListen  string `yaml:"udp_rtp_listen"`
 	UDPRTCPListen string `yaml:"udp_rtcp_listen"`
+	// PullTransport is how streams a remote controller serves (url_type 2)
+	// are pulled: tcp (interleaved, through any NAT) or udp.
+	PullTransport string `yaml:"pull_transport"`
 }
 
 // WebRTC is the one UDP and one TCP port every peer shares.
@@ -129,6 +132,7 @@ type Control struct {
 	ReadyTimeout      time.Duration `yaml:"ready_timeout"`
 	IdleStopAfter     time.Duration `yaml:"idle_stop_after"`
 	DefaultProtocol   string        `yaml:"default_protocol"`
+	RTSPDevicePort    int           `yaml:"rtsp_device_port"`
 	StartRetries      int           `yaml:"start_retries"`
 	StartRetryBackoff time.Duration `yaml:"start_retry_backoff"`
 	AppID             string        `yaml:"app_id"`
@@ -171,13 +175,13 @@ func Default() Config {
 		LogLevel: "info",
 		HTTP:     HTTP{Listen: ":8080"},
 		RTMP:     RTMP{Listen: ":1935"},
-		RTSP:     RTSP{Listen: ":8554", UDPRTPListen: ":8000", UDPRTCPListen: ":8001"},
+		RTSP:     RTSP{Listen: ":8554", UDPRTPListen: ":8000", UDPRTCPListen: ":8001", PullTransport: "tcp"},
 		WebRTC:   WebRTC{Listen: ":8189"},
 		HLS:      HLS{SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, CloseAfter: 60 * time.Second},
 		Streams:  Streams{ReconnectGrace: 10 * time.Second, ReaderQueue: 512},
 		MQTT:     MQTT{Broker: "embedded", Embedded: MQTTEmbedded{Listen: ":1883", WSListen: ":8083"}, ClientID: "skyrelay"},
 		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, ReadyTimeout: 20 * time.Second,
-			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", StartRetries: 3, StartRetryBackoff: 2 * time.Second,
+			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", RTSPDevicePort: 8554, StartRetries: 3, StartRetryBackoff: 2 * time.Second,
 			NTPServerHost: "pool.ntp.org", NTPServerPort: 123, OrganizationID: "skyrelay", Organization: "Skyrelay", AutoBind: true},
 		GB28181: GB28181{SIPListen: ":5060", MediaPorts: "30000-30499", Domain: "3402000000", ServerID: "34020000002000000001"},
 	}

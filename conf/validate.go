@@ -71,6 +71,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("control.default_protocol", "must be rtmp, rtsp, gb28181 or whip, not %q", c.Control.DefaultProtocol)
 	}
+	if c.RTSP.PullTransport != "tcp" && c.RTSP.PullTransport != "udp" {
+		bad("rtsp.pull_transport", "must be tcp or udp, not %q", c.RTSP.PullTransport)
+	}
+	if p := c.Control.RTSPDevicePort; p < 1 || p > 65535 {
+		bad("control.rtsp_device_port", "must be a port number")
+	}
 	if c.Control.StartRetries < 0 || c.Control.StartRetries > 10 {
 		bad("control.start_retries", "must be between 0 and 10")
 	}

@@ -33,7 +33,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.WHEP = whep.WHEP()
 	a.http.WHIP = whep.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
-	puller := &rtsppull.Puller{Hub: a.hub, Log: a.log.With("module", "rtsppull")}
+	puller := &rtsppull.Puller{Hub: a.hub, Transport: c.RTSP.PullTransport, Log: a.log.With("module", "rtsppull")}
 	// url_type 3: devices register here over SIP and send MPEG-PS.
 	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
@@ -52,7 +52,7 @@ func (a *app) modules() ([]namedModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}, a.log.With("module", "control"))
+	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)

@@ -31,7 +31,8 @@ type BrowserJob struct {
 	// the content type follows the extension.
 	Files map[string]string `json:"-"`
 	// WaitFor is a JS expression polled in the page (every 100 ms) until it
-	// is truthy; it may return a promise.
+	// is truthy. It must give a plain value: a promise is an object, so it
+	// counts as truthy at once (have the page set a flag instead).
 	WaitFor string `json:"waitFor,omitempty"`
 	// Evaluate is a JS expression evaluated after WaitFor; its value (a
 	// promise is awaited) comes back as Result and must be JSON.

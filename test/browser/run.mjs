@@ -9,7 +9,8 @@
 //
 // Job (every field optional except url):
 //   url         page to open
-//   waitFor     JS expression, polled in the page until truthy (may return a promise)
+//   waitFor     JS expression, polled in the page until truthy (a plain value:
+//               a promise is truthy at once)
 //   evaluate    JS expression evaluated in the page after waitFor; its value
 //               (awaited if a promise) must be JSON-serialisable
 //   timeoutMs   budget for navigation + waitFor + evaluate (default 30000);
