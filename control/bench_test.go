@@ -52,6 +52,9 @@ const benchGateways = 1000
 //     ready), with the 1 000 docks still connected.
 //
 // Run: go test -run '^$' -bench BenchmarkGateways1000 -benchtime 1x ./control/
+// SKYRELAY_BENCH_HEAPPROFILE=file writes a heap profile with every dock
+// connected; SKYRELAY_BENCH_REAL_CPUPROFILE=file a CPU profile of the
+// real-rate phase.
 func BenchmarkGateways1000(b *testing.B) {
 	benchDirect(b)
 
@@ -86,12 +89,18 @@ func BenchmarkGateways1000(b *testing.B) {
 	}
 
 	// The real rate: osd every 2 s, a state change every 10 s.
+	if f := os.Getenv("SKYRELAY_BENCH_REAL_CPUPROFILE"); f != "" {
+		out, _ := os.Create(f)
+		_ = pprof.StartCPUProfile(out)
+		defer out.Close()
+	}
 	n0, cpu0, t0 := counts.total(), cpuTime(), time.Now()
 	sent := child.run(b, "REAL 6s")
 	benchWait(b, "the real-rate messages handled", func() bool { return counts.total()-n0 >= sent })
 	wall, cpu := time.Since(t0), cpuTime()-cpu0
 	report(b, "real_rate_msgs_per_s", float64(counts.total()-n0)/wall.Seconds(), "msgs/s")
 	report(b, "real_rate_cpu", 100*cpu.Seconds()/wall.Seconds(), "%core")
+	pprof.StopCPUProfile()
 
 	benchLiveStart(b, p, media)
 
