@@ -78,14 +78,20 @@ func Root() string {
 }
 
 // BinaryEnv names a prebuilt skyrelay binary to run instead of building
-// one (`make bench` passes bin/skyrelay): benchmarks then measure exactly
-// the binary that was built, not whatever the working tree holds later.
+// one, absolute or relative to the repository root (SKYRELAY_BIN=bin/skyrelay
+// after `make build`): benchmarks then measure exactly the binary that was
+// built, not whatever the working tree holds later.
 const BinaryEnv = "SKYRELAY_BIN"
 
 // Binary builds cmd/skyrelay once per test binary and returns its path,
 // or returns $SKYRELAY_BIN when set.
 func Binary(t testing.TB) string {
 	if p := os.Getenv(BinaryEnv); p != "" {
+		if !filepath.IsAbs(p) {
+			// go test runs in the package's folder; bin/skyrelay means
+			// the repository's.
+			p = filepath.Join(Root(), p)
+		}
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%s: %v", BinaryEnv, err)
 		}
