@@ -35,4 +35,5 @@ func BenchmarkIngest30(b *testing.B) {
 	gwproc.Report(b, "ingest: CPU-s per stream-second (30 RTMP, no reader)", (s1.CPU-s0.CPU).Seconds()/(wall*n), "cpu-s/stream-s")
 	gwproc.Report(b, "ingest: MB per stream (RSS growth / 30)", float64(s1.RSS-base.RSS)/n/(1<<20), "MB/stream")
 	gwproc.Report(b, "ingest: gateway RSS total", float64(s1.RSS)/(1<<20), "MB")
+	gwproc.Report(b, "ingest: load average (1 min) after the window", loadAvg(b), "load")
 }
