@@ -1,6 +1,7 @@
 package webrtc
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -9,10 +10,17 @@ import (
 	"github.com/pion/rtp"
 )
 
-// nackLogSize is how many sent packets per track a peer can retransmit:
-// about a second of 8 Mbit/s video, which covers a keyframe and a lost
-// burst several round trips long.
-const nackLogSize = 1024
+// How many sent packets per track a peer can retransmit. Video: 512 is
+// 1.7 s of a 3 Mbit/s drone stream and 0.7 s at 8 Mbit/s, several round
+// trips and a whole keyframe. Audio sends ~50 packets a second, so 128 is
+// over 2 s. The ring keeps the stream's packets alive, so its size is most
+// of a WHEP reader's memory (make bench: 1024 for every track cost 2.8 MB
+// per reader of a stream nobody else read, 256 cost 0.8 MB). Both divide
+// 65536, so a sequence number keeps its slot across the wrap.
+const (
+	nackLogVideo = 512
+	nackLogAudio = 128
+)
 
 // rtcpCounts counts the feedback one peer received.
 type rtcpCounts struct {
@@ -48,7 +56,7 @@ func (f nackFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 type sentLog struct {
 	mu     sync.Mutex
 	writer interceptor.RTPWriter
-	ring   [nackLogSize]sentPacket
+	ring   []sentPacket
 }
 
 type sentPacket struct {
@@ -58,7 +66,7 @@ type sentPacket struct {
 }
 
 func (l *sentLog) add(h *rtp.Header, payload []byte) {
-	e := &l.ring[h.SequenceNumber%nackLogSize]
+	e := &l.ring[int(h.SequenceNumber)%len(l.ring)]
 	l.mu.Lock()
 	if len(h.CSRC) > 0 || len(h.Extensions) > 0 {
 		e.header = h.Clone() // extensions may live in a pooled header
@@ -70,7 +78,7 @@ func (l *sentLog) add(h *rtp.Header, payload []byte) {
 }
 
 func (l *sentLog) get(seq uint16) (rtp.Header, []byte, bool) {
-	e := &l.ring[seq%nackLogSize]
+	e := &l.ring[int(seq)%len(l.ring)]
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !e.set || e.header.SequenceNumber != seq {
@@ -93,7 +101,11 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, writer int
 	if !supportsNack(info) {
 		return writer
 	}
-	l := &sentLog{writer: writer}
+	size := nackLogVideo
+	if strings.HasPrefix(strings.ToLower(info.MimeType), "audio/") {
+		size = nackLogAudio
+	}
+	l := &sentLog{writer: writer, ring: make([]sentPacket, size)}
 	n.mu.Lock()
 	n.streams[info.SSRC] = l
 	n.mu.Unlock()
