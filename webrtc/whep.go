@@ -111,35 +111,7 @@ func (h whepHandler) patch(w http.ResponseWriter, r *http.Request, path, id stri
 		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")
 		return
 	}
-	if !hasType(r, "application/trickle-ice-sdpfrag") {
-		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates with Content-Type: application/trickle-ice-sdpfrag")
-		return
-	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != x.etag {
-		gateway.WriteError(w, http.StatusPreconditionFailed, "etag_mismatch", "If-Match does not name this ICE session")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFragmentSize))
-	if err != nil {
-		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP fragment is larger than 16 kB")
-		return
-	}
-	frag, err := parseICEFragment(string(body))
-	if err != nil {
-		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdpfrag", err.Error())
-		return
-	}
-	if frag.Ufrag != "" && frag.Ufrag != x.peer.remoteUfrag() {
-		gateway.WriteError(w, http.StatusNotImplemented, "ice_restart_not_supported", "ICE restart is not supported: start a new WHEP session")
-		return
-	}
-	for _, c := range frag.Candidates {
-		if err := x.peer.pc.AddICECandidate(c); err != nil {
-			gateway.WriteError(w, http.StatusBadRequest, "invalid_candidate", "cannot add candidate: "+err.Error())
-			return
-		}
-	}
-	w.WriteHeader(http.StatusNoContent)
+	trickle(w, r, x.peer, x.etag, "WHEP")
 }
 
 func (h whepHandler) delete(w http.ResponseWriter, path, id string) {

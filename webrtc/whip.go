@@ -125,35 +125,7 @@ func (h whipHandler) patch(w http.ResponseWriter, r *http.Request, path, id stri
 	if x == nil {
 		return
 	}
-	if !hasType(r, "application/trickle-ice-sdpfrag") {
-		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send candidates with Content-Type: application/trickle-ice-sdpfrag")
-		return
-	}
-	if m := r.Header.Get("If-Match"); m != "" && m != "*" && m != x.etag {
-		gateway.WriteError(w, http.StatusPreconditionFailed, "etag_mismatch", "If-Match does not name this ICE session")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFragmentSize))
-	if err != nil {
-		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP fragment is larger than 16 kB")
-		return
-	}
-	frag, err := parseICEFragment(string(body))
-	if err != nil {
-		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdpfrag", err.Error())
-		return
-	}
-	if frag.Ufrag != "" && frag.Ufrag != x.peer.remoteUfrag() {
-		gateway.WriteError(w, http.StatusNotImplemented, "ice_restart_not_supported", "ICE restart is not supported: start a new WHIP session")
-		return
-	}
-	for _, c := range frag.Candidates {
-		if err := x.peer.pc.AddICECandidate(c); err != nil {
-			gateway.WriteError(w, http.StatusBadRequest, "invalid_candidate", "cannot add candidate: "+err.Error())
-			return
-		}
-	}
-	w.WriteHeader(http.StatusNoContent)
+	trickle(w, r, x.peer, x.etag, "WHIP")
 }
 
 func (h whipHandler) delete(w http.ResponseWriter, r *http.Request, path, id string) {
