@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -37,40 +39,79 @@ func psFixtures(t *testing.T) (vob, gst string) {
 	return vob, gst
 }
 
-// sendPSOverRTP sends a PS file to addr as RTP over UDP, 1400 bytes of PS
-// per packet, cut with no regard for pack or PES boundaries (devices do
-// the same).
-func sendPSOverRTP(t *testing.T, file, addr string, ssrc uint32) (packets uint64) {
+// psSender sends PS files to a media port as RTP over UDP, 1400 bytes of
+// PS per packet, cut with no regard for pack or PES boundaries (devices do
+// the same). Sequence numbers and RTP timestamps run on from one file to
+// the next, so that a file sent again reads as more of the same stream.
+type psSender struct {
+	c       net.Conn
+	ssrc    uint32
+	seq     uint16
+	packets uint64
+}
+
+func newPSSender(t *testing.T, addr string, ssrc uint32) *psSender {
 	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c, err := net.Dial("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return &psSender{c: c, ssrc: ssrc}
+}
+
+// send sends b once, the marker bit on its last packet.
+func (s *psSender) send(b []byte) error {
 	var pkt []byte
-	for i, seq := 0, uint16(0); i < len(b); i, seq = i+1400, seq+1 {
+	for i := 0; i < len(b); i, s.seq = i+1400, s.seq+1 {
 		end := min(i+1400, len(b))
 		mark := byte(96)
 		if end == len(b) {
 			mark |= 0x80
 		}
-		ts := uint32(seq) * 900
+		ts, seq, ssrc := uint32(s.seq)*900, s.seq, s.ssrc
 		pkt = append(pkt[:0], 0x80, mark, byte(seq>>8), byte(seq), byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts),
 			byte(ssrc>>24), byte(ssrc>>16), byte(ssrc>>8), byte(ssrc))
 		pkt = append(pkt, b[i:end]...)
-		if _, err := c.Write(pkt); err != nil {
-			t.Fatal(err)
+		if _, err := s.c.Write(pkt); err != nil {
+			return err
 		}
-		packets++
+		s.packets++
 		if seq%32 == 31 {
 			time.Sleep(time.Millisecond) // pacing, not synchronisation: keep loopback from dropping a burst
 		}
 	}
-	return packets
+	return nil
+}
+
+// loop sends b again and again until stop closes, and then reports how
+// many times it sent it (or why it stopped) on the channel it returns. A
+// test that fails before closing stop ends it too: the cleanup closes the
+// socket, and the next write fails.
+func (s *psSender) loop(b []byte, stop <-chan struct{}) <-chan loopResult {
+	done := make(chan loopResult, 1)
+	go func() {
+		var r loopResult
+		for {
+			if r.err = s.send(b); r.err != nil {
+				done <- r
+				return
+			}
+			r.passes++
+			select {
+			case <-stop:
+				done <- r
+				return
+			case <-time.After(100 * time.Millisecond): // pacing: 50 pictures per 100 ms, not a flood
+			}
+		}
+	}()
+	return done
+}
+
+type loopResult struct {
+	passes int
+	err    error
 }
 
 // TestSIPpDevice has SIPp play the device: REGISTER with MD5 digest (with
@@ -80,9 +121,12 @@ func sendPSOverRTP(t *testing.T, file, addr string, ssrc uint32) (packets uint64
 // INVITEs answered by SIPp with a GB SDP, ACK, media sent by the test as
 // PS over RTP from ffmpeg (-f vob, no PSM) and GStreamer (mpegpsmux), the
 // streams ready on the hub with the right codec, size and picture count,
-// BYE from the platform, and finally SIPp unregisters (Expires: 0).
+// each read back by ffprobe over Skyrelay's RTSP server (TCP) on the same
+// hub while the test sends the PS file again and again, BYE from the
+// platform with every picture of every pass counted and none lost, and
+// finally SIPp unregisters (Expires: 0).
 func TestSIPpDevice(t *testing.T) {
-	testpeer.Require(t, "sipp")
+	testpeer.Require(t, "sipp", "ffprobe")
 	vob, gst := psFixtures(t)
 	for _, tc := range []struct {
 		transport string
@@ -92,14 +136,22 @@ func TestSIPpDevice(t *testing.T) {
 			ctx := testpeer.Context(t, 40*time.Second)
 			const dev, ch1, ch2, pw = "34020000001320000077", "34020000001310000001", "34020000001310000002", "sipp-Secret9"
 			p, hub := newPlatform(t, func(p *Platform) { p.Password = pw; p.DigestQOP = tc.qop })
+			rs := &rtsp.Server{Address: "127.0.0.1:0", Hub: hub, Log: testLog(t)}
+			if err := rs.Initialize(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(rs.Close)
 			local := testpeer.FreeUDPPort(t)
 			if tc.transport == "t1" {
 				local = testpeer.FreePort(t)
 			}
+			// SIPp holds the registration for -d ms and then exits: both
+			// INVITEs, ffprobe runs (a few seconds each on a busy 2-core
+			// machine) and BYEs must fit in it.
 			sipp := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(p.SIPPort()),
 				"-sf", "testdata/device.xml", "-oocsf", "testdata/device_ooc.xml", "-m", "1", "-t", tc.transport,
 				"-i", "127.0.0.1", "-p", strconv.Itoa(local), "-au", dev, "-ap", pw,
-				"-key", "device", dev, "-key", "server", p.ServerID, "-key", "domain", p.Domain, "-d", "3000",
+				"-key", "device", dev, "-key", "server", p.ServerID, "-key", "domain", p.Domain, "-d", "8000",
 				"-key", "ch1", ch1, "-key", "ch2", ch2, "-nostdin", "-timeout", "35s", "-timeout_error")
 			t.Cleanup(func() {
 				if t.Failed() {
@@ -124,7 +176,14 @@ func TestSIPpDevice(t *testing.T) {
 					t.Fatalf("%s: %v\n%s", m.path, err, sipp.Output())
 				}
 				ssrc, _ := strconv.ParseUint(s.SSRC, 10, 32)
-				sent := sendPSOverRTP(t, m.file, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.LocalPort)), uint32(ssrc))
+				b, err := os.ReadFile(m.file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tx := newPSSender(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(s.LocalPort)), uint32(ssrc))
+				if err := tx.send(b); err != nil {
+					t.Fatal(err)
+				}
 				if err := hub.WaitReady(ctx, m.path); err != nil {
 					t.Fatal(err)
 				}
@@ -132,18 +191,34 @@ func TestSIPpDevice(t *testing.T) {
 				if len(in.Tracks) != 1 || in.Tracks[0].Codec != gateway.CodecH264 || in.Tracks[0].Width != 320 || in.Tracks[0].Height != 240 {
 					t.Fatalf("%s: %+v", m.path, in)
 				}
-				// 50 pictures; the last one leaves the demuxer at the end,
-				// once every packet is in.
+				// 50 pictures; the last one leaves the demuxer at the end
+				// (BYE) or with the first pack of the next pass.
+				sent := tx.packets
 				waitFor(ctx, t, "every packet of "+m.path, func() bool { return s.Info().Packets == sent })
 				if n := s.Info().VideoUnits; n < 49 {
 					t.Fatalf("%s: %d pictures before the end", m.path, n)
 				}
+
+				// The file lasts 2 s and is all in: ffprobe, which takes
+				// a while to start on a busy machine, reads the stream
+				// while the test sends the file again and again.
+				stop := make(chan struct{})
+				looped := tx.loop(b, stop)
+				probeRTSP(t, ctx, "rtsp://"+rs.Addr().String()+"/"+m.path)
+				close(stop)
+				r := <-looped
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				sent = tx.packets
+				waitFor(ctx, t, "every packet of "+m.path+" sent again", func() bool { return s.Info().Packets == sent })
 				if err := s.Bye(ctx); err != nil {
 					t.Fatal(err)
 				}
-				if si := s.Info(); si.VideoUnits != 50 || si.Lost != 0 {
-					t.Fatalf("%s: %+v", m.path, si)
+				if si := s.Info(); si.VideoUnits != uint64(50*(1+r.passes)) || si.Lost != 0 {
+					t.Fatalf("%s: %d passes: %+v", m.path, 1+r.passes, si)
 				}
+				t.Logf("%s: %d passes, %d packets, %d pictures", m.path, 1+r.passes, s.Info().Packets, s.Info().VideoUnits)
 			}
 
 			if err := sipp.Wait(ctx); err != nil {
@@ -154,4 +229,18 @@ func TestSIPpDevice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// probeRTSP has ffprobe read path back over Skyrelay's RTSP server (TCP)
+// and checks it is the fixtures' 320x240 H.264. ffprobe reads 25 packets
+// (-read_intervals %+#25) rather than a time span: the file sent again
+// starts its timestamps over, which the hub moves forward.
+func probeRTSP(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	res := testpeer.FFprobe(t, ctx, url, "-rtsp_transport", "tcp", "-read_intervals", "%+#25")
+	v, ok := res.Video()
+	if !ok || v.Codec != "h264" || v.Width != 320 || v.Height != 240 || v.Packets < 25 {
+		t.Fatalf("ffprobe %s: %+v\n%s", url, v, res.JSON)
+	}
+	t.Logf("ffprobe %s: %s %dx%d, %d packets", url, v.Codec, v.Width, v.Height, v.Packets)
 }
