@@ -52,7 +52,8 @@ func (a *app) modules() ([]namedModule, error) {
 	if err != nil {
 		return nil, err
 	}
-	plane := control.New(mqttCfg, ctlCfg, &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}, a.log.With("module", "control"))
+	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
+	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
