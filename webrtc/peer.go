@@ -27,10 +27,12 @@ type peer struct {
 }
 
 // newPeer makes a PeerConnection on the shared sockets whose MediaEngine
-// knows exactly codecs. A sending peer gets NACK answers and RTCP sender
-// reports (which browsers need for audio/video sync); no congestion control
-// and no header extensions, since the gateway cannot change the bitrate of
-// a drone's stream anyway.
+// knows exactly codecs. A sending peer (WHEP) gets NACK answers and RTCP
+// sender reports (which browsers need for audio/video sync); no congestion
+// control and no header extensions, since the gateway cannot change the
+// bitrate of a drone's stream anyway. A receiving peer (WHIP) sends RTCP
+// receiver reports (RFC 3550 §6.4.2), without which Chrome's send-side
+// congestion control starves the encoder to a few packets a second.
 func (n *iceNet) newPeer(codecs []codecReg, send bool) (*peer, error) {
 	me := &pion.MediaEngine{}
 	for _, c := range codecs {
@@ -47,6 +49,12 @@ func (n *iceNet) newPeer(codecs []codecReg, send bool) (*peer, error) {
 			return nil, err
 		}
 		ir.Add(sr)
+	} else {
+		rr, err := report.NewReceiverInterceptor(report.ReceiverLog(n.logs.NewLogger("rr")))
+		if err != nil {
+			return nil, err
+		}
+		ir.Add(rr)
 	}
 	api := pion.NewAPI(pion.WithSettingEngine(n.settingEngine()), pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir))
 	pc, err := api.NewPeerConnection(pion.Configuration{})

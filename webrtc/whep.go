@@ -26,24 +26,7 @@ const (
 type whepHandler struct{ s *Server }
 
 func (h whepHandler) ServePath(w http.ResponseWriter, r *http.Request, path, rest string) {
-	switch {
-	case rest == "" && r.Method == http.MethodPost:
-		h.post(w, r, path)
-	case rest == "" && r.Method == http.MethodOptions:
-		w.Header().Set("Accept-Post", "application/sdp")
-		w.Header().Set("Allow", "OPTIONS, POST")
-		w.WriteHeader(http.StatusNoContent)
-	case rest != "" && r.Method == http.MethodPatch:
-		h.patch(w, r, path, rest)
-	case rest != "" && r.Method == http.MethodDelete:
-		h.delete(w, path, rest)
-	case rest == "":
-		w.Header().Set("Allow", "OPTIONS, POST")
-		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHEP: POST an SDP offer to this URL")
-	default:
-		w.Header().Set("Allow", "PATCH, DELETE")
-		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHEP session: PATCH trickle candidates or DELETE it")
-	}
+	route(w, r, "WHEP", path, rest, h)
 }
 
 func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
@@ -114,7 +97,7 @@ func (h whepHandler) patch(w http.ResponseWriter, r *http.Request, path, id stri
 	trickle(w, r, x.peer, x.etag, "WHEP")
 }
 
-func (h whepHandler) delete(w http.ResponseWriter, path, id string) {
+func (h whepHandler) delete(w http.ResponseWriter, _ *http.Request, path, id string) {
 	x := h.s.session(id)
 	if x == nil || x.path != path {
 		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")

@@ -15,24 +15,7 @@ import (
 type whipHandler struct{ s *Server }
 
 func (h whipHandler) ServePath(w http.ResponseWriter, r *http.Request, path, rest string) {
-	switch {
-	case rest == "" && r.Method == http.MethodPost:
-		h.post(w, r, path)
-	case rest == "" && r.Method == http.MethodOptions:
-		w.Header().Set("Accept-Post", "application/sdp")
-		w.Header().Set("Allow", "OPTIONS, POST")
-		w.WriteHeader(http.StatusNoContent)
-	case rest != "" && r.Method == http.MethodPatch:
-		h.patch(w, r, path, rest)
-	case rest != "" && r.Method == http.MethodDelete:
-		h.delete(w, r, path, rest)
-	case rest == "":
-		w.Header().Set("Allow", "OPTIONS, POST")
-		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHIP: POST an SDP offer to this URL")
-	default:
-		w.Header().Set("Allow", "PATCH, DELETE")
-		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "WHIP session: PATCH trickle candidates or DELETE it")
-	}
+	route(w, r, "WHIP", path, rest, h)
 }
 
 // publishCredential reads what a WHIP publisher may present: a bearer token

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
@@ -65,7 +63,7 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 		}
 		return nil, "", refuse(http.StatusBadRequest, "publish_failed", "cannot publish %s: %v", path, err)
 	}
-	p, err := s.net.newRecvPeer(pl.codecs)
+	p, err := s.net.newPeer(pl.codecs, false)
 	if err != nil {
 		pub.Close()
 		return nil, "", err
@@ -107,40 +105,6 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 	x.log.Info("WHIP publisher answered", "codecs", pl.describe())
 	go x.run()
 	return x, answer, nil
-}
-
-// newRecvPeer is newPeer for a receiving peer: it sends RTCP receiver
-// reports (RFC 3550 §6.4.2), without which Chrome's send-side congestion
-// control starves the encoder to a few packets a second.
-func (n *iceNet) newRecvPeer(codecs []codecReg) (*peer, error) {
-	me := &pion.MediaEngine{}
-	for _, c := range codecs {
-		if err := me.RegisterCodec(c.params, c.kind); err != nil {
-			return nil, err
-		}
-	}
-	p := &peer{counts: &rtcpCounts{}, connected: make(chan struct{}), gone: make(chan struct{})}
-	ir := &interceptor.Registry{}
-	rr, err := report.NewReceiverInterceptor(report.ReceiverLog(n.logs.NewLogger("rr")))
-	if err != nil {
-		return nil, err
-	}
-	ir.Add(rr)
-	api := pion.NewAPI(pion.WithSettingEngine(n.settingEngine()), pion.WithMediaEngine(me), pion.WithInterceptorRegistry(ir))
-	pc, err := api.NewPeerConnection(pion.Configuration{})
-	if err != nil {
-		return nil, err
-	}
-	p.pc = pc
-	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
-		switch s {
-		case pion.PeerConnectionStateConnected:
-			p.connOnce.Do(func() { close(p.connected) })
-		case pion.PeerConnectionStateFailed, pion.PeerConnectionStateClosed:
-			p.goneOnce.Do(func() { close(p.gone) })
-		}
-	})
-	return p, nil
 }
 
 // conformAnswer removes from pion's answer what the offer did not ask for
