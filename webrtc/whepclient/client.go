@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -24,6 +23,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/skyrelay/skyrelay/webrtc/internal/signal"
 )
 
 // Client is one WHEP viewer.
@@ -93,20 +94,10 @@ type Stats struct {
 }
 
 // HTTPError is a signalling answer other than the expected one.
-type HTTPError struct {
-	Status int
-	Body   string
-}
+type HTTPError = signal.HTTPError
 
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("WHEP answered %d: %s", e.Status, strings.TrimSpace(e.Body))
-}
-
-func (c *Client) httpClient() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
-	}
-	return http.DefaultClient
+func (c *Client) endpoint() signal.Endpoint {
+	return signal.Endpoint{Kind: "WHEP", HTTP: c.HTTP, Token: c.Token, User: c.User, Pass: c.Pass}
 }
 
 func (c *Client) api() (*webrtc.API, error) {
@@ -241,32 +232,17 @@ func (c *Client) Start(ctx context.Context) error {
 // StartWithOffer is Start with an offer the caller made (or edited) from
 // Offer.
 func (c *Client) StartWithOffer(ctx context.Context, offer string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(offer))
+	a, err := c.endpoint().Offer(ctx, c.URL, offer)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/sdp")
-	c.auth(req)
-	res, err := c.httpClient().Do(req)
-	if err != nil {
-		return err
-	}
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		return &HTTPError{Status: res.StatusCode, Body: string(body)}
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/sdp") {
-		return fmt.Errorf("answer has Content-Type %q, want application/sdp", ct)
-	}
-	loc, err := res.Request.URL.Parse(res.Header.Get("Location"))
-	if err != nil || res.Header.Get("Location") == "" {
-		return fmt.Errorf("201 without a usable Location header")
+	if !strings.HasPrefix(a.ContentType, "application/sdp") {
+		return fmt.Errorf("answer has Content-Type %q, want application/sdp", a.ContentType)
 	}
 	c.mu.Lock()
 	c.stats.Answered = time.Now()
 	c.mu.Unlock()
-	c.location, c.etag, c.answer = loc.String(), res.Header.Get("ETag"), string(body)
+	c.location, c.etag, c.answer = a.Location.String(), a.ETag, a.SDP
 	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.answer}); err != nil {
 		return fmt.Errorf("applying the answer: %w", err)
 	}
@@ -277,14 +253,6 @@ func (c *Client) StartWithOffer(ctx context.Context, offer string) error {
 		return errors.New("the peer connection failed")
 	case <-ctx.Done():
 		return fmt.Errorf("not connected: %w", ctx.Err())
-	}
-}
-
-func (c *Client) auth(req *http.Request) {
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	} else if c.User != "" || c.Pass != "" {
-		req.SetBasicAuth(c.User, c.Pass)
 	}
 }
 
@@ -306,42 +274,13 @@ func (c *Client) Failed() <-chan struct{} { return c.failed }
 // Patch sends an SDP fragment to the session (trickle ICE) and returns the
 // HTTP status.
 func (c *Client) Patch(ctx context.Context, frag, ifMatch string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.location, strings.NewReader(frag))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/trickle-ice-sdpfrag")
-	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
-	}
-	c.auth(req)
-	res, err := c.httpClient().Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, nil
+	return c.endpoint().Patch(ctx, c.location, frag, ifMatch)
 }
 
 // Delete ends the session on the server (DELETE on its Location) and
 // returns the HTTP status.
 func (c *Client) Delete(ctx context.Context) (int, error) {
-	if c.location == "" {
-		return 0, errors.New("no session")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.location, nil)
-	if err != nil {
-		return 0, err
-	}
-	c.auth(req)
-	res, err := c.httpClient().Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, nil
+	return c.endpoint().Delete(ctx, c.location)
 }
 
 // Close deletes the session (best effort) and closes the connection.

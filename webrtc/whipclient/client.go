@@ -13,10 +13,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strings"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +25,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/skyrelay/skyrelay/webrtc/internal/signal"
 )
 
 // Client is one WHIP publisher.
@@ -56,20 +57,10 @@ type Client struct {
 }
 
 // HTTPError is a signalling answer other than the expected one.
-type HTTPError struct {
-	Status int
-	Body   string
-}
+type HTTPError = signal.HTTPError
 
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("WHIP answered %d: %s", e.Status, strings.TrimSpace(e.Body))
-}
-
-func (c *Client) httpClient() *http.Client {
-	if c.HTTP != nil {
-		return c.HTTP
-	}
-	return http.DefaultClient
+func (c *Client) endpoint() signal.Endpoint {
+	return signal.Endpoint{Kind: "WHIP", HTTP: c.HTTP, Token: c.Token}
 }
 
 func (c *Client) api() (*webrtc.API, error) {
@@ -162,31 +153,17 @@ func (c *Client) Start(ctx context.Context) error {
 		return ctx.Err()
 	}
 	c.offer = pc.LocalDescription().SDP
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, strings.NewReader(c.offer))
+	a, err := c.endpoint().Offer(ctx, c.URL, c.offer)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/sdp")
-	c.auth(req)
-	res, err := c.httpClient().Do(req)
-	if err != nil {
-		return err
-	}
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	_ = res.Body.Close()
-	if res.StatusCode != http.StatusCreated {
-		return &HTTPError{Status: res.StatusCode, Body: string(body)}
-	}
-	loc, err := res.Request.URL.Parse(res.Header.Get("Location"))
-	if err != nil || res.Header.Get("Location") == "" {
-		return errors.New("201 without a usable Location header")
-	}
+	loc := a.Location
 	// The session URL inherits the endpoint's ?secret=, so that a device
 	// given one URL can also DELETE.
-	if loc.RawQuery == "" {
-		loc.RawQuery = res.Request.URL.RawQuery
+	if u, err := url.Parse(c.URL); err == nil && loc.RawQuery == "" {
+		loc.RawQuery = u.RawQuery
 	}
-	c.location, c.answer = loc.String(), string(body)
+	c.location, c.answer = loc.String(), a.SDP
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.answer}); err != nil {
 		return fmt.Errorf("applying the answer: %w", err)
 	}
@@ -224,12 +201,6 @@ func (c *Client) addSendonly(t webrtc.TrackLocal) error {
 	return nil
 }
 
-func (c *Client) auth(req *http.Request) {
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-}
-
 // WriteVideo sends one H.264 access unit (NAL units without start codes)
 // that lasts d.
 func (c *Client) WriteVideo(nalus [][]byte, d time.Duration) error {
@@ -264,21 +235,7 @@ func (c *Client) Failed() <-chan struct{} { return c.failed }
 
 // Delete ends the session on the server and returns the HTTP status.
 func (c *Client) Delete(ctx context.Context) (int, error) {
-	if c.location == "" {
-		return 0, errors.New("no session")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, c.location, nil)
-	if err != nil {
-		return 0, err
-	}
-	c.auth(req)
-	res, err := c.httpClient().Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, res.Body)
-	_ = res.Body.Close()
-	return res.StatusCode, nil
+	return c.endpoint().Delete(ctx, c.location)
 }
 
 // Close deletes the session (best effort) and closes the connection.
