@@ -3,6 +3,8 @@ package sim
 import (
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/h264clip"
 )
 
 func TestEmbeddedClip(t *testing.T) {
@@ -18,9 +20,9 @@ func TestEmbeddedClip(t *testing.T) {
 	}
 	keys := 0
 	for i, au := range c.aus {
-		if isIDR(au) {
+		if h264clip.IsIDR(au) {
 			keys++
-			if !hasParams(au) {
+			if !h264clip.HasParams(au) {
 				t.Fatalf("keyframe %d has no SPS", i)
 			}
 			if i%50 != 0 {
@@ -30,19 +32,5 @@ func TestEmbeddedClip(t *testing.T) {
 	}
 	if keys != 5 {
 		t.Fatalf("keyframes: got %d, want 5", keys)
-	}
-}
-
-func TestSplitAnnexB(t *testing.T) {
-	in := []byte{0, 0, 0, 1, 0x67, 1, 2, 0, 0, 1, 0x68, 3, 0, 0, 0, 1, 0x65, 4, 5}
-	got := splitAnnexB(in)
-	want := [][]byte{{0x67, 1, 2}, {0x68, 3}, {0x65, 4, 5}}
-	if len(got) != len(want) {
-		t.Fatalf("got %d units: %x", len(got), got)
-	}
-	for i := range want {
-		if string(got[i]) != string(want[i]) {
-			t.Fatalf("unit %d: got %x want %x", i, got[i], want[i])
-		}
 	}
 }

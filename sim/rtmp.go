@@ -10,6 +10,8 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/skyrelay/skyrelay/internal/h264clip"
 )
 
 const (
@@ -156,7 +158,7 @@ func writeH264(c *rtmpPublisher, pts time.Duration, au [][]byte) error {
 		ChunkStreamID:   message.VideoChunkStreamID,
 		MessageStreamID: 0x1000000,
 		Codec:           message.CodecH264,
-		IsKeyFrame:      isIDR(au),
+		IsKeyFrame:      h264clip.IsIDR(au),
 		Type:            message.VideoTypeAU,
 		Payload:         avcc,
 		DTS:             pts,
@@ -168,7 +170,7 @@ func writeH264(c *rtmpPublisher, pts time.Duration, au [][]byte) error {
 func nextKeyframe(c *clip, i int) int {
 	for k := range c.aus {
 		j := (i + k) % len(c.aus)
-		if isIDR(c.aus[j]) {
+		if h264clip.IsIDR(c.aus[j]) {
 			return j
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/skyrelay/skyrelay/gb28181/ps"
+	"github.com/skyrelay/skyrelay/internal/h264clip"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -24,7 +25,7 @@ func TestSplitClip(t *testing.T) {
 	for _, au := range aus {
 		if au.key {
 			keys++
-			if !hasType(au.nalus, 7) || !hasType(au.nalus, 8) {
+			if !h264clip.HasParams(au.nalus) {
 				t.Fatal("IDR without SPS/PPS")
 			}
 		}

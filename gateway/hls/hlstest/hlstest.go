@@ -5,7 +5,6 @@
 package hlstest
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/internal/h264clip"
 )
 
 // Require fails the test (never skips it) when a tool is missing, naming
@@ -88,7 +88,7 @@ func AccessUnits(es []byte) [][][]byte {
 	var aus [][][]byte
 	var cur, pending [][]byte
 	hasSlice := false
-	for _, n := range splitAnnexB(es) {
+	for _, n := range h264clip.Split(es) {
 		typ := n[0] & 0x1f
 		if typ != 1 && typ != 5 {
 			if hasSlice {
@@ -112,32 +112,6 @@ func AccessUnits(es []byte) [][][]byte {
 		aus = append(aus, cur)
 	}
 	return aus
-}
-
-func splitAnnexB(b []byte) [][]byte {
-	var out [][]byte
-	start := -1
-	for i := 0; i+2 < len(b); i++ {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if start >= 0 {
-				out = appendNALU(out, b[start:i])
-			}
-			start = i + 3
-			i += 2
-		}
-	}
-	if start >= 0 && start < len(b) {
-		out = appendNALU(out, b[start:])
-	}
-	return out
-}
-
-func appendNALU(out [][]byte, n []byte) [][]byte {
-	n = bytes.TrimRight(n, "\x00") // the zero byte of a 4-byte start code
-	if len(n) > 0 {
-		return append(out, n)
-	}
-	return out
 }
 
 // AACClip is an AAC-LC stream cut into access units of 1024 samples.
