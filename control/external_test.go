@@ -239,21 +239,7 @@ func subFlags(t testing.TB, d mqttPeer, filters ...string) *flagSub {
 
 func (s *flagSub) await(t testing.TB, what string, pred func(mqttMsg) bool) mqttMsg {
 	t.Helper()
-	tm := time.NewTimer(within)
-	defer tm.Stop()
-	for {
-		select {
-		case m, ok := <-s.ch:
-			if !ok {
-				t.Fatalf("mosquitto_sub ended while waiting for %s:\n%s", what, s.proc.Output())
-			}
-			if pred(m) {
-				return m
-			}
-		case <-tm.C:
-			t.Fatalf("mosquitto_sub saw no %s within %s", what, within)
-		}
-	}
+	return awaitMsg(t, s.proc, s.ch, what, pred)
 }
 
 // scriptedDock answers every services message with result 0 and an echo

@@ -441,13 +441,19 @@ func (d mqttPeer) sub(t testing.TB, filters ...string) *mqttSub {
 // await returns the next message matching pred.
 func (s *mqttSub) await(t testing.TB, what string, pred func(mqttMsg) bool) mqttMsg {
 	t.Helper()
+	return awaitMsg(t, s.proc, s.ch, what, pred)
+}
+
+// awaitMsg returns the next message of a mosquitto_sub matching pred.
+func awaitMsg(t testing.TB, proc *testpeer.Proc, ch <-chan mqttMsg, what string, pred func(mqttMsg) bool) mqttMsg {
+	t.Helper()
 	tm := time.NewTimer(within)
 	defer tm.Stop()
 	for {
 		select {
-		case m, ok := <-s.ch:
+		case m, ok := <-ch:
 			if !ok {
-				t.Fatalf("mosquitto_sub ended while waiting for %s:\n%s", what, s.proc.Output())
+				t.Fatalf("mosquitto_sub ended while waiting for %s:\n%s", what, proc.Output())
 			}
 			if pred(m) {
 				return m
