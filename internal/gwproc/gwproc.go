@@ -25,6 +25,8 @@ type Gateway struct {
 	Cmd                       *exec.Cmd
 	HTTP, RTMP, RTSP, WebRTC  int
 	MQTT, MQTTWS, SIP, RTPUDP int
+
+	log logBuffer // the gateway's stderr, also copied to the test's
 }
 
 // freeUDPPair returns an even UDP port free on loopback now whose odd
@@ -130,7 +132,7 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 		t.Fatal(err)
 	}
 	g.Cmd = exec.Command(Binary(t), "-config", path)
-	g.Cmd.Stderr = os.Stderr
+	g.Cmd.Stderr = io.MultiWriter(os.Stderr, &g.log)
 	if err := g.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +150,36 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	}
 	t.Fatal("gateway did not become healthy")
 	return nil
+}
+
+// logBuffer keeps what the gateway logged.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logBuffer) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(b)
+}
+
+func (l *logBuffer) contains(s string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Contains(l.buf.String(), s)
+}
+
+// WaitLog waits until the gateway has logged a line containing s.
+func (g *Gateway) WaitLog(t testing.TB, s string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for d := 5 * time.Millisecond; !g.log.contains(s); d = min(2*d, 200*time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway logged no %q within %s", s, within)
+		}
+		time.Sleep(d)
+	}
 }
 
 // URL is an HTTP URL on the gateway.
