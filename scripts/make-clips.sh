@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DIR=${SKYRELAY_CLIPS_DIR:-testdata/clips}
 
-CLIPS=(h264-720p30.mp4 h264-720p30-g75.mp4 h264-small.mp4 h265-small.mp4 h264-bframes.mp4)
+CLIPS=(h264-720p30.mp4 h264-720p30-g75.mp4 h264-small.mp4 h264-small-aac.mp4 h265-small.mp4 h264-bframes.mp4)
 
 # ffmpeg arguments for each clip, after the output-independent prefix.
 # Sources are ffmpeg's own lavfi generators, so the clips are reproducible
@@ -37,6 +37,11 @@ recipe() {
     # 1 s, no B-frames, no audio.
     h264-small.mp4) R=("${small[@]}" -c:v libx264 -profile:v main -preset veryfast
       -g 25 -keyint_min 25 -sc_threshold 0 -bf 0) ;;
+    # The small clip with a mono AAC sine tone, 4 s: audio and video.
+    h264-small-aac.mp4) R=(-f lavfi -i testsrc2=size=320x240:rate=25
+      -f lavfi -i sine=frequency=1000:sample_rate=48000 -t 4 -pix_fmt yuv420p
+      -c:v libx264 -profile:v main -preset veryfast
+      -g 25 -keyint_min 25 -sc_threshold 0 -bf 0 -c:a aac -b:a 64k -ac 1) ;;
     # H.265 (what newer DJI devices send), no B-frames.
     h265-small.mp4) R=("${small[@]}" -c:v libx265 -preset veryfast
       -x265-params bframes=0:keyint=25:min-keyint=25:scenecut=0:log-level=error) ;;

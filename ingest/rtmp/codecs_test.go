@@ -2,11 +2,8 @@ package rtmp
 
 import (
 	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -77,45 +74,9 @@ func TestH265EnhancedRTMP(t *testing.T) {
 	}
 }
 
-var (
-	avClipOnce sync.Once
-	avClipDir  string
-	avClipPath string
-	avClipErr  error
-)
-
-// avClip is h264-small.mp4 with an AAC track (a sine tone): 320x240 25
-// fps, 4 s, made once per test binary (TestMain removes it).
-func avClip(t testing.TB) string {
-	t.Helper()
-	testpeer.Require(t, "ffmpeg")
-	avClipOnce.Do(func() {
-		if avClipDir, avClipErr = os.MkdirTemp("", "rtmp-test"); avClipErr != nil {
-			return
-		}
-		avClipPath = filepath.Join(avClipDir, "h264-small-aac.mp4")
-		out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-			"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", "4",
-			"-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
-			"-c:a", "aac", "-b:a", "64k", "-ac", "1", "-movflags", "+faststart", avClipPath).CombinedOutput()
-		if err != nil {
-			avClipErr = fmt.Errorf("ffmpeg: %v: %s", err, out)
-		}
-	})
-	if avClipErr != nil {
-		t.Fatalf("making the A/V clip: %v", avClipErr)
-	}
-	return avClipPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if avClipDir != "" {
-		os.RemoveAll(avClipDir)
-	}
-	os.Exit(code)
-}
+// avClip is a 320x240 25 fps H.264 clip with AAC audio, 4 s, a keyframe
+// every second, no B-frames.
+func avClip(t testing.TB) string { return testpeer.Clip(t, testpeer.ClipH264SmallAAC) }
 
 // TestFFmpegAudioVideo: ffmpeg pushes H.264 and AAC; both tracks reach the
 // stream, and ffprobe playing it back over RTMP finds both with packets.

@@ -2,15 +2,11 @@ package rtsp
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -86,47 +82,9 @@ func push(t testing.TB, clip, transport, url string) *testpeer.Proc {
 		"-c", "copy", "-f", "rtsp", "-rtsp_transport", transport, url)
 }
 
-var (
-	avClipOnce sync.Once
-	avClipPath string
-	avClipErr  error
-	avClipDir  string
-)
-
 // avClip is a 320x240 25 fps H.264 clip with AAC audio, 4 s, a keyframe
-// every second, no B-frames: h264-small.mp4 with a sine tone, made once per
-// test binary.
-func avClip(t testing.TB) string {
-	t.Helper()
-	testpeer.Require(t, "ffmpeg")
-	avClipOnce.Do(func() {
-		avClipDir, avClipErr = os.MkdirTemp("", "rtsp-test")
-		if avClipErr != nil {
-			return
-		}
-		avClipPath = filepath.Join(avClipDir, "h264-small-aac.mp4")
-		out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-			"-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000", "-t", "4",
-			"-c:v", "libx264", "-profile:v", "main", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-			"-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-bf", "0",
-			"-c:a", "aac", "-b:a", "64k", "-ac", "1", "-movflags", "+faststart", avClipPath).CombinedOutput()
-		if err != nil {
-			avClipErr = fmt.Errorf("ffmpeg: %v: %s", err, out)
-		}
-	})
-	if avClipErr != nil {
-		t.Fatal(avClipErr)
-	}
-	return avClipPath
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if avClipDir != "" {
-		os.RemoveAll(avClipDir)
-	}
-	os.Exit(code)
-}
+// every second, no B-frames.
+func avClip(t testing.TB) string { return testpeer.Clip(t, testpeer.ClipH264SmallAAC) }
 
 // probeAV reads url with ffprobe over transport and checks the clip's
 // video (h264 320x240) and, when audio is set, its AAC track.

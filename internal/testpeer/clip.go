@@ -15,6 +15,7 @@ const (
 	ClipH264720p30    = "h264-720p30.mp4"     // 1280x720 30 fps 3 Mbit/s, g=30, no B-frames, AAC, 30 s
 	ClipH264720p30G75 = "h264-720p30-g75.mp4" // the same with a keyframe every 2.5 s, like DJI devices
 	ClipH264Small     = "h264-small.mp4"      // 320x240 25 fps, 5 s, g=25, no B-frames, no audio
+	ClipH264SmallAAC  = "h264-small-aac.mp4"  // 320x240 25 fps, 4 s, g=25, no B-frames, mono AAC sine tone
 	ClipH265Small     = "h265-small.mp4"      // the same in H.265 (libx265, no B-frames)
 	ClipH264BFrames   = "h264-bframes.mp4"    // the same in H.264 with 3 B-frames between references
 )
