@@ -16,6 +16,7 @@ import (
 )
 
 func main() {
+	steadySysmon()
 	os.Exit(run(os.Args[1:]))
 }
 
