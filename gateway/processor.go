@@ -214,18 +214,28 @@ func (p *processor) process(pts, dts int64, hasDTS bool, payload [][]byte) (*Uni
 		p.stats.Repaired.Add(1)
 	}
 	p.lastPTS, p.hasLast = u.PTS, true
+	return u, nil
+}
 
+// packetise makes u.RTP, once. The encoders number packets as they go, so
+// units of a track must come here in order: the stream calls it under its
+// lock, as units arrive or, for a GOP made while nobody needed RTP, in GOP
+// order before the first reader that does sees it.
+func (p *processor) packetise(u *Unit) {
+	if u.packed {
+		return
+	}
+	u.packed = true
 	pkts, err := p.encode(u)
 	if err != nil {
 		p.stats.Skipped.Add(1)
-		return nil, errSkip
+		return
 	}
 	ts := p.rtpBase + uint32(u.PTS)
 	for _, pk := range pkts {
 		pk.Timestamp += ts
 	}
 	u.RTP = pkts
-	return u, nil
 }
 
 // video filters the NAL units of an access unit into u. It reports false

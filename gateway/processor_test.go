@@ -91,6 +91,7 @@ func TestProcessH264Quirks(t *testing.T) {
 				if u.Key != tc.wantKey || !equalNALUs(u.Payload, tc.wantNALUs) {
 					t.Fatalf("key %v payload %x, want key %v payload %x", u.Key, u.Payload, tc.wantKey, tc.wantNALUs)
 				}
+				p.packetise(u)
 				if len(u.RTP) == 0 || u.RTP[len(u.RTP)-1].Marker != true || u.RTP[0].Timestamp != 9000 {
 					t.Fatalf("RTP not made once per unit: %d packets", len(u.RTP))
 				}

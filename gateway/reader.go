@@ -25,6 +25,11 @@ type Reader struct {
 	// SkipBytes leaves this reader out of bytes_sent: outputs that count
 	// their own bytes (HLS serves many clients from one reader) set it.
 	SkipBytes bool
+	// SkipRTP declares that Handle never reads Unit.RTP. The core
+	// packetises a stream's units only while it has a reader without it
+	// (or a Sink), so a stream watched only over LL-HLS or RTMP, or not at
+	// all, costs no RTP work.
+	SkipRTP bool
 
 	queue    chan Frame
 	waitKey  bool // after a drop: lose frames until the next keyframe

@@ -17,8 +17,9 @@ const (
 	maxGOPBytes  = 32 << 20
 )
 
-// Sink receives every unit in the publisher's goroutine and must not block.
-// RTSP output uses it: gortsplib queues per session on its own.
+// Sink receives every unit, with its RTP packets, in the publisher's
+// goroutine and must not block. RTSP output uses it: gortsplib queues per
+// session on its own.
 type Sink interface {
 	WriteUnit(t *Track, u *Unit)
 }
@@ -43,6 +44,7 @@ type Stream struct {
 	source   SourceInfo
 	readers  []*Reader
 	sinks    []Sink
+	rtpUsers int // sinks and readers without SkipRTP
 	gop      []Frame
 	gopBytes int
 	gopFull  bool
@@ -100,6 +102,9 @@ func (s *Stream) AddReader(r *Reader) error {
 		s.mu.Unlock()
 		return ErrStreamGone
 	}
+	if !r.SkipRTP {
+		s.addRTPUser()
+	}
 	if len(s.gop) > 0 && !s.gopFull && len(s.gop) <= cap(r.queue) {
 		for _, f := range s.gop {
 			f.Backlog = true
@@ -124,6 +129,9 @@ func (s *Stream) removeReader(r *Reader) {
 		if x == r {
 			s.readers = append(s.readers[:i:i], s.readers[i+1:]...)
 			found = true
+			if !r.SkipRTP {
+				s.rtpUsers--
+			}
 			break
 		}
 	}
@@ -146,6 +154,7 @@ func (s *Stream) Readers() []*Reader {
 func (s *Stream) AddSink(k Sink) {
 	s.mu.Lock()
 	s.sinks = append(s.sinks, k)
+	s.addRTPUser()
 	s.mu.Unlock()
 }
 
@@ -155,6 +164,7 @@ func (s *Stream) RemoveSink(k Sink) {
 	for i, x := range s.sinks {
 		if x == k {
 			s.sinks = append(s.sinks[:i:i], s.sinks[i+1:]...)
+			s.rtpUsers--
 			break
 		}
 	}
@@ -191,11 +201,24 @@ func (s *Stream) deliver(t *Track, u *Unit) {
 		close(s.ready)
 		s.hub.emitAsync(Event{Kind: EventReady, Path: s.path})
 	}
+	if s.rtpUsers > 0 {
+		s.procs[t.Index].packetise(u)
+	}
 	for _, k := range s.sinks {
 		k.WriteUnit(t, u)
 	}
 	for _, r := range s.readers {
 		r.offer(f)
+	}
+}
+
+// addRTPUser counts a reader or sink that needs RTP. The GOP it may be
+// replayed was perhaps made while nobody did: packetise what is missing, in
+// order, so sequence numbers run on. s.mu is held.
+func (s *Stream) addRTPUser() {
+	s.rtpUsers++
+	for _, f := range s.gop {
+		s.procs[f.Track.Index].packetise(f.Unit)
 	}
 }
 

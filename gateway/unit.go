@@ -22,8 +22,14 @@ type Unit struct {
 	// AAC access units, one Opus packet, or G.711 samples.
 	Payload [][]byte
 	// RTP is the unit packetised once for RTSP and WebRTC readers, with
-	// payloads no larger than RTPPayloadMax.
+	// payloads no larger than RTPPayloadMax. The core makes it only while
+	// the stream has a reader that needs it (see Reader.SkipRTP), so it is
+	// empty for readers that declared they do not.
 	RTP []*rtp.Packet
+
+	// packed is set once packetisation was attempted; guarded by the
+	// stream's lock.
+	packed bool
 }
 
 // RTPPayloadMax keeps packets small enough for WebRTC (1200-byte MTU minus

@@ -139,7 +139,7 @@ func (m *muxer) start() error {
 	}
 	// SkipBytes stays false: this reader writes nothing itself, and the
 	// bytes it reports are exactly those served over HTTP (see serve).
-	m.reader = &gateway.Reader{Protocol: "hls", RemoteAddr: "hls-muxer", Handle: m.write}
+	m.reader = &gateway.Reader{Protocol: "hls", RemoteAddr: "hls-muxer", Handle: m.write, SkipRTP: true}
 	if err := st.AddReader(m.reader); err != nil {
 		m.hls.Close()
 		return err

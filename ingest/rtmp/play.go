@@ -41,7 +41,7 @@ func (c *conn) play(path string, cred gateway.Credential) error {
 	if err := p.announceSingleTrack(); err != nil {
 		return err
 	}
-	r := &gateway.Reader{Protocol: "rtmp", RemoteAddr: c.remote.String(), Handle: p.handle}
+	r := &gateway.Reader{Protocol: "rtmp", RemoteAddr: c.remote.String(), Handle: p.handle, SkipRTP: true}
 	p.r = r
 	if err := st.AddReader(r); err != nil {
 		return err

@@ -96,7 +96,9 @@ func (s *Server) onPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 	if rd.r != nil {
 		return &base.Response{StatusCode: base.StatusOK}, nil // PLAY again
 	}
-	r := &gateway.Reader{Protocol: "rtsp", RemoteAddr: rd.remote, Handle: rd.handle}
+	// SkipRTP: the packets reach the session through the output's sink;
+	// this reader only counts bytes.
+	r := &gateway.Reader{Protocol: "rtsp", RemoteAddr: rd.remote, Handle: rd.handle, SkipRTP: true}
 	rd.r = r
 	if err := rd.out.stream.AddReader(r); err != nil {
 		rd.r = nil
