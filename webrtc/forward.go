@@ -3,6 +3,7 @@ package webrtc
 import (
 	"errors"
 	"math/rand/v2"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -58,11 +59,16 @@ type forwarder struct {
 	timing       catchUp
 	reader       *gateway.Reader
 	stop         <-chan struct{}
+	// out and to let the packets of a unit leave in one system call
+	// (batchconn.go): the shared socket and the viewer's UDP address.
+	out *batchConn
+	to  *atomic.Pointer[netip.AddrPort]
 
 	bytes      atomic.Uint64
 	writeErrs  atomic.Uint64
-	firstSent  atomic.Int64 // unix nanoseconds of the first video packet
-	liveAt     atomic.Int64 // when catching up ended
+	batched    atomic.Uint64 // units that left corked
+	firstSent  atomic.Int64  // unix nanoseconds of the first video packet
+	liveAt     atomic.Int64  // when catching up ended
 	backlogged atomic.Uint64
 }
 
@@ -107,7 +113,14 @@ func (f *forwarder) handle(fr gateway.Frame) error {
 }
 
 func (f *forwarder) send(o *outTrack, u *gateway.Unit, delta uint32) {
+	b := f.cork()
 	n, err := o.write(u.RTP, delta)
+	if b != nil {
+		if e := b.flush(); e != nil && err == nil {
+			err = e
+		}
+		f.batched.Add(1)
+	}
 	if err != nil {
 		// A closed or failing connection is noticed by the session through
 		// the connection state; here it only counts.
@@ -115,6 +128,20 @@ func (f *forwarder) send(o *outTrack, u *gateway.Unit, delta uint32) {
 	}
 	f.bytes.Add(uint64(n))
 	f.reader.AddBytes(n)
+}
+
+// cork holds back what pion writes to the viewer until the unit is
+// written. nil, and the packets leave one by one, when the viewer is on
+// ICE-TCP, its pair is not known yet, or the platform cannot batch.
+func (f *forwarder) cork() *batch {
+	if f.out == nil || f.to == nil {
+		return nil
+	}
+	to := f.to.Load()
+	if to == nil {
+		return nil
+	}
+	return f.out.cork(*to)
 }
 
 // sleep waits for the catch-up pacing; false when the viewer went away.

@@ -31,6 +31,7 @@ func (a ICEAddress) String() string {
 // and the candidate policy.
 type iceNet struct {
 	udp    *net.UDPConn
+	batch  *batchConn // udp as pion's mux writes to it (batchconn.go)
 	tcp    *net.TCPListener
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
@@ -78,7 +79,10 @@ func openICE(listen string, logs pionLogs) (*iceNet, error) {
 	// The UDP socket listens on all addresses, which pion's UDPMuxDefault
 	// supports by enumerating the interfaces itself (it warns about it;
 	// the warning goes to debug through pionLogs).
-	n.udpMux = pion.NewICEUDPMux(logs.NewLogger("udpmux"), n.udp)
+	n.batch = newBatchConn(n.udp, func(err error) {
+		logs.log.Warn("the kernel refused UDP GSO: WHEP packets are sent one by one", "err", err)
+	})
+	n.udpMux = pion.NewICEUDPMux(logs.NewLogger("udpmux"), n.batch)
 	n.tcpMux = pion.NewICETCPMux(logs.NewLogger("tcpmux"), n.tcp, 32)
 	return n, nil
 }

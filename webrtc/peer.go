@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/report"
@@ -24,6 +26,10 @@ type peer struct {
 	connOnce  sync.Once
 	goneOnce  sync.Once
 	drains    sync.WaitGroup
+
+	// udpRemote is the viewer's address while the selected candidate pair
+	// is UDP, nil otherwise: where a WHEP forwarder corks (batchconn.go).
+	udpRemote atomic.Pointer[netip.AddrPort]
 }
 
 // newPeer makes a PeerConnection on the shared sockets whose MediaEngine
@@ -62,6 +68,7 @@ func (n *iceNet) newPeer(codecs []codecReg, send bool) (*peer, error) {
 		return nil, err
 	}
 	p.pc = pc
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(p.pairSelected)
 	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
 		switch s {
 		case pion.PeerConnectionStateConnected:
@@ -152,6 +159,23 @@ func (p *peer) selectedPair() string {
 		}
 	}
 	return ""
+}
+
+// pairSelected keeps udpRemote up to date. pion calls it when the
+// controlling side (the browser) nominates a pair, and again if it
+// nominates another one.
+func (p *peer) pairSelected(cp *pion.ICECandidatePair) {
+	if cp == nil || cp.Remote == nil || cp.Remote.Protocol != pion.ICEProtocolUDP {
+		p.udpRemote.Store(nil)
+		return
+	}
+	a, err := netip.ParseAddr(cp.Remote.Address)
+	if err != nil {
+		p.udpRemote.Store(nil)
+		return
+	}
+	ap := netip.AddrPortFrom(a.Unmap(), cp.Remote.Port)
+	p.udpRemote.Store(&ap)
 }
 
 // close ends the connection and waits for its goroutines.

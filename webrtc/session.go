@@ -54,7 +54,7 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 	if err != nil {
 		return nil, "", err
 	}
-	fwd := &forwarder{stream: st}
+	fwd := &forwarder{stream: st, out: s.net.batch, to: &p.udpRemote}
 	streamID := "skyrelay"
 	if pl.video != nil {
 		local, err := p.addSendTrack(pl.video, streamID)
@@ -166,7 +166,7 @@ func (x *whepSession) run() {
 	x.peer.close()
 	f := x.fwd
 	attrs := []any{"reason", x.endReason(), "duration", time.Since(connectedAt).Round(time.Millisecond),
-		"bytes", f.bytes.Load(), "dropped_frames", r.Dropped(),
+		"bytes", f.bytes.Load(), "batched_units", f.batched.Load(), "dropped_frames", r.Dropped(),
 		"nacks", x.peer.counts.nacks.Load(), "retransmitted", x.peer.counts.retransmitted.Load(), "plis", x.peer.counts.plis.Load()}
 	if first := f.firstSent.Load(); first != 0 {
 		attrs = append(attrs, "first_frame_after_connect", time.Duration(first-connectedAt.UnixNano()).Round(time.Millisecond))
