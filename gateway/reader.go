@@ -30,10 +30,16 @@ type Reader struct {
 	// (or a Sink), so a stream watched only over LL-HLS or RTMP, or not at
 	// all, costs no RTP work.
 	SkipRTP bool
+	// Plays, when set, tells which of the stream's tracks Handle wants.
+	// Frames of the others are never queued, so a track the reader does
+	// not play (a WHEP viewer and the stream's AAC audio) costs it no
+	// wake-up.
+	Plays func(*Track) bool
 
 	queue    chan Frame
-	waitKey  bool // after a drop: lose frames until the next keyframe
-	hasVideo bool
+	waitKey  bool   // after a drop: lose frames until the next keyframe
+	hasVideo bool   // the reader plays the stream's video
+	skip     []bool // by track index: not played
 	dropped  atomic.Uint64
 	sent     atomic.Uint64
 
@@ -81,6 +87,11 @@ func (r *Reader) init(s *Stream) {
 		r.QueueSize = DefaultQueueSize
 	}
 	r.queue = make(chan Frame, r.QueueSize)
+	r.skip = make([]bool, len(s.tracks))
+	for i, t := range s.tracks {
+		r.skip[i] = r.Plays != nil && !r.Plays(t)
+	}
+	r.hasVideo = s.video != nil && !r.skip[s.video.Index]
 	r.done = make(chan struct{})
 	r.stream = s
 	r.latency = s.hub.metrics.latency.WithLabelValues(r.Protocol)
@@ -90,6 +101,9 @@ func (r *Reader) init(s *Stream) {
 // goroutine. A full queue costs this reader the rest of the GOP: dropping
 // single frames would only show the viewer broken pictures.
 func (r *Reader) offer(f Frame) {
+	if r.skip[f.Track.Index] {
+		return
+	}
 	video := f.Track.Codec.IsVideo()
 	if r.waitKey && video {
 		if !f.Unit.Key {

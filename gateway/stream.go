@@ -96,7 +96,6 @@ func (s *Stream) Source() (SourceInfo, bool) {
 // goroutine.
 func (s *Stream) AddReader(r *Reader) error {
 	r.init(s)
-	r.hasVideo = s.video != nil
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -107,6 +106,9 @@ func (s *Stream) AddReader(r *Reader) error {
 	}
 	if len(s.gop) > 0 && !s.gopFull && len(s.gop) <= cap(r.queue) {
 		for _, f := range s.gop {
+			if r.skip[f.Track.Index] {
+				continue
+			}
 			f.Backlog = true
 			r.queue <- f
 		}

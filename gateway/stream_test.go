@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 )
 
 func TestNewReaderStartsFromLastKeyframe(t *testing.T) {
@@ -137,5 +139,33 @@ func TestStreamEndsAfterGrace(t *testing.T) {
 	}
 	if h.Stream("live/a") != nil {
 		t.Fatal("stream still registered")
+	}
+}
+
+// TestReaderGetsOnlyTracksItPlays: frames of a track the reader does not
+// play are neither queued live nor replayed from the GOP, and losing
+// them is not a drop.
+func TestReaderGetsOnlyTracksItPlays(t *testing.T) {
+	h := newTestHub(t, 0)
+	audio, _ := TrackFor(&format.Opus{PayloadTyp: 111, ChannelCount: 2})
+	pub, _ := h.Publish("live/plays", SourceInfo{}, []*Track{h264Track(true), audio})
+	pub.WriteUnit(0, 0, [][]byte{testIDR})
+	pub.WriteUnit(1, 0, [][]byte{{0xfc, 0x01}})
+	r, ch := collect(0)
+	video := pub.Tracks()[0]
+	r.Plays = func(t *Track) bool { return t == video }
+	if err := pub.Stream().AddReader(r); err != nil {
+		t.Fatal(err)
+	}
+	pub.WriteUnit(1, 960, [][]byte{{0xfc, 0x02}})
+	pub.WriteUnit(0, 3000, [][]byte{testP})
+	for i, want := range []int64{0, 3000} {
+		f := recv(t, ch)
+		if f.Track != video || f.Unit.PTS != want {
+			t.Fatalf("frame %d: track %s pts %d, want the video frame at %d", i, f.Track.Codec, f.Unit.PTS, want)
+		}
+	}
+	if r.Dropped() != 0 {
+		t.Fatalf("%d frames counted as dropped", r.Dropped())
 	}
 }

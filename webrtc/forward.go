@@ -76,6 +76,12 @@ func newOutTrack(src *gateway.Track, local *pion.TrackLocalStaticRTP) *outTrack 
 	return &outTrack{src: src, local: local, seq: uint16(rand.Uint32())}
 }
 
+// plays tells the core which tracks to queue for this viewer: not the
+// stream's AAC audio, which WebRTC cannot carry.
+func (f *forwarder) plays(t *gateway.Track) bool {
+	return (f.video != nil && t == f.video.src) || (f.audio != nil && t == f.audio.src)
+}
+
 func (f *forwarder) handle(fr gateway.Frame) error {
 	u := fr.Unit
 	if len(u.RTP) == 0 {

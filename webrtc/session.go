@@ -142,7 +142,8 @@ func (x *whepSession) run() {
 	connectedAt := time.Now()
 	x.log.Info("webrtc viewer connected", "pair", x.peer.selectedPair(), "after", connectedAt.Sub(x.created).Round(time.Millisecond))
 
-	r := &gateway.Reader{Protocol: "webrtc", RemoteAddr: x.remote, QueueSize: x.srv.QueueSize, Handle: x.fwd.handle}
+	r := &gateway.Reader{Protocol: "webrtc", RemoteAddr: x.remote, QueueSize: x.srv.QueueSize,
+		Handle: x.fwd.handle, Plays: x.fwd.plays}
 	x.fwd.reader = r
 	if err := x.stream.AddReader(r); err != nil {
 		x.stop("stream: " + err.Error())
