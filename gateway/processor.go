@@ -9,9 +9,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtph265"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtplpcm"
 	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpmpeg4audio"
-	"github.com/bluenviron/gortsplib/v5/pkg/format/rtpsimpleaudio"
 	h264 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	h265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
@@ -42,8 +40,8 @@ type processor struct {
 	lastPTS int64
 	hasLast bool
 
-	rtpBase uint32
-	encode  func(u *Unit) ([]*rtp.Packet, error)
+	// rtp packetises live units, in arrival order (see packetise).
+	rtp *packetiser
 
 	// RTP input
 	decode func(pkt *rtp.Packet) ([][]byte, error)
@@ -52,10 +50,11 @@ type processor struct {
 var errSkip = errors.New("skip")
 
 func newProcessor(t *Track, stats *ProcessStats, rtpBase uint32) (*processor, error) {
-	p := &processor{track: t, stats: stats, rtpBase: rtpBase}
-	if err := p.initEncoder(); err != nil {
+	pk, err := newPacketiser(t, rtpBase)
+	if err != nil {
 		return nil, err
 	}
+	p := &processor{track: t, stats: stats, rtp: pk}
 	switch f := t.Format.(type) {
 	case *format.H264:
 		p.sps, p.pps = f.SafeParams()
@@ -63,53 +62,6 @@ func newProcessor(t *Track, stats *ProcessStats, rtpBase uint32) (*processor, er
 		p.vps, p.sps, p.pps = f.SafeParams()
 	}
 	return p, nil
-}
-
-func (p *processor) initEncoder() error {
-	pt := p.track.Format.PayloadType()
-	switch f := p.track.Format.(type) {
-	case *format.H264:
-		e := &rtph264.Encoder{PayloadType: pt, PayloadMaxSize: RTPPayloadMax, PacketizationMode: 1}
-		if err := e.Init(); err != nil {
-			return err
-		}
-		p.encode = func(u *Unit) ([]*rtp.Packet, error) { return e.Encode(u.Payload) }
-	case *format.H265:
-		e := &rtph265.Encoder{PayloadType: pt, PayloadMaxSize: RTPPayloadMax}
-		if err := e.Init(); err != nil {
-			return err
-		}
-		p.encode = func(u *Unit) ([]*rtp.Packet, error) { return e.Encode(u.Payload) }
-	case *format.MPEG4Audio:
-		e := &rtpmpeg4audio.Encoder{PayloadType: pt, SizeLength: f.SizeLength, IndexLength: f.IndexLength,
-			IndexDeltaLength: f.IndexDeltaLength, PayloadMaxSize: RTPPayloadMax}
-		if e.SizeLength == 0 { // formats built by RTMP ingest leave these to the RFC 3640 defaults
-			e.SizeLength, e.IndexLength, e.IndexDeltaLength = 13, 3, 3
-			f.SizeLength, f.IndexLength, f.IndexDeltaLength = 13, 3, 3
-		}
-		if err := e.Init(); err != nil {
-			return err
-		}
-		p.encode = func(u *Unit) ([]*rtp.Packet, error) { return e.Encode(u.Payload) }
-	case *format.Opus:
-		e := &rtpsimpleaudio.Encoder{PayloadType: pt, PayloadMaxSize: RTPPayloadMax}
-		if err := e.Init(); err != nil {
-			return err
-		}
-		p.encode = func(u *Unit) ([]*rtp.Packet, error) {
-			pkt, err := e.Encode(u.Payload[0])
-			return []*rtp.Packet{pkt}, err
-		}
-	case *format.G711:
-		e := &rtplpcm.Encoder{PayloadType: pt, BitDepth: 8, ChannelCount: max(f.ChannelCount, 1), PayloadMaxSize: RTPPayloadMax}
-		if err := e.Init(); err != nil {
-			return err
-		}
-		p.encode = func(u *Unit) ([]*rtp.Packet, error) { return e.Encode(u.Payload[0]) }
-	default:
-		return fmt.Errorf("unsupported codec %q", f.Codec())
-	}
-	return nil
 }
 
 // setDecoder prepares depacketisation for a publisher that sends RTP.
@@ -217,23 +169,18 @@ func (p *processor) process(pts, dts int64, hasDTS bool, payload [][]byte) (*Uni
 	return u, nil
 }
 
-// packetise makes u.RTP, once. The encoders number packets as they go, so
-// units of a track must come here in order: the stream calls it under its
-// lock, as units arrive or, for a GOP made while nobody needed RTP, in GOP
-// order before the first reader that does sees it.
+// packetise makes u.RTP for live units, once. The encoders number
+// packets as they go, so the stream calls it under its lock, in arrival
+// order, while some reader needs RTP.
 func (p *processor) packetise(u *Unit) {
 	if u.packed {
 		return
 	}
 	u.packed = true
-	pkts, err := p.encode(u)
+	pkts, err := p.rtp.packets(u)
 	if err != nil {
 		p.stats.Skipped.Add(1)
 		return
-	}
-	ts := p.rtpBase + uint32(u.PTS)
-	for _, pk := range pkts {
-		pk.Timestamp += ts
 	}
 	u.RTP = pkts
 }

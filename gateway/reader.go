@@ -40,8 +40,13 @@ type Reader struct {
 	waitKey  bool   // after a drop: lose frames until the next keyframe
 	hasVideo bool   // the reader plays the stream's video
 	skip     []bool // by track index: not played
-	dropped  atomic.Uint64
-	sent     atomic.Uint64
+	// replay packetises the GOP replayed to this reader, by track index
+	// (made when first needed); procs are the stream's, for their
+	// timestamp base.
+	replay  []*packetiser
+	procs   []*processor
+	dropped atomic.Uint64
+	sent    atomic.Uint64
 
 	stream   *Stream
 	latency  prometheus.Observer
@@ -92,6 +97,8 @@ func (r *Reader) init(s *Stream) {
 		r.skip[i] = r.Plays != nil && !r.Plays(t)
 	}
 	r.hasVideo = s.video != nil && !r.skip[s.video.Index]
+	r.procs = s.procs
+	r.replay = make([]*packetiser, len(s.tracks))
 	r.done = make(chan struct{})
 	r.stream = s
 	r.latency = s.hub.metrics.latency.WithLabelValues(r.Protocol)
@@ -131,6 +138,9 @@ func (r *Reader) run() {
 		case <-r.done:
 			return
 		case f := <-r.queue:
+			if f.Backlog && !r.SkipRTP {
+				f.Unit = r.packetiseReplay(f)
+			}
 			if err := r.Handle(f); err != nil {
 				r.end(err)
 				return
@@ -141,4 +151,22 @@ func (r *Reader) run() {
 			}
 		}
 	}
+}
+
+// packetiseReplay returns a copy of a replayed GOP unit with RTP packets
+// made by this reader's own packetiser. Sequence numbers are the reader's
+// own (outputs that replay a GOP number packets themselves anyway); the
+// timestamps line up with the live packets that follow.
+func (r *Reader) packetiseReplay(f Frame) *Unit {
+	i := f.Track.Index
+	if r.replay[i] == nil {
+		pk, err := newPacketiser(f.Track, r.procs[i].rtp.base)
+		if err != nil {
+			return f.Unit
+		}
+		r.replay[i] = pk
+	}
+	c := *f.Unit
+	c.RTP, _ = r.replay[i].packets(&c)
+	return &c
 }

@@ -102,7 +102,7 @@ func (s *Stream) AddReader(r *Reader) error {
 		return ErrStreamGone
 	}
 	if !r.SkipRTP {
-		s.addRTPUser()
+		s.rtpUsers++
 	}
 	if len(s.gop) > 0 && !s.gopFull && len(s.gop) <= cap(r.queue) {
 		for _, f := range s.gop {
@@ -156,7 +156,7 @@ func (s *Stream) Readers() []*Reader {
 func (s *Stream) AddSink(k Sink) {
 	s.mu.Lock()
 	s.sinks = append(s.sinks, k)
-	s.addRTPUser()
+	s.rtpUsers++
 	s.mu.Unlock()
 }
 
@@ -183,13 +183,22 @@ func (s *Stream) BytesSent() uint64 { return s.bytesSent.Load() }
 func (s *Stream) deliver(t *Track, u *Unit) {
 	f := Frame{Track: t, Unit: u}
 	if s.video != nil {
+		// The GOP keeps its own copy of the unit, without RTP packets: a
+		// reader that joins packetises its replay itself (Reader.run), so
+		// the GOP, 2-3 s on DJI streams, does not hold every packet too.
+		g := f
+		if t == s.video && u.Key || len(s.gop) > 0 && !s.gopFull {
+			c := *u
+			c.RTP, c.packed = nil, false
+			g.Unit = &c
+		}
 		switch {
 		case t == s.video && u.Key:
 			clear(s.gop)
 			s.gop, s.gopBytes, s.gopFull = s.gop[:0], 0, false
-			s.gop = append(s.gop, f)
+			s.gop = append(s.gop, g)
 		case len(s.gop) > 0 && !s.gopFull:
-			s.gop = append(s.gop, f)
+			s.gop = append(s.gop, g)
 		}
 		for _, p := range u.Payload {
 			s.gopBytes += len(p)
@@ -211,16 +220,6 @@ func (s *Stream) deliver(t *Track, u *Unit) {
 	}
 	for _, r := range s.readers {
 		r.offer(f)
-	}
-}
-
-// addRTPUser counts a reader or sink that needs RTP. The GOP it may be
-// replayed was perhaps made while nobody did: packetise what is missing, in
-// order, so sequence numbers run on. s.mu is held.
-func (s *Stream) addRTPUser() {
-	s.rtpUsers++
-	for _, f := range s.gop {
-		s.procs[f.Track.Index].packetise(f.Unit)
 	}
 }
 

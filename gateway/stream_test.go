@@ -87,12 +87,14 @@ func TestSlowReaderLosesFramesUntilKeyframe(t *testing.T) {
 func TestReconnectKeepsReadersAndTimestamps(t *testing.T) {
 	h := newTestHub(t, 5*time.Second)
 	pub, _ := h.Publish("live/a", SourceInfo{}, []*Track{h264Track(true)})
-	pub.WriteUnit(0, 90000, [][]byte{testIDR})
+	// Attached before the first unit: RTSP readers, to which the sequence
+	// matters, only ever get live units.
 	r, ch := collect(0)
 	s := pub.Stream()
 	if err := s.AddReader(r); err != nil {
 		t.Fatal(err)
 	}
+	pub.WriteUnit(0, 90000, [][]byte{testIDR})
 	first := recv(t, ch)
 	lastSeq := first.Unit.RTP[len(first.Unit.RTP)-1].SequenceNumber
 	pub.Close()
