@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -13,10 +14,11 @@ import (
 // How many sent packets per track a peer can retransmit. Video: 512 is
 // 1.7 s of a 3 Mbit/s drone stream and 0.7 s at 8 Mbit/s, several round
 // trips and a whole keyframe. Audio sends ~50 packets a second, so 128 is
-// over 2 s. The ring keeps the stream's packets alive, so its size is most
-// of a WHEP reader's memory (make bench: 1024 for every track cost 2.8 MB
-// per reader of a stream nobody else read, 256 cost 0.8 MB). Both divide
-// 65536, so a sequence number keeps its slot across the wrap.
+// over 2 s. The ring keeps the stream's packets alive, so what it holds is
+// most of a WHEP reader's memory (make bench: 1024 for every track cost
+// 2.8 MB per reader of a stream nobody else read, 256 cost 0.8 MB); hence
+// nackMaxAge on top. Both divide 65536, so a sequence number keeps its
+// slot across the wrap.
 const (
 	nackLogVideo = 512
 	nackLogAudio = 128
@@ -51,37 +53,75 @@ func (f nackFactory) NewInterceptor(string) (interceptor.Interceptor, error) {
 	return &nackResponder{counts: f.counts, streams: map[uint32]*sentLog{}}, nil
 }
 
+// nackMaxAge is how long a sent packet can be asked for again, on top of
+// the ring's size. libwebrtc's players wait for a retransmission about
+// one round trip plus their jitter buffer before they give up on a frame,
+// so an answer later than this is wasted, and holding packets longer only
+// keeps the stream's payloads alive: with a 1 s GOP the ring of 512 held
+// 1.5 s of a 3 Mbit/s stream for its only reader.
+const nackMaxAge = 500 * time.Millisecond
+
+// monotonic is the sent logs' clock.
+func monotonic() time.Duration { return time.Since(clockStart) }
+
+var clockStart = time.Now()
+
 // sentLog is a ring of the last packets sent on one SSRC, indexed by
 // sequence number.
 type sentLog struct {
 	mu     sync.Mutex
 	writer interceptor.RTPWriter
 	ring   []sentPacket
+	now    func() time.Duration // monotonic, but for tests
+	// oldest is the sequence number of the oldest packet that may still be
+	// held; everything before it was let go (see add).
+	oldest uint16
+	held   bool
 }
 
 type sentPacket struct {
 	header  rtp.Header
 	payload []byte
+	at      time.Duration // l.now() when sent
 	set     bool
 }
 
 func (l *sentLog) add(h *rtp.Header, payload []byte) {
-	e := &l.ring[int(h.SequenceNumber)%len(l.ring)]
+	now := l.now()
+	seq := h.SequenceNumber
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := &l.ring[int(seq)%len(l.ring)]
 	if len(h.CSRC) > 0 || len(h.Extensions) > 0 {
 		e.header = h.Clone() // extensions may live in a pooled header
 	} else {
 		e.header = *h
 	}
-	e.payload, e.set = payload, true
-	l.mu.Unlock()
+	e.payload, e.at, e.set = payload, now, true
+
+	// Let go of the packets older than nackMaxAge, from the oldest on, so
+	// that they do not wait for their slot to be reused.
+	if !l.held || seq-l.oldest >= uint16(len(l.ring)) {
+		l.oldest = seq - uint16(len(l.ring)-1) // older slots were overwritten
+	}
+	l.held = true
+	for l.oldest != seq {
+		o := &l.ring[int(l.oldest)%len(l.ring)]
+		if o.header.SequenceNumber == l.oldest {
+			if o.set && now-o.at < nackMaxAge {
+				break
+			}
+			*o = sentPacket{}
+		}
+		l.oldest++
+	}
 }
 
 func (l *sentLog) get(seq uint16) (rtp.Header, []byte, bool) {
 	e := &l.ring[int(seq)%len(l.ring)]
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !e.set || e.header.SequenceNumber != seq {
+	if !e.set || e.header.SequenceNumber != seq || l.now()-e.at >= nackMaxAge {
 		return rtp.Header{}, nil, false
 	}
 	return e.header, e.payload, true
@@ -105,7 +145,7 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, writer int
 	if strings.HasPrefix(strings.ToLower(info.MimeType), "audio/") {
 		size = nackLogAudio
 	}
-	l := &sentLog{writer: writer, ring: make([]sentPacket, size)}
+	l := &sentLog{writer: writer, ring: make([]sentPacket, size), now: monotonic}
 	n.mu.Lock()
 	n.streams[info.SSRC] = l
 	n.mu.Unlock()

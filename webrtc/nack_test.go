@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"testing"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -61,5 +62,40 @@ func TestNackResponder(t *testing.T) {
 	plain := &capture{}
 	if w := it.BindLocalStream(&interceptor.StreamInfo{SSRC: 7}, plain); w != interceptor.RTPWriter(plain) {
 		t.Fatal("a stream without NACK feedback got a recording writer")
+	}
+}
+
+// The log lets go of packets older than nackMaxAge as new ones are sent
+// (their payloads must not stay alive until the slot is reused) and does
+// not resend them; younger ones stay.
+func TestSentLogForgetsOldPackets(t *testing.T) {
+	var now time.Duration
+	l := &sentLog{writer: &capture{}, ring: make([]sentPacket, nackLogVideo), now: func() time.Duration { return now }}
+	for seq := uint16(65530); seq != 10; seq++ { // across the wrap
+		l.add(&rtp.Header{SequenceNumber: seq}, []byte{1})
+		now += time.Millisecond
+	}
+	now += nackMaxAge - 6*time.Millisecond // the last 5 sent (5 to 9) are still young
+	l.add(&rtp.Header{SequenceNumber: 10}, []byte{2})
+	held := 0
+	for i := range l.ring {
+		if l.ring[i].payload != nil {
+			held++
+		}
+	}
+	if held != 6 {
+		t.Fatalf("%d payloads still held, want the 5 young ones and the new one", held)
+	}
+	if _, _, ok := l.get(65535); ok {
+		t.Fatal("an old packet would be resent")
+	}
+	for _, seq := range []uint16{5, 9, 10} {
+		if _, _, ok := l.get(seq); !ok {
+			t.Fatalf("young packet %d forgotten", seq)
+		}
+	}
+	now += nackMaxAge
+	if _, _, ok := l.get(10); ok {
+		t.Fatal("a packet older than nackMaxAge would be resent before the next send let it go")
 	}
 }
