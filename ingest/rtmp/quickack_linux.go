@@ -6,8 +6,8 @@ import (
 )
 
 // quickAck makes Linux acknowledge the data the next read takes at once
-// instead of after the delayed-ACK timer (see countConn). The kernel drops
-// back to delayed ACKs on its own, so it is asked before every read.
+// instead of after the delayed-ACK timer, and leaves its pingpong mode
+// (see countConn).
 func quickAck(c net.Conn) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
