@@ -70,6 +70,8 @@ func TestOpenedPorts(t *testing.T) {
 		{name: "moved", yml: "http:\n  listen: \"127.0.0.1:9000\"\n", want: []string{"9000/tcp"}, absent: []string{"8080/tcp"}, n: 1011},
 		{name: "clash", yml: "rtmp:\n  listen: \":8080\"\n", err: "both open 8080/tcp"},
 		{name: "random port", yml: "http:\n  listen: \":0\"\n", err: "no fixed port"},
+		{name: "odd rtp", yml: "rtsp:\n  udp_rtp_listen: \":8001\"\n  udp_rtcp_listen: \":8002\"\n", err: "must be even"},
+		{name: "rtcp not next", yml: "rtsp:\n  udp_rtp_listen: \":8000\"\n  udp_rtcp_listen: \":8003\"\n", err: "the next port"},
 	} {
 		g, err := loadConfig(c.name, []byte(c.yml))
 		if err != nil {

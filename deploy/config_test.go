@@ -32,6 +32,8 @@ type gatewayConfig struct {
 	// pending holds the notYetInConf keys taken out before conf parsed:
 	// dotted path -> value (scalars only).
 	pending map[string]string
+	// parsed is the YAML conf parsed: the config without pending keys.
+	parsed []byte
 }
 
 // loadConfig parses a gateway config with the project's own loader
@@ -58,6 +60,7 @@ func loadConfig(where string, text []byte) (gatewayConfig, error) {
 	if len(root.Content) == 0 {
 		b = nil
 	}
+	g.parsed = b
 	g.conf, err = conf.Parse(b)
 	if err != nil {
 		return g, fmt.Errorf("%s: %w", where, err)

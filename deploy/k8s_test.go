@@ -512,7 +512,7 @@ func TestKubernetesChecks(t *testing.T) {
 		{"statefulset.yaml", "{name: sip-tcp, containerPort: 5060, protocol: TCP}", "{name: sip-tcp, containerPort: 5061, protocol: TCP}", "containerPort sip-tcp 5061/tcp"},
 		{"configmap.yaml", "      enabled: true", "      enabled: false", "cluster.enabled is not true"},
 		{"configmap.yaml", "client_id: __NODE_ID__", "client_id: skyrelay", "not the pod's name"},
-		{"configmap.yaml", "      udp_rtcp_listen: \":8001\"", "      udp_rtcp_listen: \":8002\"", "lack 8002/udp"},
+		{"configmap.yaml", "udp_rtp_listen: \":8000\"\n      udp_rtcp_listen: \":8001\"", "udp_rtp_listen: \":8002\"\n      udp_rtcp_listen: \":8003\"", "lack 8002/udp (rtsp.udp_rtp_listen), 8003/udp"},
 		{"configmap.yaml", "    rtmp:\n", "    rtmp:\n      lisen: \":1\"\n", "rtmp.lisen: unknown key"},
 		{"kustomization.yaml", "  - secret.yaml\n", "", "does not list secret.yaml"},
 	} {

@@ -112,6 +112,12 @@ func openedPorts(g gatewayConfig) (portSet, error) {
 			}
 		}
 	}
+	// The RTSP server refuses to start otherwise (ingest/rtsp); conf does
+	// not check it, so a manifest could carry it unnoticed until start-up.
+	rtp, rtcp := out.portOf("rtsp.udp_rtp_listen"), out.portOf("rtsp.udp_rtcp_listen")
+	if rtp >= 0 && (rtp%2 != 0 || rtcp != rtp+1) {
+		return nil, fmt.Errorf("%s: rtsp.udp_rtp_listen (%d) must be even and rtsp.udp_rtcp_listen (%d) the next port", g.where, rtp, rtcp)
+	}
 	return out, nil
 }
 
