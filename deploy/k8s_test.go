@@ -348,6 +348,17 @@ func checkK8s(files map[string][]byte, t *testing.T) []string {
 			}
 		}
 	}
+	for _, pdb := range byKind["PodDisruptionBudget"] {
+		var ps struct {
+			Selector struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+		}
+		if err := pdb.Spec.Decode(&ps); err != nil || len(ps.Selector.MatchLabels) == 0 ||
+			!subset(ps.Selector.MatchLabels, ws.Template.Metadata.Labels) {
+			bad("PodDisruptionBudget %s does not select the pods (%v)", pdb.Metadata.Name, err)
+		}
+	}
 	if w.Kind == "StatefulSet" && !headless[ws.ServiceName] {
 		bad("StatefulSet serviceName %q is not a headless Service here", ws.ServiceName)
 	}
@@ -515,6 +526,7 @@ func TestKubernetesChecks(t *testing.T) {
 		{"configmap.yaml", "udp_rtp_listen: \":8000\"\n      udp_rtcp_listen: \":8001\"", "udp_rtp_listen: \":8002\"\n      udp_rtcp_listen: \":8003\"", "lack 8002/udp (rtsp.udp_rtp_listen), 8003/udp"},
 		{"configmap.yaml", "    rtmp:\n", "    rtmp:\n      lisen: \":1\"\n", "rtmp.lisen: unknown key"},
 		{"kustomization.yaml", "  - secret.yaml\n", "", "does not list secret.yaml"},
+		{"pdb.yaml", "      app.kubernetes.io/name: skyrelay", "      app.kubernetes.io/name: other", "PodDisruptionBudget skyrelay does not select"},
 	} {
 		files := map[string][]byte{}
 		for k, v := range orig {
