@@ -192,3 +192,14 @@ func parsePortSpec(s string) (lo, hi int, proto string, err error) {
 }
 
 func reflectValue(g gatewayConfig) reflect.Value { return reflect.ValueOf(g.conf) }
+
+// portOf is the (first) port a key opens.
+func (s portSet) portOf(key string) int {
+	best := -1
+	for p, by := range s {
+		if by == key && (best < 0 || p.num < best) {
+			best = p.num
+		}
+	}
+	return best
+}
