@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skyrelay/skyrelay/conf"
 )
 
 // benchGateways is how many docks BenchmarkGateways1000 connects.
@@ -61,7 +63,7 @@ func BenchmarkGateways1000(b *testing.B) {
 	c := fastConfig()
 	c.OfflineAfter = 5 * time.Minute
 	c.IdleStopAfter = 0
-	m := MQTTConfig{Broker: "embedded", Embedded: EmbeddedBroker{Listen: "127.0.0.1:0", AllowAnonymousLoopback: true}}
+	m := conf.MQTT{Broker: "embedded", Embedded: conf.MQTTEmbedded{Listen: "127.0.0.1:0"}}
 	media := &benchMedia{}
 	p := New(m, c, media, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := p.Initialize(); err != nil {
@@ -309,6 +311,10 @@ func (m *benchMedia) PlayURLs(path string) PlayURLs {
 	return PlayURLs{WHEP: "http://127.0.0.1/" + path + "/whep"}
 }
 func (m *benchMedia) Readers(string) int { return 0 }
+func (m *benchMedia) Receives(protocol string) bool { return protocol == "rtmp" }
+func (m *benchMedia) Pull(string, string) (func(), error) {
+	return nil, fmt.Errorf("the benchmark media cannot pull")
+}
 
 // benchDevice is a dock that answers every service at once.
 type benchDevice struct {

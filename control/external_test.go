@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -32,7 +33,7 @@ func TestExternalBroker(t *testing.T) {
 
 func testExternalBroker(t *testing.T, version string) {
 	b := testpeer.Mosquitto(t)
-	m := MQTTConfig{Broker: b.URL(), ClientID: "skyrelay-test-" + version}
+	m := conf.MQTT{Broker: b.URL(), ClientID: "skyrelay-test-" + version}
 	c := fastConfig()
 	// Long enough that a failure from a dropped connection cannot be
 	// mistaken for a reply timeout.

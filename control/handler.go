@@ -59,41 +59,8 @@ func (p *Plane) malformed(topic string, err error) {
 	p.log.Debug("malformed message ignored", "topic", topic, "error", err)
 }
 
-// send publishes a reply. On the embedded broker that is an in-memory hand
-// over; on an external one it goes through the outbox, since waiting for a
-// PUBACK on the goroutine that delivers messages would stall them.
-func (p *Plane) send(topic string, payload []byte) {
-	if p.outbox == nil {
-		if err := p.bus.Publish(p.ctx, topic, payload); err != nil {
-			p.log.Debug("reply not sent", "topic", topic, "error", err)
-		}
-		return
-	}
-	select {
-	case p.outbox <- outMsg{topic, payload}:
-	default:
-		p.log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", topic)
-	}
-}
-
-type outMsg struct {
-	topic   string
-	payload []byte
-}
-
-func (p *Plane) runOutbox() {
-	defer p.wg.Done()
-	for {
-		select {
-		case m := <-p.outbox:
-			if err := p.bus.Publish(p.ctx, m.topic, m.payload); err != nil {
-				p.log.Debug("reply not sent", "topic", m.topic, "error", err)
-			}
-		case <-p.done:
-			return
-		}
-	}
-}
+// send publishes a reply without waiting (see broker.Bus.Send).
+func (p *Plane) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
 
 // touchGateway records a message on a topic keyed by the gateway SN.
 func (p *Plane) touchGateway(sn string, now time.Time) {

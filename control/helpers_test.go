@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -121,6 +123,14 @@ func (m *fakeMedia) Readers(path string) int {
 	return m.readers[path]
 }
 
+// Receives: a plain fakeMedia takes rtmp only.
+func (m *fakeMedia) Receives(protocol string) bool { return protocol == "rtmp" }
+
+// Pull: a plain fakeMedia cannot pull.
+func (m *fakeMedia) Pull(path, url string) (func(), error) {
+	return nil, errors.New("this media gateway cannot pull")
+}
+
 func (m *fakeMedia) revokedN(path string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -135,8 +145,8 @@ type testPlane struct {
 }
 
 // fastConfig is the control config for tests: short timeouts.
-func fastConfig() Config {
-	c := DefaultConfig()
+func fastConfig() conf.Control {
+	c := conf.Default().Control
 	c.ReplyTimeout = 5 * time.Second
 	c.ReadyTimeout = 5 * time.Second
 	c.StartRetryBackoff = 10 * time.Millisecond
@@ -145,14 +155,14 @@ func fastConfig() Config {
 }
 
 // embeddedConfig is an embedded broker on free loopback ports.
-func embeddedConfig() MQTTConfig {
-	m := DefaultMQTTConfig()
+func embeddedConfig() conf.MQTT {
+	m := conf.Default().MQTT
 	m.Embedded.Listen = "127.0.0.1:0"
 	m.Embedded.WSListen = "127.0.0.1:0"
 	return m
 }
 
-func startPlane(t testing.TB, m MQTTConfig, c Config) *testPlane {
+func startPlane(t testing.TB, m conf.MQTT, c conf.Control) *testPlane {
 	t.Helper()
 	media := newFakeMedia()
 	p := New(m, c, media, testLogger(t))

@@ -4,18 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control/broker"
 )
 
 // Plane is the DJI control plane. Fill its fields (or use New), then call
 // Initialize; Close ends it.
 type Plane struct {
-	MQTT   MQTTConfig
-	Config Config
+	// MQTT and Config are the mqtt and control sections of the
+	// configuration, already validated by conf.
+	MQTT   conf.MQTT
+	Config conf.Control
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
@@ -30,7 +32,6 @@ type Plane struct {
 	binds    bindings
 	hub      eventHub
 	met      *metrics
-	outbox   chan outMsg
 
 	smu      sync.Mutex // guards sessions and closing
 	sessions map[string]*session
@@ -43,7 +44,7 @@ type Plane struct {
 }
 
 // New returns a plane; call Initialize to start it.
-func New(mqtt MQTTConfig, cfg Config, media Media, log *slog.Logger) *Plane {
+func New(mqtt conf.MQTT, cfg conf.Control, media Media, log *slog.Logger) *Plane {
 	p := &Plane{MQTT: mqtt, Config: cfg, Media: media, Log: log}
 	p.ensure()
 	return p
@@ -65,27 +66,14 @@ func (p *Plane) ensure() {
 	})
 }
 
-// Initialize validates the configuration, starts the broker (or connects to
-// the external one) and subscribes to the device topics.
+// Initialize starts the broker (or connects to the external one) and
+// subscribes to the device topics. The configuration was validated when
+// it was loaded (conf.Parse).
 func (p *Plane) Initialize() error {
 	p.ensure()
-	if err := p.MQTT.Validate(); err != nil {
-		return fmt.Errorf("mqtt.%w", err)
-	}
-	if err := p.Config.Validate(); err != nil {
-		return fmt.Errorf("control.%w", err)
-	}
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		users := make([]broker.User, 0, len(m.Embedded.Users))
-		for _, u := range m.Embedded.Users {
-			users = append(users, broker.User{Username: u.Username, Password: u.Password, Gateways: u.Gateways})
-		}
-		e := &broker.Embedded{
-			Listen: m.Embedded.Listen, WSListen: m.Embedded.WSListen, Users: users,
-			AllowAnonymous: m.Embedded.AllowAnonymous, AllowAnonymousLoopback: m.Embedded.AllowAnonymousLoopback,
-			GatewayOf: p.reg.gatewayOf, Log: p.log.With("component", "mqtt-broker"),
-		}
+		e := &broker.Embedded{Config: m.Embedded, GatewayOf: p.reg.gatewayOf, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
@@ -94,15 +82,9 @@ func (p *Plane) Initialize() error {
 			e.Close()
 			return err
 		}
-		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(users))
+		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(m.Embedded.Users))
 	} else {
-		password := m.Password
-		if password == "" {
-			password = os.Getenv(EnvMQTTPassword)
-		}
-		x := &broker.External{URL: m.Broker, Username: m.Username, Password: password, ClientID: m.ClientID,
-			ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
-		p.outbox = make(chan outMsg, 4096)
+		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(subscriptions, p.onMessage); err != nil {
 			return err
 		}
@@ -110,8 +92,6 @@ func (p *Plane) Initialize() error {
 			return fmt.Errorf("mqtt.broker: %w", err)
 		}
 		p.external, p.bus = x, x
-		p.wg.Add(1)
-		go p.runOutbox()
 	}
 	p.wg.Add(1)
 	go p.runSweep()
@@ -159,14 +139,6 @@ func (p *Plane) BrokerAddr() string {
 		return ""
 	}
 	return p.embedded.Addr()
-}
-
-// BrokerWSAddr is the embedded broker's WebSocket address ("" otherwise).
-func (p *Plane) BrokerWSAddr() string {
-	if p.embedded == nil {
-		return ""
-	}
-	return p.embedded.WSAddr()
 }
 
 // background runs fn on a goroutine Close waits for; fn's context ends at

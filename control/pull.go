@@ -63,17 +63,12 @@ func checkPullURL(s string) (string, error) {
 // stop runs with the session's revoke.
 func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 	v := s.view()
-	pl, ok := p.Media.(Puller)
-	if !ok {
-		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
-			Message: "the media gateway cannot pull RTSP"}
-	}
 	u, err := pullURL(output)
 	if err != nil {
 		return &APIError{Status: http.StatusBadGateway, Code: "bad_reply",
 			Message: "the device accepted live_start_push (url_type 2) but " + err.Error()}
 	}
-	stop, err := pl.Pull(v.Path, u)
+	stop, err := p.Media.Pull(v.Path, u)
 	if err != nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable",
 			Message: fmt.Sprintf("cannot pull %s: %v", redactURL(u), err)}
@@ -94,4 +89,12 @@ func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 	s.mu.Unlock()
 	s.note("pulling %s from the device", redactURL(u))
 	return nil
+}
+
+// redactURL hides the password of a URL for the session's notes.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }

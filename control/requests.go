@@ -46,8 +46,8 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 		// result/output (§4.4).
 		return map[string]any{
 			"app_id":          c.AppID,
-			"app_key":         c.AppKey,
-			"app_license":     c.AppLicense,
+			"app_key":         string(c.AppKey),
+			"app_license":     string(c.AppLicense),
 			"ntp_server_host": c.NTPServerHost,
 			"ntp_server_port": c.NTPServerPort,
 		}, true
@@ -116,7 +116,7 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 
 // bindingOK checks a binding code and organization against the config.
 func (p *Plane) bindingOK(code, orgID string) bool {
-	if p.Config.BindingCode != "" && code != p.Config.BindingCode {
+	if p.Config.BindingCode != "" && code != string(p.Config.BindingCode) {
 		return false
 	}
 	return orgID == "" || orgID == p.Config.OrganizationID

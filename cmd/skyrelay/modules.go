@@ -48,12 +48,8 @@ func (a *app) modules() ([]namedModule, error) {
 
 	// The control plane drives devices; it reaches media only through
 	// the media adapter, and hears of streams through hub events.
-	mqttCfg, ctlCfg, err := controlConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
-	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
+	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
+	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)

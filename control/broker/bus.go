@@ -17,6 +17,10 @@ type Handler func(topic string, payload []byte)
 type Bus interface {
 	// Publish sends payload on topic.
 	Publish(ctx context.Context, topic string, payload []byte) error
+	// Send publishes a reply without waiting: it is called on the goroutine
+	// that delivers a device's messages, which must not stall. Failures are
+	// logged, not returned; a device asks again when it gets no reply.
+	Send(topic string, payload []byte)
 	// Subscribe delivers every message matching one of filters to h, now and
 	// after every reconnect.
 	Subscribe(filters []string, h Handler) error
