@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // maxBody bounds request bodies; DJI service payloads are small.
@@ -106,7 +108,7 @@ func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"result": rep.Result, "output": rep.Output}
 	if rep.Result != 0 {
-		out["error"] = DecodeError(rep.Result)
+		out["error"] = cloudapi.DecodeError(rep.Result)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -191,11 +193,7 @@ func (p *Plane) apiStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isEnded() {
-		p.smu.Lock()
-		if p.sessions[s.v.VideoID] == s {
-			delete(p.sessions, s.v.VideoID)
-		}
-		p.smu.Unlock()
+		p.sessions.remove(s)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -229,7 +227,7 @@ func readJSON(r *http.Request, v any, loose bool) *APIError {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body is not valid JSON for this request: " + shortJSONError(err)}
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body is not valid JSON for this request: " + cloudapi.ShortError(err)}
 	}
 	if dec.More() {
 		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body must hold one JSON object"}

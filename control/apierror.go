@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // APIError is an error the API answers with: {"error":{"code","message"}},
@@ -14,7 +16,7 @@ type APIError struct {
 	Code    string
 	Message string
 	// Device is set when a device refused (code device_error).
-	Device *DeviceError
+	Device *cloudapi.DeviceError
 	// Err is what errors.Is matches (ErrUnknownVideo...).
 	Err error
 }
@@ -49,7 +51,7 @@ func (e *APIError) MarshalJSON() ([]byte, error) {
 }
 
 func deviceError(method string, code int) *APIError {
-	d := DecodeError(code)
+	d := cloudapi.DecodeError(code)
 	return &APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d,
 		Message: method + " refused by the " + d.Source + ": " + d.Message}
 }

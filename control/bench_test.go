@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // benchGateways is how many docks BenchmarkGateways1000 connects.
@@ -310,7 +311,7 @@ func (m *benchMedia) WaitReady(ctx context.Context, _ string) error {
 func (m *benchMedia) PlayURLs(path string) PlayURLs {
 	return PlayURLs{WHEP: "http://127.0.0.1/" + path + "/whep"}
 }
-func (m *benchMedia) Readers(string) int { return 0 }
+func (m *benchMedia) Readers(string) int            { return 0 }
 func (m *benchMedia) Receives(protocol string) bool { return protocol == "rtmp" }
 func (m *benchMedia) Pull(string, string) (func(), error) {
 	return nil, fmt.Errorf("the benchmark media cannot pull")
@@ -663,5 +664,23 @@ func BenchmarkOnMessageOSD(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.onMessage(topic, pl)
+	}
+}
+
+// BenchmarkValidJSON compares Valid with json.Valid on a dock osd.
+func BenchmarkValidJSON(b *testing.B) {
+	pl := benchOSD(nil, "GW", 7)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"encoding_json", json.Valid}, {"Valid", cloudapi.Valid}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(pl)))
+			for b.Loop() {
+				if !c.fn(pl) {
+					b.Fatal("invalid")
+				}
+			}
+		})
 	}
 }

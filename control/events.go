@@ -38,10 +38,10 @@ const (
 	EventMQTT             = "mqtt"    // broker connection up or down
 )
 
-// eventHub fans events out to the SSE clients. Publishing never blocks a
+// eventBus fans events out to the SSE clients. Publishing never blocks a
 // device's message handler: a client that falls behind by more than its
 // buffer is cut off (it reconnects) instead.
-type eventHub struct {
+type eventBus struct {
 	mu     sync.Mutex
 	subs   map[*eventSub]struct{}
 	n      atomic.Int32
@@ -58,9 +58,9 @@ const subBuffer = 1024
 
 // active tells whether anyone listens; producers skip building events when
 // nobody does.
-func (h *eventHub) active() bool { return h.n.Load() > 0 }
+func (h *eventBus) active() bool { return h.n.Load() > 0 }
 
-func (h *eventHub) publish(ev Event) {
+func (h *eventBus) publish(ev Event) {
 	if !h.active() {
 		return
 	}
@@ -87,7 +87,7 @@ func (h *eventHub) publish(ev Event) {
 	}
 }
 
-func (h *eventHub) subscribe() *eventSub {
+func (h *eventBus) subscribe() *eventSub {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := &eventSub{ch: make(chan []byte, subBuffer)}
@@ -103,7 +103,7 @@ func (h *eventHub) subscribe() *eventSub {
 	return s
 }
 
-func (h *eventHub) unsubscribe(s *eventSub) {
+func (h *eventBus) unsubscribe(s *eventSub) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.subs[s]; ok {
@@ -113,7 +113,7 @@ func (h *eventHub) unsubscribe(s *eventSub) {
 	}
 }
 
-func (h *eventHub) close() {
+func (h *eventBus) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closed = true
@@ -132,8 +132,8 @@ func (p *Plane) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "no_streaming", "this connection cannot stream events")
 		return
 	}
-	s := p.hub.subscribe()
-	defer p.hub.unsubscribe(s)
+	s := p.events.subscribe()
+	defer p.events.unsubscribe(s)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

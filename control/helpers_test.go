@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -240,7 +241,7 @@ type sseEvent struct {
 func (e sseEvent) field(key string) string {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &m)
-	return flexString(m[key])
+	return cloudapi.String(m[key])
 }
 
 // sseClient reads the event stream.
@@ -385,7 +386,7 @@ type mqttMsg struct {
 	Raw     string
 }
 
-func (m mqttMsg) str(key string) string { return flexString(m.Payload[key]) }
+func (m mqttMsg) str(key string) string { return cloudapi.String(m.Payload[key]) }
 
 func (m mqttMsg) data() map[string]json.RawMessage {
 	var d map[string]json.RawMessage

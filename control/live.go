@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // retryWindow is how soon after a device (or its aircraft) came online an
@@ -47,34 +48,31 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 			Message: fmt.Sprintf("gateway %s of video_id %q is offline", gw, req.VideoID)}
 	}
 
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	if old := p.sessions[req.VideoID]; old != nil && !old.isEnded() {
-		return old, true, nil
+	check := func() *APIError {
+		if p.Media == nil {
+			return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+		}
+		if !receives(p.Media, req.Protocol) {
+			return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
+				Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
+		}
+		return nil
 	}
-	if p.Media == nil {
-		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+	mk := func() *session {
+		ctx, cancel := context.WithCancel(context.Background())
+		now := time.Now()
+		s := &session{p: p, bid: cloudapi.NewID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+			v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
+				Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
+				Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.runStart(s)
+		}()
+		return s
 	}
-	if !receives(p.Media, req.Protocol) {
-		return nil, false, &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
-			Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
-	}
-	if p.closing {
-		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "closing", Message: "shutting down"}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	now := time.Now()
-	s = &session{p: p, bid: newUUID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
-			Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
-			Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
-	p.sessions[req.VideoID] = s
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.runStart(s)
-	}()
-	return s, false, nil
+	return p.sessions.join(req.VideoID, check, mk)
 }
 
 // runStart is a session's start flow: mint, command, reply, media.
@@ -136,9 +134,9 @@ func (p *Plane) runStart(s *session) {
 			break
 		}
 		since := time.Since(p.reg.cameOnlineAt(v.Gateway))
-		if isRetryAfterOnline(rep.Result) && attempt <= p.Config.StartRetries && since < retryWindow {
+		if cloudapi.IsRetryAfterOnline(rep.Result) && attempt <= p.Config.StartRetries && since < retryWindow {
 			wait := p.Config.StartRetryBackoff << (attempt - 1)
-			d := DecodeError(rep.Result)
+			d := cloudapi.DecodeError(rep.Result)
 			s.note("refused with %d (%s) %s after the device came online: retry %d of %d in %s",
 				rep.Result, d.Message, since.Round(time.Second), attempt, p.Config.StartRetries, wait)
 			t := time.NewTimer(wait)
@@ -152,7 +150,7 @@ func (p *Plane) runStart(s *session) {
 			continue
 		}
 		e := deviceError("live_start_push", rep.Result)
-		if isRetryAfterOnline(rep.Result) && attempt > 1 {
+		if cloudapi.IsRetryAfterOnline(rep.Result) && attempt > 1 {
 			e.Message += fmt.Sprintf(" (after %d attempts)", attempt)
 		}
 		fail(e)
@@ -352,45 +350,15 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 }
 
 // session returns the session of a video_id (ended ones included).
-func (p *Plane) session(videoID string) *session {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	return p.sessions[videoID]
-}
+func (p *Plane) session(videoID string) *session { return p.sessions.get(videoID) }
 
 // Sessions lists the live sessions, ended ones included, by video_id.
-func (p *Plane) Sessions() []Session {
-	p.smu.Lock()
-	ss := make([]*session, 0, len(p.sessions))
-	for _, s := range p.sessions {
-		ss = append(ss, s)
-	}
-	p.smu.Unlock()
-	out := make([]Session, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, s.view())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].VideoID < out[j].VideoID })
-	return out
-}
-
-// activeSessionsOf returns the active sessions of a gateway.
-func (p *Plane) activeSessionsOf(gw string) []*session {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	var out []*session
-	for _, s := range p.sessions {
-		if s.v.Gateway == gw && !s.isEnded() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (p *Plane) Sessions() []Session { return p.sessions.views() }
 
 func (p *Plane) sessionChanged(s *session) {
-	if p.hub.active() {
+	if p.events.active() {
 		v := s.view()
-		p.hub.publish(Event{Type: EventSession, SN: v.Gateway, Gateway: v.Gateway, Path: v.Path, Data: v})
+		p.events.publish(Event{Type: EventSession, SN: v.Gateway, Gateway: v.Gateway, Path: v.Path, Data: v})
 	}
 }
 
@@ -415,13 +383,13 @@ func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
 		case ls.Status == 1 && accepted && state == StepAccepted:
 			s.step(StepMediaArriving, "the device reports the push running; waiting for a keyframe")
 		case ls.Status == 0 && sawLive && ls.ErrorStatus != 0:
-			d := DecodeError(ls.ErrorStatus)
+			d := cloudapi.DecodeError(ls.ErrorStatus)
 			s.end(StepFailed, "the device reports the push broke: "+d.Message,
 				&APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d, Message: "live_status error_status: " + d.Message})
 		case ls.Status == 0 && sawLive:
 			s.end(StepStopped, "the device reports the push ended", nil)
 		case ls.ErrorStatus != 0:
-			s.note("the device reports error_status %d: %s", ls.ErrorStatus, DecodeError(ls.ErrorStatus).Message)
+			s.note("the device reports error_status %d: %s", ls.ErrorStatus, cloudapi.DecodeError(ls.ErrorStatus).Message)
 		default:
 			p.sessionChanged(s)
 		}
@@ -439,7 +407,7 @@ func (p *Plane) onCamerasGone(gw string, gone []string) {
 
 // onGatewayOffline ends the gateway's sessions.
 func (p *Plane) onGatewayOffline(gw string) {
-	for _, s := range p.activeSessionsOf(gw) {
+	for _, s := range p.sessions.activeOf(gw) {
 		s.end(StepFailed, fmt.Sprintf("gateway %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
 			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the gateway went offline"})
 	}
@@ -449,7 +417,7 @@ func (p *Plane) onGatewayOffline(gw string) {
 // "readers" (readers changed), and others it may have ("lost", "back").
 // It drives idle stop and the event stream.
 func (p *Plane) StreamEvent(path string, ev string, readers int) {
-	p.hub.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
+	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
 	s := p.session(path)
 	if s == nil || s.isEnded() {
 		return

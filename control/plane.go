@@ -9,6 +9,7 @@ import (
 
 	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control/broker"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // Plane is the DJI control plane. Fill its fields (or use New), then call
@@ -30,12 +31,10 @@ type Plane struct {
 	reg      *registry
 	cmds     commander
 	binds    bindings
-	hub      eventHub
+	events   eventBus
 	met      *metrics
 
-	smu      sync.Mutex // guards sessions and closing
-	sessions map[string]*session
-	closing  bool
+	sessions sessionTable
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,7 +58,6 @@ func (p *Plane) ensure() {
 			p.log = slog.Default()
 		}
 		p.reg = newRegistry()
-		p.sessions = map[string]*session{}
 		p.met = newMetrics(p)
 		p.ctx, p.cancel = context.WithCancel(context.Background())
 		p.done = make(chan struct{})
@@ -73,19 +71,19 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, GatewayOf: p.reg.gatewayOf, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, GatewayOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
 		p.embedded, p.bus = e, e
-		if err := e.Subscribe(subscriptions, p.onMessage); err != nil {
+		if err := e.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			e.Close()
 			return err
 		}
 		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(m.Embedded.Users))
 	} else {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
-		if err := x.Subscribe(subscriptions, p.onMessage); err != nil {
+		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
 		}
 		if err := x.Initialize(); err != nil {
@@ -106,17 +104,10 @@ var reconnectMin = 250 * time.Millisecond
 // are on the devices: a restarted gateway takes over nothing.
 func (p *Plane) Close() {
 	p.ensure()
-	p.smu.Lock()
-	if p.closing {
-		p.smu.Unlock()
+	sessions, first := p.sessions.close()
+	if !first {
 		return
 	}
-	p.closing = true
-	sessions := make([]*session, 0, len(p.sessions))
-	for _, s := range p.sessions {
-		sessions = append(sessions, s)
-	}
-	p.smu.Unlock()
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
@@ -130,7 +121,7 @@ func (p *Plane) Close() {
 		p.external.Close()
 	}
 	p.wg.Wait()
-	p.hub.close()
+	p.events.close()
 }
 
 // BrokerAddr is the embedded broker's TCP address ("" otherwise).
@@ -144,16 +135,13 @@ func (p *Plane) BrokerAddr() string {
 // background runs fn on a goroutine Close waits for; fn's context ends at
 // Close. It does nothing once Close has begun.
 func (p *Plane) background(fn func(ctx context.Context)) {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	if p.closing {
-		return
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		fn(p.ctx)
-	}()
+	p.sessions.ifOpen(func() {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			fn(p.ctx)
+		}()
+	})
 }
 
 // onConnection follows the external broker connection. Commands waiting for
@@ -161,14 +149,14 @@ func (p *Plane) background(fn func(ctx context.Context)) {
 // and failing after reply_timeout would hide why.
 func (p *Plane) onConnection(up bool, err error) {
 	if up {
-		p.hub.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": true}})
+		p.events.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": true}})
 		return
 	}
 	if err == nil {
 		err = broker.ErrConnectionLost
 	}
 	p.cmds.failAll(err)
-	p.hub.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": false, "error": err.Error()}})
+	p.events.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": false, "error": err.Error()}})
 }
 
 // runSweep marks silent gateways offline and forgets long-ended sessions.
@@ -182,10 +170,10 @@ func (p *Plane) runSweep() {
 		case now := <-t.C:
 			for _, gw := range p.reg.sweep(now, p.Config.OfflineAfter) {
 				p.log.Info("device offline", "gateway", gw, "silent_for", p.Config.OfflineAfter)
-				p.hub.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
+				p.events.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
 				p.onGatewayOffline(gw)
 			}
-			p.forgetEnded(now)
+			p.sessions.forgetEnded(now, endedKept)
 		case <-p.done:
 			return
 		}
@@ -194,16 +182,3 @@ func (p *Plane) runSweep() {
 
 // endedKept is how long an ended session stays visible in GET /api/v1/live.
 const endedKept = time.Hour
-
-func (p *Plane) forgetEnded(now time.Time) {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	for id, s := range p.sessions {
-		s.mu.Lock()
-		old := s.ended && s.v.EndedAt != nil && now.Sub(*s.v.EndedAt) > endedKept
-		s.mu.Unlock()
-		if old {
-			delete(p.sessions, id)
-		}
-	}
-}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // pullURL takes the RTSP URL a device returns in live_start_push's reply
@@ -15,7 +17,7 @@ import (
 // string or as an object holding the URL ({"url": "rtsp://..."}, or any
 // string member that is an rtsp:// URL).
 func pullURL(raw json.RawMessage) (string, error) {
-	if isNull(raw) {
+	if cloudapi.IsNull(raw) {
 		return "", errors.New("the reply carries no pull URL in data.output or data.info")
 	}
 	var s string

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 func TestPullURL(t *testing.T) {
@@ -38,7 +40,7 @@ func TestPullURLFromReply(t *testing.T) {
 		`{"result":0,"output":{"url":"rtsp://u:p@10.0.0.2:8554/live/1"}}`,
 		`{"result":0,"output":null,"info":"rtsp://u:p@10.0.0.2:8554/live/1"}`,
 	} {
-		r := parseReply(&envelope{Method: "live_start_push", Data: json.RawMessage(data)})
+		r := parseReply(&cloudapi.Envelope{Method: "live_start_push", Data: json.RawMessage(data)})
 		got, err := pullURL(r.Output)
 		if err != nil || got != "rtsp://u:p@10.0.0.2:8554/live/1" {
 			t.Errorf("%s: %q %v", data, got, err)

@@ -3,6 +3,8 @@ package control
 import (
 	"encoding/json"
 	"sync"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // requestResult for requests this gateway does not serve. Answering at all
@@ -36,7 +38,7 @@ func (b *bindings) get(sn string) (string, bool) {
 
 // answerRequest builds the requests_reply data of a request, and tells
 // whether the method is one this gateway serves.
-func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
+func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served bool) {
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &d)
 	c := p.Config
@@ -54,7 +56,7 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 	case "airport_bind_status":
 		var req struct {
 			Devices []struct {
-				SN FlexString `json:"sn"`
+				SN cloudapi.FlexString `json:"sn"`
 			} `json:"devices"`
 		}
 		_ = json.Unmarshal(e.Data, &req)
@@ -77,8 +79,8 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 		return result(0, map[string]any{"bind_status": out}), true
 	case "airport_organization_get":
 		var req struct {
-			Code  FlexString `json:"device_binding_code"`
-			OrgID FlexString `json:"organization_id"`
+			Code  cloudapi.FlexString `json:"device_binding_code"`
+			OrgID cloudapi.FlexString `json:"organization_id"`
 		}
 		_ = json.Unmarshal(e.Data, &req)
 		if !p.bindingOK(string(req.Code), string(req.OrgID)) {
@@ -88,10 +90,10 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 	case "airport_organization_bind":
 		var req struct {
 			BindDevices []struct {
-				SN       FlexString `json:"sn"`
-				Code     FlexString `json:"device_binding_code"`
-				OrgID    FlexString `json:"organization_id"`
-				Callsign FlexString `json:"device_callsign"`
+				SN       cloudapi.FlexString `json:"sn"`
+				Code     cloudapi.FlexString `json:"device_binding_code"`
+				OrgID    cloudapi.FlexString `json:"organization_id"`
+				Callsign cloudapi.FlexString `json:"device_callsign"`
 			} `json:"bind_devices"`
 		}
 		_ = json.Unmarshal(e.Data, &req)

@@ -3,12 +3,12 @@ package broker
 import (
 	"crypto/subtle"
 	"net"
-	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // access is what one authenticated client may touch.
@@ -105,7 +105,7 @@ func (h *authHook) topicAllowed(a *access, topic string) bool {
 	if a.all {
 		return true
 	}
-	sn, ok := topicSN(topic)
+	sn, ok := cloudapi.SN(topic)
 	if !ok {
 		return false
 	}
@@ -118,24 +118,6 @@ func (h *authHook) topicAllowed(a *access, topic string) bool {
 		}
 	}
 	return false
-}
-
-// topicSN returns the literal SN of a DJI topic or filter.
-func topicSN(topic string) (string, bool) {
-	var rest string
-	switch {
-	case strings.HasPrefix(topic, "sys/product/"):
-		rest = topic[len("sys/product/"):]
-	case strings.HasPrefix(topic, "thing/product/"):
-		rest = topic[len("thing/product/"):]
-	default:
-		return "", false
-	}
-	sn, suffix, ok := strings.Cut(rest, "/")
-	if !ok || sn == "" || suffix == "" || strings.ContainsAny(sn, "+#") {
-		return "", false
-	}
-	return sn, true
 }
 
 func isLoopback(remote string) bool {

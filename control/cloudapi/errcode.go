@@ -1,4 +1,4 @@
-package control
+package cloudapi
 
 import "fmt"
 
@@ -95,8 +95,8 @@ func DecodeError(code int) *DeviceError {
 	return e
 }
 
-// isRetryAfterOnline is x13006, the refusal devices give for a while after
+// IsRetryAfterOnline is x13006, the refusal devices give for a while after
 // they (or their aircraft) come online.
-func isRetryAfterOnline(code int) bool {
+func IsRetryAfterOnline(code int) bool {
 	return code >= 100000 && code <= 999999 && code%100000 == 13006
 }
