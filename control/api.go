@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strings"
 
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
@@ -16,50 +15,22 @@ import (
 // maxBody bounds request bodies; DJI service payloads are small.
 const maxBody = 1 << 20
 
-// Handler serves the control plane's HTTP API (interfaces.md):
-//
-//	GET    /api/v1/devices
-//	GET    /api/v1/devices/{sn}
-//	POST   /api/v1/devices/{gateway_sn}/services/{method}
-//	POST   /api/v1/live
-//	GET    /api/v1/live
-//	GET    /api/v1/live/{video_id...}
-//	PATCH  /api/v1/live/{video_id...}
-//	DELETE /api/v1/live/{video_id...}
-//	GET    /api/v1/events
-//
-// Mount it for those paths (or for /api/v1/ as a whole: unknown paths
-// answer a JSON 404, known paths with another method a JSON 405).
-func (p *Plane) Handler() http.Handler {
+// Routes are the control API's routes (docs/api.md), for the one HTTP
+// router; everything else under /api/ is answered there (a JSON 404, or a
+// 405 for a known path with another method).
+func (p *Plane) Routes() map[string]http.HandlerFunc {
 	p.ensure()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/devices", p.apiDevices)
-	mux.HandleFunc("GET /api/v1/devices/{sn}", p.apiDevice)
-	mux.HandleFunc("POST /api/v1/devices/{gateway_sn}/services/{method}", p.apiService)
-	mux.HandleFunc("POST /api/v1/live", p.apiStart)
-	mux.HandleFunc("GET /api/v1/live", p.apiSessions)
-	mux.HandleFunc("GET /api/v1/live/{video_id...}", p.apiSession)
-	mux.HandleFunc("PATCH /api/v1/live/{video_id...}", p.apiPatch)
-	mux.HandleFunc("DELETE /api/v1/live/{video_id...}", p.apiStop)
-	mux.HandleFunc("GET /api/v1/events", p.serveEvents)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		// ServeMux's own 404 and 405 are plain text; the API speaks JSON.
-		var allow []string
-		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
-			r2 := r.Clone(r.Context())
-			r2.Method = m
-			if _, pat := mux.Handler(r2); pat != "/" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, ", "))
-			return
-		}
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
-	})
-	return mux
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/devices":                                 p.apiDevices,
+		"GET /api/v1/devices/{sn}":                            p.apiDevice,
+		"POST /api/v1/devices/{gateway_sn}/services/{method}": p.apiService,
+		"POST /api/v1/live":                                   p.apiStart,
+		"GET /api/v1/live":                                    p.apiSessions,
+		"GET /api/v1/live/{video_id...}":                      p.apiSession,
+		"PATCH /api/v1/live/{video_id...}":                    p.apiPatch,
+		"DELETE /api/v1/live/{video_id...}":                   p.apiStop,
+		"GET /api/v1/events":                                  p.serveEvents,
+	}
 }
 
 func (p *Plane) apiDevices(w http.ResponseWriter, _ *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/skyrelay/skyrelay/control/cloudapi"
+	"github.com/skyrelay/skyrelay/gateway"
 )
 
 // APIError is an error the API answers with: {"error":{"code","message"}},
@@ -56,26 +57,20 @@ func deviceError(method string, code int) *APIError {
 		Message: method + " refused by the " + d.Source + ": " + d.Message}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"cannot encode the answer"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	_, _ = w.Write([]byte("\n"))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { gateway.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeAPIError(w, &APIError{Status: status, Code: code, Message: msg})
+	gateway.WriteError(w, status, code, msg)
 }
 
+// writeAPIError answers with the API's error shape, plus a device's
+// refusal decoded (see MarshalJSON).
 func writeAPIError(w http.ResponseWriter, e *APIError) {
-	writeJSON(w, e.Status, map[string]any{"error": e})
+	gateway.WriteJSON(w, e.Status, map[string]any{"error": e})
 }
 
-// marshalNoEscape keeps & < > readable in URLs.
+// marshalNoEscape keeps & < > readable in URLs, as gateway.WriteJSON does
+// around it.
 func marshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -158,7 +158,7 @@ func benchLiveStart(b *testing.B, p *Plane, media *benchMedia) {
 		d, _ := p.Device(gw)
 		return len(d.Cameras) == 3
 	})
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	defer srv.Close()
 	client := srv.Client()
 	vid := gw + "/165-0-7/normal-0"

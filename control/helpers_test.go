@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -138,6 +139,16 @@ func (m *fakeMedia) revokedN(path string) int {
 	return m.revoked[path]
 }
 
+// apiHandler routes the plane's API as the gateway's one router does.
+func apiHandler(p *Plane) http.Handler {
+	mux := http.NewServeMux()
+	for pattern, h := range p.Routes() {
+		mux.Handle(pattern, h)
+	}
+	mux.Handle("/api/", gateway.APINotFound(mux, "/api/"))
+	return mux
+}
+
 // testPlane is a running plane with its API on an httptest server.
 type testPlane struct {
 	*Plane
@@ -170,7 +181,7 @@ func startPlane(t testing.TB, m conf.MQTT, c conf.Control) *testPlane {
 	if err := p.Initialize(); err != nil {
 		t.Fatalf("Initialize: %v", err)
 	}
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

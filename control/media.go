@@ -23,16 +23,11 @@ type Media interface {
 }
 
 // PlayURLs are the viewer URLs of a path.
-type PlayURLs struct{ WHEP, HLS, RTSP, Page string } // JSON: whep, hls, rtsp, page
-
-// MarshalJSON writes the lower-case keys of the API.
-func (u PlayURLs) MarshalJSON() ([]byte, error) {
-	return marshalNoEscape(struct {
-		WHEP string `json:"whep"`
-		HLS  string `json:"hls"`
-		RTSP string `json:"rtsp"`
-		Page string `json:"page"`
-	}{u.WHEP, u.HLS, u.RTSP, u.Page})
+type PlayURLs struct {
+	WHEP string `json:"whep"`
+	HLS  string `json:"hls"`
+	RTSP string `json:"rtsp"`
+	Page string `json:"page"`
 }
 
 // urlTypes maps a protocol to live_start_push's url_type (§8.1). A session

@@ -54,7 +54,7 @@ func startPullPlane(t *testing.T) (*testPlane, *pullMedia) {
 	if err := p.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); p.Close() })
 	return &testPlane{Plane: p, media: pm.fakeMedia, srv: srv}, pm
 }

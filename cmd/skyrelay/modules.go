@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
@@ -39,7 +40,7 @@ func (a *app) modules() ([]namedModule, error) {
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
 		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector())
-	a.api.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
+	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/devices": gb.DevicesHandler().ServeHTTP})
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -54,10 +55,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
-	api := plane.Handler()
-	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
-		a.api.Handle(p, api)
-	}
+	a.addAPI(plane.Routes())
 
 	return []namedModule{
 		{"rtsppull", puller},
