@@ -56,7 +56,7 @@ func TestDefaults(t *testing.T) {
 		c.Control.IdleStopAfter != 30*time.Second || c.Control.DefaultProtocol != "rtmp" ||
 		c.GB28181.SIPListen != ":5060" || c.GB28181.Domain != "3402000000" || c.GB28181.ServerID != "34020000002000000001" ||
 		c.Streams.ReconnectGrace != 10*time.Second || c.PublicHost == "" {
-		t.Fatalf("defaults differ from interfaces.md: %+v", c)
+		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 }
 

@@ -40,7 +40,7 @@ func (p *Plane) apiDevices(w http.ResponseWriter, _ *http.Request) {
 func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
 	d, ok := p.Device(r.PathValue("sn"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", r.PathValue("sn")))
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no device %q has connected", r.PathValue("sn")))
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -65,11 +65,11 @@ func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
 	}
 	known, online := p.reg.status(gw)
 	if !known {
-		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", gw))
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no device %q has connected", gw))
 		return
 	}
 	if !online {
-		writeError(w, http.StatusNotFound, "device_offline", fmt.Sprintf("gateway %s is offline", gw))
+		writeError(w, http.StatusNotFound, "device_offline", fmt.Sprintf("device %s is offline", gw))
 		return
 	}
 	rep, err := p.call(r.Context(), gw, method, "", data)

@@ -26,7 +26,7 @@ type APIError struct {
 var (
 	// ErrUnknownVideo: the path is not a video_id any device offers.
 	ErrUnknownVideo = errors.New("not a video_id in any device's live_capacity")
-	// ErrDeviceOffline: the video's gateway is offline.
+	// ErrDeviceOffline: the device offering the video is offline.
 	ErrDeviceOffline = errors.New("the device is offline")
 	// ErrNotImplemented: the protocol cannot be received yet.
 	ErrNotImplemented = errors.New("protocol not implemented")

@@ -8,7 +8,7 @@ import (
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
-// Camera is one pushable video of a gateway, from live_capacity.
+// Camera is one pushable video of a device, from live_capacity.
 type Camera struct {
 	VideoID     string `json:"video_id"`
 	DeviceSN    string `json:"device_sn"`
@@ -21,7 +21,7 @@ type Camera struct {
 	SwitchableVideoTypes []string `json:"switchable_video_types"`
 }
 
-// capacityJSON is live_capacity (dji-cloud-api.md §6). The same tree serves
+// capacityJSON is live_capacity (docs/dji-cloud-api.md, live_capacity). The same tree serves
 // docks (the dock camera and the aircraft) and remote controllers (the
 // aircraft only; older builds without switchable_video_types).
 type capacityJSON struct {
@@ -72,7 +72,7 @@ func parseCapacity(raw json.RawMessage) ([]Camera, error) {
 	return cams, nil
 }
 
-// LiveStatus is what a gateway says about one of its pushes (§7).
+// LiveStatus is what a device says about one of its pushes (docs/dji-cloud-api.md, live_status).
 type LiveStatus struct {
 	VideoID      string `json:"video_id"`
 	VideoType    string `json:"video_type,omitempty"`

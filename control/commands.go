@@ -38,7 +38,7 @@ type pending struct {
 }
 
 // commander matches services_reply messages to the commands waiting for
-// them, by tid and bid (dji-cloud-api.md §2 rule 1).
+// them, by tid and bid (docs/dji-cloud-api.md, tid and bid).
 type commander struct {
 	mu      sync.Mutex
 	pending map[string]*pending

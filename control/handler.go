@@ -105,7 +105,7 @@ func (p *Plane) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
 }
 
 // onOSD keeps the last osd and liveness. The legacy (v1.1) live_status sits
-// in the gateway's osd; it is parsed only when present and changed.
+// in the osd of the device holding the connection; it is parsed only when present and changed.
 func (p *Plane) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
 	if len(e.Data) > 0 && !bytes.HasPrefix(bytes.TrimSpace(e.Data), []byte("{")) {
 		p.malformed(cloudapi.TopicOSD(sn), cloudapi.ErrMalformed)
@@ -206,7 +206,7 @@ func (p *Plane) onRequests(gw string, e *cloudapi.Envelope, now time.Time) {
 	p.touch(gw, now)
 	if _, err := e.Object(); err != nil {
 		// Still answered below: a device waits ~40 s for a request that
-		// gets no reply (§4.4).
+		// gets no reply (docs/field-quirks.md).
 		p.malformed(cloudapi.TopicRequests(gw), err)
 	}
 	data, served := p.answerRequest(gw, e)

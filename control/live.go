@@ -14,7 +14,7 @@ import (
 
 // retryWindow is how soon after a device (or its aircraft) came online an
 // x13006 refusal is taken for "not ready yet" and retried with back-off
-// (dji-cloud-api.md §14 item 3). Later, x13006 is final.
+// (docs/field-quirks.md, x13006). Later, x13006 is final.
 const retryWindow = 2 * time.Minute
 
 // startRequest is POST /api/v1/live's body.
@@ -45,7 +45,7 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 	}
 	if !online {
 		return nil, false, &APIError{Status: http.StatusNotFound, Code: "device_offline", Err: ErrDeviceOffline,
-			Message: fmt.Sprintf("gateway %s of video_id %q is offline", gw, req.VideoID)}
+			Message: fmt.Sprintf("device %s of video_id %q is offline", gw, req.VideoID)}
 	}
 
 	check := func() *APIError {
@@ -405,17 +405,21 @@ func (p *Plane) onCamerasGone(gw string, gone []string) {
 	}
 }
 
-// onGatewayOffline ends the gateway's sessions.
-func (p *Plane) onGatewayOffline(gw string) {
+// onDeviceOffline ends the sessions of a device that went offline.
+func (p *Plane) onDeviceOffline(gw string) {
 	for _, s := range p.sessions.activeOf(gw) {
-		s.end(StepFailed, fmt.Sprintf("gateway %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
-			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the gateway went offline"})
+		s.end(StepFailed, fmt.Sprintf("device %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
+			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the device went offline"})
 	}
 }
 
-// StreamEvent is how the media gateway reports a path: "ready", "gone",
-// "readers" (readers changed), and others it may have ("lost", "back").
-// It drives idle stop and the event stream.
+// StreamEvent is how the media gateway reports a change of a path: "gone"
+// (the stream ended), "readers" (its viewers changed), "lost" and "back"
+// (its publisher dropped and returned within the grace period); "ready"
+// and any other kind only go to the event stream. Readiness reaches the
+// plane one way, by asking Media.WaitReady: at the start, and again after
+// "gone" (see awaitReturn). StreamEvent drives idle stop and the event
+// stream.
 func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
 	s := p.session(path)
@@ -427,32 +431,9 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	state := s.v.State
 	s.mu.Unlock()
 	switch ev {
-	case "ready":
-		s.mu.Lock()
-		if s.regone != nil {
-			s.regone.Stop()
-			s.regone = nil
-		}
-		s.mu.Unlock()
-		// The start flow makes the first playable step; this is a return.
-		if state == StepMediaArriving && s.startDone() {
-			s.step(StepPlayable, "media is playable again")
-		}
 	case "gone":
-		if state == StepPlayable {
-			s.step(StepMediaArriving, "the media stopped; waiting for the device to push again")
-			s.mu.Lock()
-			if s.regone == nil {
-				wait := p.Config.ReadyTimeout
-				s.regone = time.AfterFunc(wait, func() {
-					if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
-						&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
-						v := s.view()
-						p.stopQuietly(v.Gateway, s.bid, v.VideoID)
-					}
-				})
-			}
-			s.mu.Unlock()
+		if state == StepPlayable && s.step(StepMediaArriving, "the media stopped; waiting for the device to push again") {
+			p.awaitReturn(s)
 		}
 	case "lost":
 		s.note("the device's media connection dropped; the gateway holds viewers while it reconnects")
@@ -467,11 +448,38 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	}
 }
 
-func (s *session) startDone() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
+// awaitReturn waits, once per loss, for the media of a session to become
+// playable again within ready_timeout; otherwise the session fails and the
+// device is told to stop.
+func (p *Plane) awaitReturn(s *session) {
+	s.mu.Lock()
+	if s.rewaiting {
+		s.mu.Unlock()
+		return
 	}
+	s.rewaiting = true
+	s.mu.Unlock()
+	wait := p.Config.ReadyTimeout
+	p.background(func(context.Context) {
+		ctx, cancel := context.WithTimeout(s.ctx, wait)
+		defer cancel()
+		err := p.Media.WaitReady(ctx, s.v.Path)
+		s.mu.Lock()
+		s.rewaiting = false
+		s.mu.Unlock()
+		switch {
+		case err == nil:
+			if s.stepFrom(StepMediaArriving, StepPlayable, "media is playable again") {
+				s.mu.Lock()
+				s.armIdleLocked()
+				s.mu.Unlock()
+			}
+		case s.ctx.Err() == nil:
+			if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
+				&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
+				v := s.view()
+				p.stopQuietly(v.Gateway, s.bid, v.VideoID)
+			}
+		}
+	})
 }

@@ -30,7 +30,7 @@ type PlayURLs struct {
 	Page string `json:"page"`
 }
 
-// urlTypes maps a protocol to live_start_push's url_type (§8.1). A session
+// urlTypes maps a protocol to live_start_push's url_type (docs/dji-cloud-api.md, url_type). A session
 // needs nothing else protocol-specific: the media gateway's MintPush builds
 // the url string in that protocol's format.
 var urlTypes = map[string]int{"rtmp": 1, "rtsp": 2, "gb28181": 3, "whip": 4}

@@ -38,7 +38,7 @@ func newMetrics(p *Plane) *metrics {
 		return float64(g)
 	})
 	m.sessions = &sessionCollector{p: p, desc: prometheus.NewDesc("skyrelay_live_sessions",
-		"Live sessions driven by this gateway, by step.", []string{"state"}, nil)}
+		"Live sessions driven by Skyrelay, by step.", []string{"state"}, nil)}
 	return m
 }
 

@@ -101,7 +101,7 @@ func (p *Plane) Initialize() error {
 var reconnectMin = 250 * time.Millisecond
 
 // Close stops every goroutine and the broker. Live sessions are left as they
-// are on the devices: a restarted gateway takes over nothing.
+// are on the devices: a restarted Skyrelay takes over nothing.
 func (p *Plane) Close() {
 	p.ensure()
 	sessions, first := p.sessions.close()
@@ -111,7 +111,7 @@ func (p *Plane) Close() {
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
-		s.end(StepStopped, "the gateway is shutting down", nil)
+		s.end(StepStopped, "Skyrelay is shutting down", nil)
 	}
 	p.cmds.failAll(broker.ErrClosed)
 	if p.embedded != nil {
@@ -159,7 +159,7 @@ func (p *Plane) onConnection(up bool, err error) {
 	p.events.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": false, "error": err.Error()}})
 }
 
-// runSweep marks silent gateways offline and forgets long-ended sessions.
+// runSweep marks silent devices offline and forgets long-ended sessions.
 func (p *Plane) runSweep() {
 	defer p.wg.Done()
 	tick := min(max(p.Config.OfflineAfter/4, 10*time.Millisecond), time.Second)
@@ -171,7 +171,7 @@ func (p *Plane) runSweep() {
 			for _, gw := range p.reg.sweep(now, p.Config.OfflineAfter) {
 				p.log.Info("device offline", "gateway", gw, "silent_for", p.Config.OfflineAfter)
 				p.events.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
-				p.onGatewayOffline(gw)
+				p.onDeviceOffline(gw)
 			}
 			p.sessions.forgetEnded(now, endedKept)
 		case <-p.done:

@@ -12,7 +12,7 @@ import (
 )
 
 // pullURL takes the RTSP URL a device returns in live_start_push's reply
-// for url_type 2 (dji-cloud-api.md §8.1): in data.output (current SDK) or
+// for url_type 2 (docs/dji-cloud-api.md, url_type): in data.output (current SDK) or
 // data.info (legacy Pilot; parseReply already falls back to it), as a
 // string or as an object holding the URL ({"url": "rtsp://..."}, or any
 // string member that is an rtsp:// URL).

@@ -7,8 +7,8 @@ import (
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
-// requestResult for requests this gateway does not serve. Answering at all
-// matters (a dock waits about 40 s for an unanswered request, §4.4), but
+// requestResult for requests Skyrelay does not serve. Answering at all
+// matters (a dock waits about 40 s for an unanswered request, docs/field-quirks.md), but
 // answering 0 would tell it something was granted - say storage credentials
 // that were never sent. 1 is the "failed" of DJI's own result vocabulary
 // (property/set_reply), so the device gets a quick, honest no.
@@ -37,7 +37,7 @@ func (b *bindings) get(sn string) (string, bool) {
 }
 
 // answerRequest builds the requests_reply data of a request, and tells
-// whether the method is one this gateway serves.
+// whether the method is one Skyrelay serves.
 func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served bool) {
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &d)
@@ -45,7 +45,7 @@ func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served
 	switch e.Method {
 	case "config":
 		// The dock's config reply has its fields directly in data, without
-		// result/output (§4.4).
+		// result/output (docs/dji-cloud-api.md, requests).
 		return map[string]any{
 			"app_id":          c.AppID,
 			"app_key":         string(c.AppKey),
@@ -110,7 +110,7 @@ func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served
 		return result(0, map[string]any{"err_infos": errs}), true
 	case "flight_areas_get", "offline_map_get":
 		// Nothing to offer; a plain 0 spares older docks a ~40 s wait
-		// before every take-off (§4.4).
+		// before every take-off (docs/field-quirks.md).
 		return result(0, nil), true
 	}
 	return result(unservedResult, nil), false

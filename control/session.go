@@ -58,15 +58,15 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the start flow is over
 
-	mu       sync.Mutex
-	v        Session
-	startErr *APIError
-	ended    bool
-	accepted bool // the device accepted the start
-	sawLive  bool // ...and then reported the video live
-	revoke   func()
-	idle     *time.Timer
-	regone   *time.Timer // media gone: how long to wait for it to return
+	mu        sync.Mutex
+	v         Session
+	startErr  *APIError
+	ended     bool
+	accepted  bool // the device accepted the start
+	sawLive   bool // ...and then reported the video live
+	revoke    func()
+	idle      *time.Timer
+	rewaiting bool // awaitReturn waits for the media to come back
 }
 
 func (s *session) view() Session {
@@ -114,6 +114,21 @@ func (s *session) step(step, reason string) bool {
 	return true
 }
 
+// stepFrom moves an active session from one step to another; false when
+// it is in another step (or ended) by then.
+func (s *session) stepFrom(from, to, reason string) bool {
+	s.mu.Lock()
+	if s.ended || s.v.State != from {
+		s.mu.Unlock()
+		return false
+	}
+	s.v.State, s.v.Reason = to, reason
+	s.noteLocked("%s: %s", to, reason)
+	s.mu.Unlock()
+	s.p.sessionChanged(s)
+	return true
+}
+
 // end finishes the session once: the start flow is cancelled, timers stop
 // and the push secret is revoked.
 func (s *session) end(step, reason string, err *APIError) bool {
@@ -131,9 +146,6 @@ func (s *session) end(step, reason string, err *APIError) bool {
 	s.noteLocked("%s: %s", step, reason)
 	if s.idle != nil {
 		s.idle.Stop()
-	}
-	if s.regone != nil {
-		s.regone.Stop()
 	}
 	revoke := s.revoke
 	s.revoke = nil

@@ -8,7 +8,7 @@ import (
 )
 
 // sessionTable holds the live sessions by video_id, apart from the
-// registry: sessions are what this gateway drives, the registry what the
+// registry: sessions are what Skyrelay drives, the registry what the
 // devices report. Its lock is its own; nothing outside this file takes it.
 type sessionTable struct {
 	mu      sync.Mutex

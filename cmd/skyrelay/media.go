@@ -40,7 +40,7 @@ var _ control.Media = (*media)(nil)
 var errProtocol = errors.New("this protocol cannot be received by the gateway yet")
 
 // MintPush returns the url of live_start_push for one push of path, with a
-// secret valid for this push alone (dji-cloud-api.md §8.1).
+// secret valid for this push alone (docs/dji-cloud-api.md, url_type).
 func (m *media) MintPush(path, protocol string) (string, func(), error) {
 	switch protocol {
 	case "rtmp":
@@ -54,7 +54,7 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		// The controller runs the server and Skyrelay pulls, so these
 		// credentials guard the controller, not the gateway: fresh ones
 		// per session, unrelated to any publish secret (exact key case:
-		// userName, §8.1).
+		// userName; docs/dji-cloud-api.md, url_type).
 		// The port is control.rtsp_device_port (url_type 2 in
 		// docs/dji-cloud-api.md).
 		port := m.cfg.Control.RTSPDevicePort
@@ -65,7 +65,7 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 			break
 		}
 		// serverIP/serverPort/serverID/agentID/agentPassword/localPort/
-		// channel, with a password minted for this push (§8.1).
+		// channel, with a password minted for this push (docs/dji-cloud-api.md, url_type).
 		return m.gb.MintPush(path)
 	case "whip":
 		if !m.whip {

@@ -12,7 +12,7 @@ type Handler func(topic string, payload []byte)
 
 // Bus is what the control plane needs from MQTT. Every publish is QoS 1 and
 // never retained: a retained command would be delivered again on every
-// device reconnect (dji-cloud-api.md §13), so the interface has no way to ask
+// device reconnect (docs/dji-cloud-api.md, topics), so the interface has no way to ask
 // for one.
 type Bus interface {
 	// Publish sends payload on topic.

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Envelope is one DJI Cloud API message (dji-cloud-api.md §2), parsed
+// Envelope is one DJI Cloud API message (docs/dji-cloud-api.md, the message envelope), parsed
 // tolerantly: devices and DJI's own examples disagree on types and even on
 // key spelling, and a gateway must not drop a message for that.
 type Envelope struct {

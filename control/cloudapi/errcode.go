@@ -3,7 +3,7 @@ package cloudapi
 import "fmt"
 
 // DeviceError is a non-zero result or error_status from a device, decoded
-// with the code structure of dji-cloud-api.md §10: six digits ABCDEF, A the
+// with the code structure in docs/dji-cloud-api.md (error codes): six digits ABCDEF, A the
 // origin, BC the module, DEF the reason.
 type DeviceError struct {
 	Code int `json:"device_code"`

@@ -23,8 +23,8 @@ var kindNames = [KindCount]string{"unknown", "status", "osd", "state", "services
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Subscriptions are the filters the plane listens to (dji-cloud-api.md §3,
-// the simple once-only variant).
+// Subscriptions are the filters the plane listens to: the simple
+// once-only variant of docs/dji-cloud-api.md (topics).
 var Subscriptions = []string{
 	"sys/product/+/status",
 	"thing/product/+/osd",
