@@ -12,6 +12,10 @@ import (
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
+// api serves the control API's requests: each handler reads the request,
+// asks the plane and writes the answer; the work is the plane's.
+type api struct{ *Plane }
+
 // maxBody bounds request bodies; DJI service payloads are small.
 const maxBody = 1 << 20
 
@@ -20,24 +24,25 @@ const maxBody = 1 << 20
 // 405 for a known path with another method).
 func (p *Plane) Routes() map[string]http.HandlerFunc {
 	p.ensure()
+	a := api{p}
 	return map[string]http.HandlerFunc{
-		"GET /api/v1/devices":                                 p.apiDevices,
-		"GET /api/v1/devices/{sn}":                            p.apiDevice,
-		"POST /api/v1/devices/{gateway_sn}/services/{method}": p.apiService,
-		"POST /api/v1/live":                                   p.apiStart,
-		"GET /api/v1/live":                                    p.apiSessions,
-		"GET /api/v1/live/{video_id...}":                      p.apiSession,
-		"PATCH /api/v1/live/{video_id...}":                    p.apiPatch,
-		"DELETE /api/v1/live/{video_id...}":                   p.apiStop,
-		"GET /api/v1/events":                                  p.serveEvents,
+		"GET /api/v1/devices":                                 a.apiDevices,
+		"GET /api/v1/devices/{sn}":                            a.apiDevice,
+		"POST /api/v1/devices/{gateway_sn}/services/{method}": a.apiService,
+		"POST /api/v1/live":                                   a.apiStart,
+		"GET /api/v1/live":                                    a.apiSessions,
+		"GET /api/v1/live/{video_id...}":                      a.apiSession,
+		"PATCH /api/v1/live/{video_id...}":                    a.apiPatch,
+		"DELETE /api/v1/live/{video_id...}":                   a.apiStop,
+		"GET /api/v1/events":                                  a.serveEvents,
 	}
 }
 
-func (p *Plane) apiDevices(w http.ResponseWriter, _ *http.Request) {
+func (p api) apiDevices(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": p.Devices()})
 }
 
-func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
+func (p api) apiDevice(w http.ResponseWriter, r *http.Request) {
 	d, ok := p.Device(r.PathValue("sn"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no device %q has connected", r.PathValue("sn")))
@@ -49,7 +54,7 @@ func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
 var methodName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // apiService passes any Cloud API service through: the body is data.
-func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
+func (p api) apiService(w http.ResponseWriter, r *http.Request) {
 	gw, method := r.PathValue("gateway_sn"), r.PathValue("method")
 	if !methodName.MatchString(method) {
 		writeError(w, http.StatusBadRequest, "bad_request", "method must be a Cloud API method name such as live_stop_push")
@@ -85,7 +90,7 @@ func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiStart is POST /api/v1/live.
-func (p *Plane) apiStart(w http.ResponseWriter, r *http.Request) {
+func (p api) apiStart(w http.ResponseWriter, r *http.Request) {
 	var req startRequest
 	if aerr := readJSON(r, &req, false); aerr != nil {
 		writeAPIError(w, aerr)
@@ -111,11 +116,11 @@ func (p *Plane) apiStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, s.view())
 }
 
-func (p *Plane) apiSessions(w http.ResponseWriter, _ *http.Request) {
+func (p api) apiSessions(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": p.Sessions()})
 }
 
-func (p *Plane) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly bool) *session {
+func (p api) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly bool) *session {
 	id := r.PathValue("video_id")
 	s := p.session(id)
 	if s == nil || (activeOnly && s.isEnded()) {
@@ -125,14 +130,14 @@ func (p *Plane) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly 
 	return s
 }
 
-func (p *Plane) apiSession(w http.ResponseWriter, r *http.Request) {
+func (p api) apiSession(w http.ResponseWriter, r *http.Request) {
 	if s := p.sessionOr404(w, r, false); s != nil {
 		writeJSON(w, http.StatusOK, s.view())
 	}
 }
 
 // apiPatch changes quality ({"quality":N}) and/or lens ({"lens":"zoom"}).
-func (p *Plane) apiPatch(w http.ResponseWriter, r *http.Request) {
+func (p api) apiPatch(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Quality *int    `json:"quality"`
 		Lens    *string `json:"lens"`
@@ -158,7 +163,7 @@ func (p *Plane) apiPatch(w http.ResponseWriter, r *http.Request) {
 
 // apiStop is DELETE: live_stop_push, then 204. An ended session is simply
 // forgotten.
-func (p *Plane) apiStop(w http.ResponseWriter, r *http.Request) {
+func (p api) apiStop(w http.ResponseWriter, r *http.Request) {
 	s := p.sessionOr404(w, r, false)
 	if s == nil {
 		return

@@ -126,7 +126,7 @@ func (h *eventBus) close() {
 
 // serveEvents streams events as Server-Sent Events. A comment line is sent
 // at once, so a client knows it is subscribed, and every 15 s after that.
-func (p *Plane) serveEvents(w http.ResponseWriter, r *http.Request) {
+func (p api) serveEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "no_streaming", "this connection cannot stream events")

@@ -12,7 +12,14 @@ import (
 // onMessage handles one device message. It runs on the broker's goroutine
 // of the device's connection (embedded) or on a worker of the client
 // (external), concurrently for different devices.
-func (p *Plane) onMessage(topic string, payload []byte) {
+func (p *Plane) onMessage(topic string, payload []byte) { inbox{p}.handle(topic, payload) }
+
+// inbox handles what devices send: it records it in the registry, answers
+// what needs an answer, hands replies to the commands waiting for them and
+// tells the sessions what concerns them.
+type inbox struct{ *Plane }
+
+func (p inbox) handle(topic string, payload []byte) {
 	sn, kind := cloudapi.ParseTopic(topic)
 	p.met.message(kind)
 	if kind == cloudapi.KindUnknown {
@@ -56,29 +63,29 @@ func (p *Plane) onMessage(topic string, payload []byte) {
 	}
 }
 
-func (p *Plane) malformed(topic string, err error) {
+func (p inbox) malformed(topic string, err error) {
 	p.met.malformed.Inc()
 	p.log.Debug("malformed message ignored", "topic", topic, "error", err)
 }
 
 // send publishes a reply without waiting (see broker.Bus.Send).
-func (p *Plane) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
+func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
 
 // touch records a message on a topic of the device's own.
-func (p *Plane) touch(sn string, now time.Time) {
+func (p inbox) touch(sn string, now time.Time) {
 	if p.reg.touch(sn, now) {
 		p.online(sn)
 	}
 }
 
-func (p *Plane) online(gw string) {
+func (p inbox) online(gw string) {
 	p.log.Info("device online", "gateway", gw)
 	p.events.publish(Event{Type: EventDeviceOnline, SN: gw, Gateway: gw})
 }
 
 // onStatus answers update_topo (always: the device re-sends until it gets a
 // reply) and records the topology.
-func (p *Plane) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
 	method := e.Method
 	if method == "" {
 		method = "update_topo"
@@ -106,7 +113,7 @@ func (p *Plane) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
 
 // onOSD keeps the last osd and liveness. The legacy (v1.1) live_status sits
 // in the osd of the device holding the connection; it is parsed only when present and changed.
-func (p *Plane) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
 	if len(e.Data) > 0 && !bytes.HasPrefix(bytes.TrimSpace(e.Data), []byte("{")) {
 		p.malformed(cloudapi.TopicOSD(sn), cloudapi.ErrMalformed)
 		return
@@ -133,7 +140,7 @@ func (p *Plane) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
 // onState merges a state message (only changed keys arrive), applies
 // live_capacity and live_status, and answers need_reply every time while
 // applying a repeated tid once.
-func (p *Plane) onState(sn string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onState(sn string, e *cloudapi.Envelope, now time.Time) {
 	d, err := e.Object()
 	if err != nil {
 		p.malformed(cloudapi.TopicState(sn), err)
@@ -188,7 +195,7 @@ func (p *Plane) onState(sn string, e *cloudapi.Envelope, now time.Time) {
 }
 
 // onEvents forwards a device event once and answers need_reply every time.
-func (p *Plane) onEvents(gw string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onEvents(gw string, e *cloudapi.Envelope, now time.Time) {
 	if e.NeedReply {
 		p.send(cloudapi.TopicEventsReply(gw), cloudapi.Reply(e, e.Method, map[string]any{"result": 0}))
 	}
@@ -202,7 +209,7 @@ func (p *Plane) onEvents(gw string, e *cloudapi.Envelope, now time.Time) {
 }
 
 // onRequests answers a device's request.
-func (p *Plane) onRequests(gw string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onRequests(gw string, e *cloudapi.Envelope, now time.Time) {
 	p.touch(gw, now)
 	if _, err := e.Object(); err != nil {
 		// Still answered below: a device waits ~40 s for a request that

@@ -38,7 +38,7 @@ func (b *bindings) get(sn string) (string, bool) {
 
 // answerRequest builds the requests_reply data of a request, and tells
 // whether the method is one Skyrelay serves.
-func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served bool) {
+func (p inbox) answerRequest(gw string, e *cloudapi.Envelope) (data any, served bool) {
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &d)
 	c := p.Config
@@ -117,7 +117,7 @@ func (p *Plane) answerRequest(gw string, e *cloudapi.Envelope) (data any, served
 }
 
 // bindingOK checks a binding code and organization against the config.
-func (p *Plane) bindingOK(code, orgID string) bool {
+func (p inbox) bindingOK(code, orgID string) bool {
 	if p.Config.BindingCode != "" && code != string(p.Config.BindingCode) {
 		return false
 	}
