@@ -101,24 +101,13 @@ func (s *session) note(format string, a ...any) {
 }
 
 // step moves an active session to a new step.
-func (s *session) step(step, reason string) bool {
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return false
-	}
-	s.v.State, s.v.Reason = step, reason
-	s.noteLocked("%s: %s", step, reason)
-	s.mu.Unlock()
-	s.p.sessionChanged(s)
-	return true
-}
+func (s *session) step(step, reason string) bool { return s.stepFrom("", step, reason) }
 
-// stepFrom moves an active session from one step to another; false when
-// it is in another step (or ended) by then.
+// stepFrom moves an active session in step from ("" for any) to another
+// step; false when it is in another step (or ended) by then.
 func (s *session) stepFrom(from, to, reason string) bool {
 	s.mu.Lock()
-	if s.ended || s.v.State != from {
+	if s.ended || (from != "" && s.v.State != from) {
 		s.mu.Unlock()
 		return false
 	}
