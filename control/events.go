@@ -58,70 +58,70 @@ const subBuffer = 1024
 
 // active tells whether anyone listens; producers skip building events when
 // nobody does.
-func (h *eventBus) active() bool { return h.n.Load() > 0 }
+func (b *eventBus) active() bool { return b.n.Load() > 0 }
 
-func (h *eventBus) publish(ev Event) {
-	if !h.active() {
+func (b *eventBus) publish(ev Event) {
+	if !b.active() {
 		return
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	b, err := json.Marshal(ev)
+	data, err := json.Marshal(ev)
 	if err != nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seq++
-	frame := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", h.seq, ev.Type, b))
-	for s := range h.subs {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	frame := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", b.seq, ev.Type, data))
+	for s := range b.subs {
 		select {
 		case s.ch <- frame:
 		default:
 			s.overflow = true
 			close(s.ch)
-			delete(h.subs, s)
-			h.n.Add(-1)
+			delete(b.subs, s)
+			b.n.Add(-1)
 		}
 	}
 }
 
-func (h *eventBus) subscribe() *eventSub {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (b *eventBus) subscribe() *eventSub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	s := &eventSub{ch: make(chan []byte, subBuffer)}
-	if h.closed {
+	if b.closed {
 		close(s.ch)
 		return s
 	}
-	if h.subs == nil {
-		h.subs = map[*eventSub]struct{}{}
+	if b.subs == nil {
+		b.subs = map[*eventSub]struct{}{}
 	}
-	h.subs[s] = struct{}{}
-	h.n.Add(1)
+	b.subs[s] = struct{}{}
+	b.n.Add(1)
 	return s
 }
 
-func (h *eventBus) unsubscribe(s *eventSub) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
+func (b *eventBus) unsubscribe(s *eventSub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; ok {
+		delete(b.subs, s)
 		close(s.ch)
-		h.n.Add(-1)
+		b.n.Add(-1)
 	}
 }
 
-func (h *eventBus) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	for s := range h.subs {
+func (b *eventBus) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
 		close(s.ch)
-		delete(h.subs, s)
+		delete(b.subs, s)
 	}
-	h.n.Store(0)
+	b.n.Store(0)
 }
 
 // serveEvents streams events as Server-Sent Events. A comment line is sent
