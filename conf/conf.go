@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -198,6 +199,14 @@ func (s Secret) String() string {
 		return ""
 	}
 	return "***"
+}
+
+// RedactURL is a URL as it may be printed: any password in it masked.
+func RedactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
 }
 
 // Default returns the configuration of an empty file.

@@ -99,7 +99,7 @@ func (m MQTT) validate(bad func(key, format string, a ...any)) {
 	if m.Broker != "embedded" {
 		u, err := url.Parse(m.Broker)
 		if err != nil || u.Host == "" || !strings.Contains(" tcp mqtt ssl tls ws wss ", " "+u.Scheme+" ") {
-			bad("mqtt.broker", "must be \"embedded\" or a tcp://, tls://, ws:// or wss:// URL, not %q", redactURL(m.Broker))
+			bad("mqtt.broker", "must be \"embedded\" or a tcp://, tls://, ws:// or wss:// URL, not %q", RedactURL(m.Broker))
 		}
 		return
 	}
@@ -133,14 +133,6 @@ func (m MQTT) validate(bad func(key, format string, a ...any)) {
 			}
 		}
 	}
-}
-
-// redactURL hides the password of a broker URL.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }
 
 // PortRange parses media_ports ("30000-30499").

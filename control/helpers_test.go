@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/control/cloudapi"
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 

@@ -314,13 +314,7 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 		}
 	}
 	if quality != nil {
-		rep, err := p.call(ctx, v.Gateway, "live_set_quality", s.bid, map[string]any{"video_id": v.VideoID, "video_quality": *quality})
-		if err != nil {
-			return callError("live_set_quality", err, p.Config.ReplyTimeout)
-		}
-		if rep.Result != 0 {
-			e := deviceError("live_set_quality", rep.Result)
-			s.note("%s", e.Message)
+		if e := p.command(ctx, s, "live_set_quality", map[string]any{"video_id": v.VideoID, "video_quality": *quality}); e != nil {
 			return e
 		}
 		s.mu.Lock()
@@ -331,13 +325,7 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 	if lens != nil {
 		// Docs disagree on the payload (docks: video_type only; RCs and the
 		// SDK: both); devices accept both fields, so both are sent.
-		rep, err := p.call(ctx, v.Gateway, "live_lens_change", s.bid, map[string]any{"video_id": v.VideoID, "video_type": *lens})
-		if err != nil {
-			return callError("live_lens_change", err, p.Config.ReplyTimeout)
-		}
-		if rep.Result != 0 {
-			e := deviceError("live_lens_change", rep.Result)
-			s.note("%s", e.Message)
+		if e := p.command(ctx, s, "live_lens_change", map[string]any{"video_id": v.VideoID, "video_type": *lens}); e != nil {
 			return e
 		}
 		s.mu.Lock()
@@ -346,6 +334,21 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 		s.mu.Unlock()
 	}
 	p.sessionChanged(s)
+	return nil
+}
+
+// command sends one command of a session and turns a failure or the
+// device's refusal into the API's error; a refusal is noted on the session.
+func (p *Plane) command(ctx context.Context, s *session, method string, data map[string]any) *APIError {
+	rep, err := p.call(ctx, s.v.Gateway, method, s.bid, data)
+	if err != nil {
+		return callError(method, err, p.Config.ReplyTimeout)
+	}
+	if rep.Result != 0 {
+		e := deviceError(method, rep.Result)
+		s.note("%s", e.Message)
+		return e
+	}
 	return nil
 }
 

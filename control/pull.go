@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
@@ -73,7 +74,7 @@ func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 	stop, err := p.Media.Pull(v.Path, u)
 	if err != nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable",
-			Message: fmt.Sprintf("cannot pull %s: %v", redactURL(u), err)}
+			Message: fmt.Sprintf("cannot pull %s: %v", conf.RedactURL(u), err)}
 	}
 	s.mu.Lock()
 	if s.ended {
@@ -89,14 +90,6 @@ func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 		}
 	}
 	s.mu.Unlock()
-	s.note("pulling %s from the device", redactURL(u))
+	s.note("pulling %s from the device", conf.RedactURL(u))
 	return nil
-}
-
-// redactURL hides the password of a URL for the session's notes.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }

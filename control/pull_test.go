@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
@@ -46,8 +47,8 @@ func TestPullURLFromReply(t *testing.T) {
 			t.Errorf("%s: %q %v", data, got, err)
 		}
 	}
-	if s := redactURL("rtsp://u:secret@h:1/p"); strings.Contains(s, "secret") {
-		t.Errorf("redactURL kept the password: %s", s)
+	if s := conf.RedactURL("rtsp://u:secret@h:1/p"); strings.Contains(s, "secret") {
+		t.Errorf("RedactURL kept the password: %s", s)
 	}
 }
 

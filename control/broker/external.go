@@ -72,7 +72,7 @@ func (x *External) Initialize() error {
 	}
 	u, err := url.Parse(x.Config.Broker)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("broker %q is not a URL", redact(x.Config.Broker))
+		return fmt.Errorf("broker %q is not a URL", conf.RedactURL(x.Config.Broker))
 	}
 	username, password := x.Config.Username, string(x.Config.Password)
 	if username == "" && u.User != nil {
@@ -365,11 +365,4 @@ func Match(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
-}
-
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }
