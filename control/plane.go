@@ -71,7 +71,7 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, GatewayOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}

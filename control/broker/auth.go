@@ -51,13 +51,13 @@ type authHook struct {
 	users          map[string]conf.MQTTUser
 	access         map[string]*access
 	anonymous      bool
-	gatewayOf      func(sn string) string
+	parentOf       func(sn string) string
 	onDeniedAccess func(username, topic string, write bool)
 }
 
-func newAuthHook(users []conf.MQTTUser, anonymous bool, gatewayOf func(string) string) *authHook {
+func newAuthHook(users []conf.MQTTUser, anonymous bool, parentOf func(string) string) *authHook {
 	h := &authHook{users: map[string]conf.MQTTUser{}, access: map[string]*access{},
-		anonymous: anonymous, gatewayOf: gatewayOf}
+		anonymous: anonymous, parentOf: parentOf}
 	for _, u := range users {
 		h.users[u.User] = u
 		h.access[u.User] = newAccess(u)
@@ -112,8 +112,8 @@ func (h *authHook) topicAllowed(a *access, topic string) bool {
 	if a.gateways[sn] {
 		return true
 	}
-	if h.gatewayOf != nil {
-		if gw := h.gatewayOf(sn); gw != "" && a.gateways[gw] {
+	if h.parentOf != nil {
+		if parent := h.parentOf(sn); parent != "" && a.gateways[parent] {
 			return true
 		}
 	}

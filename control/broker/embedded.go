@@ -21,10 +21,10 @@ type Embedded struct {
 	// device accounts and whether anonymous clients get in from anywhere
 	// (from loopback they always do: local tools, the simulator).
 	Config conf.MQTTEmbedded
-	// GatewayOf names the device holding the connection of an aircraft
+	// ParentOf names the device holding the connection of an aircraft
 	// SN, or "" (see authHook).
-	GatewayOf func(sn string) string
-	Log       *slog.Logger
+	ParentOf func(sn string) string
+	Log      *slog.Logger
 
 	server *mqtt.Server
 	tcp    *listeners.TCP
@@ -69,7 +69,7 @@ func (e *Embedded) Initialize() error {
 		// $SYS topics are noise for devices and nobody here reads them.
 		SysTopicResendInterval: 3600,
 	})
-	hook := newAuthHook(e.Config.Users, e.Config.AllowAnonymous, e.GatewayOf)
+	hook := newAuthHook(e.Config.Users, e.Config.AllowAnonymous, e.ParentOf)
 	hook.onDeniedAccess = func(user, topic string, write bool) {
 		e.Log.Debug("topic refused by the ACL", "username", user, "topic", topic, "publish", write)
 	}
