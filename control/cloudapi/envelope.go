@@ -282,3 +282,29 @@ func NewID() string {
 	}
 	return string(out)
 }
+
+// Members cuts a JSON object into its members without decoding them; false
+// when b is not an object. b must be valid JSON, as the data of a message
+// Parse accepted is: this is the osd path, every message of every device.
+// A repeated key keeps its last value, as json.Unmarshal into a map does.
+func Members(b json.RawMessage) (map[string]json.RawMessage, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil, false
+	}
+	m := map[string]json.RawMessage{}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		kEnd := stringEnd(b, i)
+		key := memberKey(b[i:kEnd])
+		i = skipSpace(b, kEnd)
+		i = skipSpace(b, i+1) // the colon
+		vEnd := valueEnd(b, i)
+		m[key] = b[i:vEnd:vEnd]
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return m, true
+}
