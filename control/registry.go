@@ -40,7 +40,7 @@ type device struct {
 	subs  map[string]*subDevice
 	state map[string]json.RawMessage
 	osd   map[string]json.RawMessage // the latest value of every osd key
-	tids  tidRing // state and events already applied
+	tids  tidRing                    // state and events already applied
 
 	capacity json.RawMessage
 	limits   liveLimits // from live_capacity
