@@ -111,7 +111,7 @@ func (p *Plane) Close() {
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
-		s.end(StepStopped, "Skyrelay is shutting down", nil)
+		s.end(End{Cause: EndShutdown}, StepStopped, "Skyrelay is shutting down", nil)
 	}
 	p.cmds.failAll(broker.ErrClosed)
 	if p.embedded != nil {
