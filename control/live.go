@@ -48,7 +48,7 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 			Message: fmt.Sprintf("device %s of video_id %q is offline", gw, req.VideoID)}
 	}
 
-	check := func() *APIError {
+	check := func(active []*session) *APIError {
 		if p.Media == nil {
 			return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
 		}
@@ -56,7 +56,18 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 			return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
 				Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
 		}
-		return nil
+		if origin == "on_demand" {
+			if e := p.refused.holdBack(req.VideoID); e != nil {
+				return e
+			}
+		}
+		lim, running := p.reg.liveNow(gw)
+		for _, s := range active {
+			if s.v.Gateway == gw && !slices.Contains(running, s.v.VideoID) {
+				running = append(running, s.v.VideoID)
+			}
+		}
+		return checkCapacity(gw, req.VideoID, lim, running)
 	}
 	mk := func() *session {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -83,6 +94,10 @@ func (p *Plane) runStart(s *session) {
 		s.mu.Lock()
 		s.startErr = e
 		s.mu.Unlock()
+		if backsOff(e) {
+			wait := p.refused.failed(v.VideoID, e)
+			s.note("on-demand starts of %s wait %s before the next live_start_push", v.VideoID, wait)
+		}
 		cause := EndStartFailed
 		if e.Code == "media_timeout" {
 			cause = EndMediaTimeout
@@ -200,6 +215,7 @@ func (p *Plane) runStart(s *session) {
 	s.mu.Lock()
 	s.v.Readers = p.Media.Readers(v.Path)
 	s.mu.Unlock()
+	p.refused.succeeded(v.VideoID)
 	if s.step(StepPlayable, "media is playable") {
 		s.mu.Lock()
 		s.armIdleLocked()

@@ -35,6 +35,7 @@ type Plane struct {
 	met      *metrics
 
 	sessions sessionTable
+	refused  refusals // back-off of on-demand starts after failures
 
 	ctx    context.Context
 	cancel context.CancelFunc

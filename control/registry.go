@@ -436,6 +436,24 @@ func (r *registry) videoLive(gw, videoID string) bool {
 	return false
 }
 
+// liveNow returns the device's live limits and the video_ids it reports
+// pushing.
+func (r *registry) liveNow(gw string) (liveLimits, []string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g := r.devices[gw]
+	if g == nil {
+		return liveLimits{}, nil
+	}
+	var ids []string
+	for id, ls := range g.live {
+		if ls.Status == 1 {
+			ids = append(ids, id)
+		}
+	}
+	return g.limits, ids
+}
+
 // cameOnlineAt is when the device, or the latest of its sub-devices, came
 // online: devices refuse pushes with x13006 for a while after that.
 func (r *registry) cameOnlineAt(gw string) time.Time {
