@@ -46,7 +46,7 @@ func (b *recordBus) Publish(_ context.Context, topic string, payload []byte) err
 	return nil
 }
 func (b *recordBus) Subscribe([]string, broker.Handler) error { return nil }
-func (b *recordBus) Send(topic string, payload []byte)       { b.record(topic, payload) }
+func (b *recordBus) Send(topic string, payload []byte)        { b.record(topic, payload) }
 
 // on returns what was published on topic, oldest first.
 func (b *recordBus) on(topic string) []busMsg {
