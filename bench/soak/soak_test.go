@@ -143,6 +143,9 @@ func TestSoak(t *testing.T) {
 	if down := waitUp(vpeers, time.Minute); len(down) > 0 {
 		t.Errorf("viewers that could not connect again after the churn: %v", down)
 	}
+	if n := sum(pubs).broken; n > 0 {
+		t.Errorf("the gateway closed %d publishers after the churn, while nothing disturbed them", n)
+	}
 	if dead := deadPictures(vs, 20*time.Second); len(dead) > 0 {
 		t.Errorf("viewers connected but receiving nothing (dead picture): %v", dead)
 	}
