@@ -45,9 +45,9 @@ func prefixed(head []byte, lo, hi int) func(*rand.Rand) []byte {
 }
 
 // targets lists every port the gateway listens on with inputs a
-// well-behaved peer never sends. GB28181 media ports are left out: they
-// are opened per session, and the soak opens none.
-func targets(g *gwproc.Gateway) []*target {
+// well-behaved peer never sends, gbPort being the GB28181 media port of
+// the soak's one GB session (a UDP socket and a TCP listener).
+func targets(g *gwproc.Gateway, gbPort int) []*target {
 	at := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
 	sipBad := []func(*rand.Rand) []byte{
 		random(1, 1500),
@@ -80,6 +80,11 @@ func targets(g *gwproc.Gateway) []*target {
 	stun := []byte{0x00, 0x01, 0x00, 0x50, 0x21, 0x12, 0xa4, 0x42} // binding request, bad length
 	dtls := []byte{0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00}
 	webrtcBad := []func(*rand.Rand) []byte{random(1, 1200), prefixed(stun, 12, 200), prefixed(dtls, 0, 300)}
+	gbBad := []func(*rand.Rand) []byte{
+		random(1, 1400),
+		prefixed([]byte{0x80, 0x60, 0x00, 0x01}, 8, 1200),                                        // RTP, random SSRC and payload
+		prefixed([]byte{0x80, 0x60, 0x00, 0x02, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0xba}, 0, 1200), // a PS pack header, then garbage
+	}
 	sdp := "application/sdp"
 	req := func(method, path, ctype string, body func(*rand.Rand) []byte) func(*rand.Rand) *http.Request {
 		return func(r *rand.Rand) *http.Request {
@@ -119,6 +124,9 @@ func targets(g *gwproc.Gateway) []*target {
 		{name: "mqtt", network: "tcp", addr: at(g.MQTT), inputs: mqttBad},
 		{name: "mqtt websocket", network: "tcp", addr: at(g.MQTTWS), inputs: append(httpBad,
 			fixed("GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))},
+		{name: "gb28181 media udp", network: "udp", addr: at(gbPort), inputs: gbBad},
+		{name: "gb28181 media tcp", network: "tcp", addr: at(gbPort), inputs: append(gbBad,
+			prefixed([]byte{0x05, 0xdc, 0x80, 0x60}, 100, 1400))}, // an RFC 4571 length longer than what follows
 		{name: "webrtc udp", network: "udp", addr: at(g.WebRTC), inputs: webrtcBad},
 		{name: "webrtc tcp", network: "tcp", addr: at(g.WebRTC), inputs: []func(*rand.Rand) []byte{
 			random(1, 1200), prefixed([]byte{0x00, 0x60}, 96, 97), prefixed([]byte{0xff, 0xff}, 0, 500)}},

@@ -69,7 +69,7 @@ func TestSoak(t *testing.T) {
 	}
 	g := gwproc.Start(t, "")
 	idle := sample(t, g)
-	t.Logf("SOAK plan: %d streams (%d ffmpeg rtmp, %d ffmpeg rtsp, the rest in-process rtmp), viewers %d whep, %d rtsp, %d ll-hls; churn %s after a %s warm-up",
+	t.Logf("SOAK plan: %d streams (%d ffmpeg rtmp, %d ffmpeg rtsp, the rest in-process rtmp) and one GB28181 push from a simulated dock, viewers %d whep, %d rtsp, %d ll-hls; churn %s after a %s warm-up",
 		pl.streams, pl.ffmpegRTMP, pl.ffmpegRTSP, pl.whep, pl.rtsp, pl.hls, pl.duration, pl.warmUp)
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -89,6 +89,13 @@ func TestSoak(t *testing.T) {
 	if lost := waitReady(g, paths, time.Minute); len(lost) > 0 {
 		t.Fatalf("streams not ready after their first publish: %v", lost)
 	}
+	gbPath, gbPort, gbTransport := gbStream(t, g, ctx)
+	pubPaths := paths
+	paths = append(append([]string(nil), paths...), gbPath)
+	if lost := waitReady(g, paths, time.Minute); len(lost) > 0 {
+		t.Fatalf("the GB28181 stream is not ready: %v", lost)
+	}
+	t.Logf("SOAK GB28181 stream %s on media port %d (%s)", gbPath, gbPort, gbTransport)
 	vs := viewers(g, pl, paths)
 	var vpeers []*peer
 	for i, v := range vs {
@@ -107,7 +114,7 @@ func TestSoak(t *testing.T) {
 	close(begin)
 	feedCtx, stopFeeding := context.WithCancel(ctx)
 	var feeders sync.WaitGroup
-	ts := targets(g)
+	ts := targets(g, gbPort)
 	for i, tg := range ts {
 		feeders.Add(1)
 		go func() { defer feeders.Done(); tg.feed(feedCtx, pl.malformedEvery, uint64(i)) }()
@@ -149,7 +156,7 @@ func TestSoak(t *testing.T) {
 	if dead := deadPictures(vs, 20*time.Second); len(dead) > 0 {
 		t.Errorf("viewers connected but receiving nothing (dead picture): %v", dead)
 	}
-	finalProbes(t, g, paths)
+	finalProbes(t, g, pubPaths, gbPath)
 	last := sample(t, g)
 	t.Logf("SOAK end:   %s", last)
 	for _, b := range flat(start, last) {
@@ -161,7 +168,7 @@ func TestSoak(t *testing.T) {
 		t.Logf("SOAK   %s", p)
 	}
 	t.Logf("SOAK malformed inputs sent: %s", targetsSummary(ts))
-	t.Logf("SOAK ffprobe during the churn: %d read video, %d did not (a publisher away)", probesOK.Load(), probesFailed.Load())
+	t.Logf("SOAK ffprobe during the churn: %d read video, %d did not (its publisher may have been away)", probesOK.Load(), probesFailed.Load())
 	t.Logf("SOAK RSS %+.1f MB, goroutines %+.0f, fds %+d from start to end (limits: x%.1f+%d MB, x%.1f+%d, x%.1f+%d)",
 		float64(last.rss-start.rss)/(1<<20), last.goroutines-start.goroutines, last.fds-start.fds,
 		rssFactor, rssSlack>>20, goroutineFactor, goroutineSlack, fdFactor, fdSlack)
@@ -283,11 +290,14 @@ func probe(ctx context.Context, g *gwproc.Gateway, path string, rtsp bool) error
 	return nil
 }
 
-// finalProbes has ffprobe read two streams at the end, one published by
-// ffmpeg and one in-process, over RTSP and LL-HLS.
-func finalProbes(t *testing.T, g *gwproc.Gateway, paths []string) {
-	for i, path := range []string{paths[0], paths[len(paths)-1]} {
-		if err := probe(context.Background(), g, path, i == 0); err != nil {
+// finalProbes has ffprobe read three streams at the end: one published by
+// ffmpeg over RTSP, one in-process over LL-HLS, the GB28181 one over RTSP.
+func finalProbes(t *testing.T, g *gwproc.Gateway, pubPaths []string, gbPath string) {
+	for _, c := range []struct {
+		path string
+		rtsp bool
+	}{{pubPaths[0], true}, {pubPaths[len(pubPaths)-1], false}, {gbPath, true}} {
+		if err := probe(context.Background(), g, c.path, c.rtsp); err != nil {
 			t.Errorf("ffprobe at the end: %v", err)
 		}
 	}

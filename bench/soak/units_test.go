@@ -92,3 +92,31 @@ func TestPhaseHold(t *testing.T) {
 		t.Fatal("backoff must report the stop")
 	}
 }
+
+// deadPictures names a viewer that is connected and receives nothing, and
+// only that one.
+func TestDeadPictures(t *testing.T) {
+	mk := func(name string, up bool) *viewer {
+		v := &viewer{peer: &peer{name: name}}
+		v.path.Store("soak/s00")
+		v.up.Store(up)
+		return v
+	}
+	dead, gone, live := mk("dead", true), mk("gone", false), mk("live", true)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				live.media.Add(1)
+			}
+		}
+	}()
+	got := deadPictures([]*viewer{dead, gone, live}, 300*time.Millisecond)
+	if len(got) != 1 || got[0] != "dead on soak/s00" {
+		t.Fatalf("deadPictures = %q, want only the connected viewer that received nothing", got)
+	}
+}
