@@ -29,8 +29,8 @@ type outgoing struct {
 	Data      any    `json:"data"`
 }
 
-func newMessage(method, gateway string, data any) outgoing {
-	return outgoing{TID: newUUID(), BID: newUUID(), Timestamp: nowMillis(), Method: method, Gateway: gateway, Data: data}
+func newMessage(method, deviceSN string, data any) outgoing {
+	return outgoing{TID: newUUID(), BID: newUUID(), Timestamp: nowMillis(), Method: method, Gateway: deviceSN, Data: data}
 }
 
 // reply answers req on a _reply topic: same tid, bid and method (§2 rule 2).
@@ -50,18 +50,18 @@ func newUUID() string {
 }
 
 // Topics (§3).
-func topicStatus(gw string) string           { return "sys/product/" + gw + "/status" }
-func topicStatusReply(gw string) string      { return "sys/product/" + gw + "/status_reply" }
+func topicStatus(sn string) string           { return "sys/product/" + sn + "/status" }
+func topicStatusReply(sn string) string      { return "sys/product/" + sn + "/status_reply" }
 func topicOSD(sn string) string              { return "thing/product/" + sn + "/osd" }
 func topicState(sn string) string            { return "thing/product/" + sn + "/state" }
-func topicServices(gw string) string         { return "thing/product/" + gw + "/services" }
-func topicServicesReply(gw string) string    { return "thing/product/" + gw + "/services_reply" }
-func topicEvents(gw string) string           { return "thing/product/" + gw + "/events" }
-func topicEventsReply(gw string) string      { return "thing/product/" + gw + "/events_reply" }
-func topicRequests(gw string) string         { return "thing/product/" + gw + "/requests" }
-func topicRequestsReply(gw string) string    { return "thing/product/" + gw + "/requests_reply" }
-func topicPropertySet(gw string) string      { return "thing/product/" + gw + "/property/set" }
-func topicPropertySetReply(gw string) string { return "thing/product/" + gw + "/property/set_reply" }
+func topicServices(sn string) string         { return "thing/product/" + sn + "/services" }
+func topicServicesReply(sn string) string    { return "thing/product/" + sn + "/services_reply" }
+func topicEvents(sn string) string           { return "thing/product/" + sn + "/events" }
+func topicEventsReply(sn string) string      { return "thing/product/" + sn + "/events_reply" }
+func topicRequests(sn string) string         { return "thing/product/" + sn + "/requests" }
+func topicRequestsReply(sn string) string    { return "thing/product/" + sn + "/requests_reply" }
+func topicPropertySet(sn string) string      { return "thing/product/" + sn + "/property/set" }
+func topicPropertySetReply(sn string) string { return "thing/product/" + sn + "/property/set_reply" }
 
 // result is the data of a services_reply.
 type result struct {
@@ -74,12 +74,12 @@ type result struct {
 func (m *model) updateTopo() map[string]any {
 	a := m.aircraft
 	return map[string]any{
-		"domain":        fmt.Sprint(m.gateway.domain),
-		"type":          m.gateway.typ,
-		"sub_type":      m.gateway.subType,
+		"domain":        fmt.Sprint(m.device.domain),
+		"type":          m.device.typ,
+		"sub_type":      m.device.subType,
 		"device_secret": "sim-secret",
 		"nonce":         "sim-nonce",
-		"thing_version": m.gateway.thingVersion,
+		"thing_version": m.device.thingVersion,
 		"sub_devices": []map[string]any{{
 			"sn": a.sn, "domain": fmt.Sprint(a.domain), "type": a.typ, "sub_type": a.subType, "index": a.index,
 			"device_secret": "sim-secret", "nonce": "sim-nonce", "thing_version": a.thingVersion,

@@ -391,7 +391,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// notes collects a simulated gateway's notes.
+// notes collects a simulated device's notes.
 type notes chan sim.Note
 
 func (n notes) add(x sim.Note) {
@@ -416,9 +416,9 @@ func (n notes) wait(t *testing.T, what string, match func(sim.Note) bool) sim.No
 	}
 }
 
-// runGateway runs a simulated gateway until the test ends and returns its
+// runDevice runs a simulated device until the test ends and returns its
 // log, which the test can search.
-func runGateway(t *testing.T, run func(context.Context) error) {
+func runDevice(t *testing.T, run func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

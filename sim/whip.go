@@ -48,7 +48,7 @@ func (p *whipPusher) stop() {
 }
 
 // connect publishes once. Candidates are gathered on loopback only when
-// the gateway is on loopback (tests), on every interface otherwise.
+// the WHIP server is on loopback (tests), on every interface otherwise.
 func (p *whipPusher) connect(ctx context.Context) (*whipclient.Client, error) {
 	ip := net.ParseIP(p.u.Hostname())
 	c := &whipclient.Client{URL: p.req.url, AllInterfaces: ip == nil || !ip.IsLoopback()}
@@ -68,7 +68,7 @@ func (p *whipPusher) run(ctx context.Context, c *whipclient.Client) {
 	for {
 		var gap time.Duration
 		next, gap = p.stream(ctx, c, next)
-		c.Close() // DELETE: the session ends on the gateway at once
+		c.Close() // DELETE: the session ends on Skyrelay at once
 		if ctx.Err() != nil {
 			return
 		}

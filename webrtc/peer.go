@@ -184,3 +184,26 @@ func (p *peer) close() {
 	p.goneOnce.Do(func() { close(p.gone) })
 	p.drains.Wait()
 }
+
+// refusal is a request the server understood and cannot serve: it carries
+// the HTTP status and the API error code, and its message tells the user
+// what to do instead.
+type refusal struct {
+	status  int
+	code    string
+	message string
+}
+
+func (r *refusal) Error() string { return r.message }
+
+func refuse(status int, code, format string, args ...any) *refusal {
+	return &refusal{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// codecReg is a codec a peer's MediaEngine knows. Every peer gets exactly
+// the codecs it uses, with the payload types the browser offered, so the
+// answer carries nothing the browser did not ask for.
+type codecReg struct {
+	kind   pion.RTPCodecType
+	params pion.RTPCodecParameters
+}

@@ -75,7 +75,7 @@ func TestWHEPBadRequests(t *testing.T) {
 	if res.StatusCode != 400 {
 		t.Fatalf("offer without fingerprint: status %d: %s", res.StatusCode, b)
 	}
-	if e.srv.SessionCount() != 0 || e.readers("live/a", "webrtc") != 0 {
+	if e.srv.WHEPCount() != 0 || e.readers("live/a", "webrtc") != 0 {
 		t.Fatal("a refused offer left a session behind")
 	}
 }
@@ -189,8 +189,8 @@ func TestWHEPPatchAndDelete(t *testing.T) {
 	if err != nil || status != 200 {
 		t.Fatalf("DELETE: %d %v", status, err)
 	}
-	if got := e.readers("live/a", "webrtc"); got != 0 || e.srv.SessionCount() != 0 {
-		t.Fatalf("after DELETE: %d readers, %d sessions", got, e.srv.SessionCount())
+	if got := e.readers("live/a", "webrtc"); got != 0 || e.srv.WHEPCount() != 0 {
+		t.Fatalf("after DELETE: %d readers, %d sessions", got, e.srv.WHEPCount())
 	}
 	if status, _ := cl.Delete(ctx); status != 404 {
 		t.Fatalf("second DELETE: %d, want 404", status)
@@ -277,14 +277,14 @@ func TestWHEPStreamEndAndClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the viewer stayed connected after its stream ended")
 	}
-	waitFor(t, "one session left", 5*time.Second, func() bool { return e.srv.SessionCount() == 1 })
+	waitFor(t, "one session left", 5*time.Second, func() bool { return e.srv.WHEPCount() == 1 })
 	e.srv.Close()
 	select {
 	case <-b.Failed():
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close left a viewer connected")
 	}
-	if e.srv.SessionCount() != 0 || e.readers("live/b", "webrtc") != 0 {
+	if e.srv.WHEPCount() != 0 || e.readers("live/b", "webrtc") != 0 {
 		t.Fatal("Close left sessions or readers")
 	}
 }

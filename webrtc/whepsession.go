@@ -49,7 +49,7 @@ func newID() string {
 
 // startWHEP builds the peer for a plan, answers the offer and starts the
 // session. The answer is returned only after ICE gathering completed.
-func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway.Stream, pl *plan, offerSDP string) (*whepSession, string, error) {
+func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway.Stream, pl *whepPlan, offerSDP string) (*whepSession, string, error) {
 	p, err := s.net.newPeer(pl.codecs(), true)
 	if err != nil {
 		return nil, "", err
@@ -96,7 +96,7 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 		p.close()
 		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
 	}
-	s.sessions[id] = x
+	s.wheps[id] = x
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.setAddresses(candidateAddresses(answer))
@@ -120,7 +120,7 @@ func (x *whepSession) stop(reason string) {
 func (x *whepSession) run() {
 	defer x.srv.wg.Done()
 	defer close(x.done)
-	defer x.srv.forget(x.id)
+	defer x.srv.forgetWHEP(x.id)
 
 	t := time.NewTimer(x.srv.HandshakeTimeout)
 	defer t.Stop()
