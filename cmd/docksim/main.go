@@ -55,7 +55,7 @@ func run() error {
 		gapEvery    = flag.Duration("media-gap-every", 0, "pause running pushes for -media-gap this often, then reconnect them (0: never)")
 		control     = flag.String("control", "", "listen address of the control endpoint (POST /inject), e.g. :8090")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
-		sims    []func(context.Context) error
+		sims        []func(context.Context) error
 		faultsBySN  = map[string]*sim.Faults{}
 		injectFlags sim.Injection
 	)
