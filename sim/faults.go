@@ -9,7 +9,7 @@ import (
 )
 
 // Faults are the failures a simulated device shows on purpose, the ones real
-// DJI devices show in the field (field-reports.md): error codes for a few
+// DJI devices show in the field (docs/field-quirks.md): error codes for a few
 // starts in a row, slow or missing replies, a lost MQTT link, a media gap.
 // Change them at any time with Inject; one Faults belongs to one device.
 type Faults struct {

@@ -22,7 +22,7 @@ func (dev *device) service(req envelope, log *slog.Logger) result {
 	return result{}
 }
 
-// liveParams is the data of the live_* services (§8).
+// liveParams is the data of the live_* services (docs/dji-cloud-api.md, "Services and replies").
 type liveParams struct {
 	URLType      *int   `json:"url_type"`
 	URL          string `json:"url"`
@@ -158,7 +158,7 @@ func (dev *device) liveSetQuality(data json.RawMessage, log *slog.Logger) result
 }
 
 // liveLensChange switches a camera's lens. Dock requests may name only the
-// video_type (§8.4): then the aircraft's switchable camera is meant.
+// video_type (live_lens_change in docs/dji-cloud-api.md): then the aircraft's switchable camera is meant.
 func (dev *device) liveLensChange(data json.RawMessage, log *slog.Logger) result {
 	var p liveParams
 	_ = json.Unmarshal(data, &p)

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// envelope is the common JSON shape of every Cloud API message (§2).
+// envelope is the common JSON shape of every Cloud API message (docs/dji-cloud-api.md, "Message envelope").
 type envelope struct {
 	TID       string          `json:"tid"`
 	BID       string          `json:"bid"`
@@ -33,7 +33,7 @@ func newMessage(method, deviceSN string, data any) outgoing {
 	return outgoing{TID: newUUID(), BID: newUUID(), Timestamp: nowMillis(), Method: method, Gateway: deviceSN, Data: data}
 }
 
-// reply answers req on a _reply topic: same tid, bid and method (§2 rule 2).
+// reply answers req on a _reply topic: same tid, bid and method ("Message envelope").
 func reply(req envelope, data any) outgoing {
 	return outgoing{TID: req.TID, BID: req.BID, Timestamp: nowMillis(), Method: req.Method, Data: data}
 }
@@ -49,7 +49,7 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Topics (§3).
+// Topics (docs/dji-cloud-api.md, "Topics").
 func topicStatus(sn string) string           { return "sys/product/" + sn + "/status" }
 func topicStatusReply(sn string) string      { return "sys/product/" + sn + "/status_reply" }
 func topicOSD(sn string) string              { return "thing/product/" + sn + "/osd" }
@@ -67,10 +67,10 @@ func topicPropertySetReply(sn string) string { return "thing/product/" + sn + "/
 type result struct {
 	Result int `json:"result"`
 	Output any `json:"output,omitempty"`
-	Info   any `json:"info,omitempty"` // legacy slot of the RTSP URL (§8.1)
+	Info   any `json:"info,omitempty"` // legacy slot of the RTSP URL (url_type 2)
 }
 
-// updateTopo builds the update_topo data (§4.1) with the aircraft attached.
+// updateTopo builds the update_topo data ("Topology: update_topo") with the aircraft attached.
 func (m *model) updateTopo() map[string]any {
 	a := m.aircraft
 	return map[string]any{
@@ -87,7 +87,7 @@ func (m *model) updateTopo() map[string]any {
 	}
 }
 
-// Shapes of live_capacity (§6).
+// Shapes of live_capacity (docs/dji-cloud-api.md, "live_capacity").
 type (
 	capacity struct {
 		Available  int              `json:"available_video_number"`
@@ -113,7 +113,7 @@ type (
 	}
 )
 
-// liveStatus is one entry of the live_status array (§7, current shape).
+// liveStatus is one entry of the live_status array (current shape, docs/dji-cloud-api.md, "live_status").
 type liveStatus struct {
 	VideoID      string `json:"video_id"`
 	VideoType    string `json:"video_type"`

@@ -2,8 +2,9 @@ package sim
 
 import "strings"
 
-// What each simulated product is: identifiers from dji-cloud-api.md §4.1 and
-// §5, live_capacity shapes from §6.
+// What each simulated product is: identifiers and live_capacity shapes as
+// docs/dji-cloud-api.md describes them ("Topology: update_topo", "Identifiers:
+// video_id", "live_capacity").
 
 // Default serial numbers. They look like DJI SNs but say "SIM" so that no one
 // mistakes them for real hardware.
@@ -14,7 +15,7 @@ const (
 	DefaultRCAircraftSN   = "1581FSIMM4T00001"
 )
 
-// Error-code origin digits (dji-cloud-api.md §10): the first of six digits.
+// Error-code origin digits (docs/dji-cloud-api.md, "Error codes"): the first of six digits.
 const (
 	originDock  = 5
 	originPilot = 6
@@ -75,7 +76,7 @@ type model struct {
 
 // dock3Model is a DJI Dock 3 with a Matrice 4TD: dock camera 165-0-7 and the
 // aircraft's auxiliary (176-0-0) and main (99-0-0) cameras, three streams at
-// once, as in the real capture of dji-cloud-api.md §6.
+// once, as in the real capture in docs/dji-cloud-api.md, "live_capacity".
 func dock3Model(dockSN, aircraftSN string) *model {
 	return &model{
 		name:   "dock",
@@ -127,7 +128,7 @@ func (m *model) cameraByID(videoID string) (c *camera, reason int) {
 			return c, 0
 		}
 	}
-	// The suffix of a video_id is a handle, not the current lens (§5): accept
+	// The suffix of a video_id is a handle, not the current lens ("Identifiers: video_id"): accept
 	// any video_index on a known camera.
 	index, _, _ := strings.Cut(rest, "/")
 	for _, c := range m.cameras {

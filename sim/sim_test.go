@@ -68,7 +68,7 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		t.Fatalf("%d update_topo after status_reply", c)
 	}
 
-	// live_capacity: the dock camera and the aircraft's two cameras (§6).
+	// live_capacity: the dock camera and the aircraft's two cameras.
 	capMsg := v5.find(t, "live_capacity", stateWith(dockSN, "live_capacity"))
 	if got := capacityIDs(capMsg); !slices.Equal(got, sim.Dock{}.VideoIDs()) {
 		t.Fatalf("live_capacity video ids %v, want %v", got, sim.Dock{}.VideoIDs())
@@ -110,7 +110,7 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		return e["status"] == 1.0 && e["error_status"] == 513015.0
 	}))
 
-	// Lens change: dock requests may carry only video_type (§8.4).
+	// Lens change: dock requests may carry only video_type.
 	tid = service(t, port, dockSN, "live_lens_change", map[string]any{"video_type": "zoom"})
 	if r := v5.find(t, "lens reply", replyTo(dockSN, tid)); r.data()["result"] != 0.0 {
 		t.Fatalf("live_lens_change: %s", r.Raw)

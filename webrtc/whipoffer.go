@@ -107,7 +107,7 @@ type whipPlan struct {
 }
 
 // planWHIP answers conservatively, because DJI firmware refuses answers it
-// does not expect (613010 against one server, field-reports.md): exactly
+// does not expect (613010 against one server, docs/field-quirks.md): exactly
 // one video codec — the first H.264 entry the publisher offers with
 // packetization-mode=1 (its preferred profile), else its first H.264,
 // else H.265 — and one audio codec (Opus, else G.711), each with the

@@ -36,7 +36,7 @@ type mint struct {
 
 // MintPush prepares a GB28181 push of path (a DJI video_id such as
 // "SN/165-0-7/normal-0") and returns the url_type 3 url for live_start_push
-// (dji-cloud-api.md §8.1): serverIP, serverPort, serverID, agentID,
+// (docs/dji-cloud-api.md, "url formats per url_type"): serverIP, serverPort, serverID, agentID,
 // agentPassword, localPort and channel, keys in that exact case. agentID is
 // derived from the device SN (the part before the first slash), channel
 // from the whole path, both 20 digits and the same for the same path. The

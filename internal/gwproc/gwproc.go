@@ -246,7 +246,7 @@ func (g *Gateway) Metric(t testing.TB, name string) (float64, bool) {
 	return 0, false
 }
 
-// BenchClip makes (once) the 1280x720 30 fps 3 Mbit/s clip of test-peers.md
+// BenchClip makes (once) the 1280x720 30 fps 3 Mbit/s clip of docs/testing.md
 // with a keyframe every gop frames.
 func BenchClip(t testing.TB, gop int) string {
 	dir := filepath.Join(Root(), "testdata", "clips")
