@@ -109,11 +109,6 @@ func (d Dock) VideoIDs() []string {
 	return dock3Model(or(d.SN, DefaultDockSN), or(d.AircraftSN, DefaultDockAircraftSN)).videoIDs()
 }
 
-// VideoIDs lists the video_ids a remote controller with these SNs offers.
-func (r RC) VideoIDs() []string {
-	return rcPlus2Model(or(r.SN, DefaultRCSN), or(r.AircraftSN, DefaultRCAircraftSN)).videoIDs()
-}
-
 func (m *model) videoIDs() []string {
 	var ids []string
 	for _, c := range m.cameras {

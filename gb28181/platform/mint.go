@@ -275,15 +275,3 @@ func (p *Platform) revokeMint(m *mint) {
 	}
 	p.Log.Info("GB28181 push revoked", "path", m.path, "agent", m.agentID)
 }
-
-// MintedIDs returns the agent and channel ids a minted push of path uses,
-// for the API and tests.
-func (p *Platform) MintedIDs(path string) (agentID, channelID string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.mints[path]
-	if m == nil {
-		return "", "", errors.New("gb28181: no push minted for " + path)
-	}
-	return m.agentID, m.channelID, nil
-}
