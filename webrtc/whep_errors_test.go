@@ -146,7 +146,7 @@ func TestWHEPLeavesAACOut(t *testing.T) {
 	if st.AudioPackets != 0 {
 		t.Fatalf("%d audio packets for an AAC stream", st.AudioPackets)
 	}
-	if n := len(e.logs.lines("aac left out")); n != 1 {
+	if n := len(e.logs.Lines("aac left out")); n != 1 {
 		t.Fatalf("%d log lines about AAC, want 1", n)
 	}
 }
@@ -217,8 +217,8 @@ func TestWHEPOverTCP(t *testing.T) {
 	if err := cl.WaitVideoFrames(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(e.logs.lines("webrtc viewer connected")[0], "pair=\"tcp ") {
-		t.Fatalf("not connected over TCP: %v", e.logs.lines("webrtc viewer connected"))
+	if !strings.Contains(e.logs.Lines("webrtc viewer connected")[0], "pair=\"tcp ") {
+		t.Fatalf("not connected over TCP: %v", e.logs.Lines("webrtc viewer connected"))
 	}
 }
 

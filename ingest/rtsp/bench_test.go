@@ -50,7 +50,7 @@ func BenchmarkReaderCPU(b *testing.B) {
 			procs = append(procs, readFFmpeg(b, e.url("live/bench"), transport))
 		}
 		for i, p := range procs {
-			eventually(b, 20*time.Second, "reader "+strconv.Itoa(i)+" to read", func() bool { return frames(p) > 0 })
+			testpeer.Eventually(b, 20*time.Second, "reader "+strconv.Itoa(i)+" to read", func() bool { return frames(p) > 0 })
 		}
 		time.Sleep(2 * time.Second) // warm-up
 		cpu, out := measure()
@@ -62,6 +62,6 @@ func BenchmarkReaderCPU(b *testing.B) {
 		for _, p := range procs {
 			_ = p.Stop()
 		}
-		eventually(b, 10*time.Second, "the readers to leave", func() bool { return readerCount(s) == 0 })
+		testpeer.Eventually(b, 10*time.Second, "the readers to leave", func() bool { return readerCount(s) == 0 })
 	}
 }

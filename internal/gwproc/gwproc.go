@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 // Gateway is a skyrelay process started for one test or benchmark.
@@ -26,7 +28,7 @@ type Gateway struct {
 	HTTP, RTMP, RTSP, WebRTC  int
 	MQTT, MQTTWS, SIP, RTPUDP int
 
-	log logBuffer // the gateway's stderr, also copied to the test's
+	log testpeer.LogBuffer // the gateway's stderr, also copied to the test's
 }
 
 // freeUDPPair returns an even UDP port free on loopback now whose odd
@@ -152,29 +154,11 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	return nil
 }
 
-// logBuffer keeps what the gateway logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
-}
-
 // WaitLog waits until the gateway has logged a line containing s.
 func (g *Gateway) WaitLog(t testing.TB, s string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for d := 5 * time.Millisecond; !g.log.contains(s); d = min(2*d, 200*time.Millisecond) {
+	for d := 5 * time.Millisecond; !g.log.Contains(s); d = min(2*d, 200*time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the gateway logged no %q within %s", s, within)
 		}
