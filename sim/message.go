@@ -7,27 +7,23 @@ import (
 	"time"
 )
 
-// envelope is the common JSON shape of every Cloud API message (docs/dji-cloud-api.md, "Message envelope").
-type envelope struct {
-	TID       string          `json:"tid"`
-	BID       string          `json:"bid"`
-	Timestamp int64           `json:"timestamp"`
-	Method    string          `json:"method,omitempty"`
-	Gateway   string          `json:"gateway,omitempty"`
-	NeedReply *int            `json:"need_reply,omitempty"`
-	Data      json.RawMessage `json:"data"`
-}
-
-// outgoing is a message this device publishes.
-type outgoing struct {
+// cloudMessage is the common JSON shape of every Cloud API message
+// (docs/dji-cloud-api.md, "Message envelope"), with the data as D.
+type cloudMessage[D any] struct {
 	TID       string `json:"tid"`
 	BID       string `json:"bid"`
 	Timestamp int64  `json:"timestamp"`
 	Method    string `json:"method,omitempty"`
 	Gateway   string `json:"gateway,omitempty"`
 	NeedReply *int   `json:"need_reply,omitempty"`
-	Data      any    `json:"data"`
+	Data      D      `json:"data"`
 }
+
+// envelope is a message received, its data left for the method to read.
+type envelope = cloudMessage[json.RawMessage]
+
+// outgoing is a message this device publishes.
+type outgoing = cloudMessage[any]
 
 func newMessage(method, deviceSN string, data any) outgoing {
 	return outgoing{TID: newUUID(), BID: newUUID(), Timestamp: nowMillis(), Method: method, Gateway: deviceSN, Data: data}

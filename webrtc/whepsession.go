@@ -2,13 +2,9 @@ package webrtc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway"
@@ -18,33 +14,9 @@ import (
 // gateway.Reader feeding it. It lives in its own goroutine until the viewer
 // leaves (DELETE, ICE consent lost), the stream ends, or the server closes.
 type whepSession struct {
-	srv     *Server
-	id      string
-	path    string
-	etag    string
-	remote  string
-	peer    *peer
-	stream  *gateway.Stream
-	fwd     *forwarder
-	created time.Time
-	log     *slog.Logger
-
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	reasonMu sync.Mutex
-	reason   string
-	done     chan struct{}
-}
-
-// newID returns a random UUID (version 4): the session URL is the
-// capability to change or end the session, so it must not be guessable.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	session
+	stream *gateway.Stream
+	fwd    *forwarder
 }
 
 // startWHEP builds the peer for a plan, answers the offer and starts the
@@ -82,13 +54,8 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 		p.close()
 		return nil, "", err
 	}
-	id := newID()
-	x := &whepSession{
-		srv: s, id: id, path: path, remote: remote, peer: p, stream: st, fwd: fwd,
-		etag: `"` + newID()[:8] + `"`, created: time.Now(),
-		log:    s.Log.With("path", path, "session", id[:8], "remote", remote),
-		stopCh: make(chan struct{}), done: make(chan struct{}),
-	}
+	x := &whepSession{stream: st, fwd: fwd}
+	x.init(s, path, remote, p, "session")
 	fwd.stop = x.stopCh
 	s.mu.Lock()
 	if s.closed {
@@ -96,7 +63,7 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 		p.close()
 		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
 	}
-	s.wheps[id] = x
+	s.wheps[x.id] = x
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.setAddresses(candidateAddresses(answer))
@@ -105,16 +72,6 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 	}
 	go x.run()
 	return x, answer, nil
-}
-
-// stop asks the session to end; the first reason wins.
-func (x *whepSession) stop(reason string) {
-	x.stopOnce.Do(func() {
-		x.reasonMu.Lock()
-		x.reason = reason
-		x.reasonMu.Unlock()
-		close(x.stopCh)
-	})
 }
 
 func (x *whepSession) run() {
@@ -176,10 +133,4 @@ func (x *whepSession) run() {
 		attrs = append(attrs, "live_after_connect", time.Duration(live-connectedAt.UnixNano()).Round(time.Millisecond), "backlog_frames", f.backlogged.Load())
 	}
 	x.log.Info("webrtc viewer ended", attrs...)
-}
-
-func (x *whepSession) endReason() string {
-	x.reasonMu.Lock()
-	defer x.reasonMu.Unlock()
-	return x.reason
 }

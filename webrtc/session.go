@@ -1,0 +1,67 @@
+package webrtc
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// session is what a WHEP viewer (whepSession) and a WHIP publisher
+// (whipSession) share: the capability URL's id and ETag, the peer, the log,
+// and how the session is told to end and says it has.
+type session struct {
+	srv     *Server
+	id      string
+	path    string
+	etag    string
+	remote  string
+	peer    *peer
+	created time.Time
+	log     *slog.Logger
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	reasonMu sync.Mutex
+	reason   string
+	done     chan struct{}
+}
+
+// init gives a new session of s on path its id and ETag; logKey labels the
+// id in its log lines ("session" for WHEP, "whip").
+func (x *session) init(s *Server, path, remote string, p *peer, logKey string) {
+	x.srv, x.id, x.path, x.remote, x.peer = s, newID(), path, remote, p
+	x.etag = `"` + newID()[:8] + `"`
+	x.created = time.Now()
+	x.log = s.Log.With("path", path, logKey, x.id[:8], "remote", remote)
+	x.stopCh, x.done = make(chan struct{}), make(chan struct{})
+}
+
+// stop asks the session to end; the first reason wins.
+func (x *session) stop(reason string) {
+	x.stopOnce.Do(func() {
+		x.reasonMu.Lock()
+		x.reason = reason
+		x.reasonMu.Unlock()
+		close(x.stopCh)
+	})
+}
+
+// endReason is the reason stop was given, empty while it runs.
+func (x *session) endReason() string {
+	x.reasonMu.Lock()
+	defer x.reasonMu.Unlock()
+	return x.reason
+}
+
+// newID returns a random UUID (version 4): the session URL is the
+// capability to change or end the session, so it must not be guessable.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
