@@ -15,7 +15,7 @@ import (
 	"github.com/skyrelay/skyrelay/webrtc/whepclient"
 )
 
-// env is a gateway with the WebRTC server and the HTTP server on loopback.
+// env is a Skyrelay core with the WebRTC server and the HTTP server on loopback.
 type env struct {
 	hub  *gateway.Hub
 	srv  *webrtc.Server

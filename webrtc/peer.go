@@ -35,7 +35,7 @@ type peer struct {
 // newPeer makes a PeerConnection on the shared sockets whose MediaEngine
 // knows exactly codecs. A sending peer (WHEP) gets NACK answers and RTCP
 // sender reports (which browsers need for audio/video sync); no congestion
-// control and no header extensions, since the gateway cannot change the
+// control and no header extensions, since Skyrelay cannot change the
 // bitrate of a drone's stream anyway. A receiving peer (WHIP) sends RTCP
 // receiver reports (RFC 3550 §6.4.2), without which Chrome's send-side
 // congestion control starves the encoder to a few packets a second.

@@ -112,7 +112,7 @@ type whipPlan struct {
 // packetization-mode=1 (its preferred profile), else its first H.264,
 // else H.265 — and one audio codec (Opus, else G.711), each with the
 // offered payload type and fmtp line, and only the RTCP feedback the
-// publisher offered that the gateway uses (PLI, FIR). No header extension
+// publisher offered that Skyrelay uses (PLI, FIR). No header extension
 // is registered, so none is answered.
 func planWHIP(o *whipOffer) (*whipPlan, error) {
 	p := &whipPlan{}
@@ -202,11 +202,11 @@ func pickWHIPAudio(cs []whipCodec) (whipCodec, string, bool) {
 	return whipCodec{}, "", false
 }
 
-// keepFeedback keeps the offered feedback the gateway acts on: PLI (it asks
+// keepFeedback keeps the offered feedback Skyrelay acts on: PLI (it asks
 // for a keyframe when a publisher starts) and FIR. NACK is left out: the
 // core forwards packets in arrival order and has nothing to do with a late
 // retransmission; transport-cc and goog-remb need header extensions or
-// estimators the gateway does not run.
+// estimators Skyrelay does not run.
 func keepFeedback(fb []pion.RTCPFeedback) []pion.RTCPFeedback {
 	var out []pion.RTCPFeedback
 	for _, f := range fb {

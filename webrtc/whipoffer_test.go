@@ -7,7 +7,7 @@ import (
 
 // The answer plan of a Chrome-like offer: one H.264 entry (the first with
 // packetization-mode=1), one audio codec (Opus), and of the offered
-// feedback only what the gateway acts on.
+// feedback only what Skyrelay acts on.
 func TestPlanWHIPConservative(t *testing.T) {
 	o, err := parseWHIPOffer(whipTestOffer("96 102 106", "111 0 8"))
 	if err != nil {

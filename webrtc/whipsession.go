@@ -91,7 +91,7 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 // conformAnswer removes from pion's answer what the offer did not ask for
 // and an answerer may not add: a=rtcp-rsize (RFC 5506 §5: only when the
 // offer has it). A device that never offered reduced-size RTCP is not
-// surprised by it; the gateway's RTCP stays compound-compatible anyway.
+// surprised by it; Skyrelay's RTCP stays compound-compatible anyway.
 func conformAnswer(offer, answer string) string {
 	if strings.Contains(offer, "a=rtcp-rsize") {
 		return answer

@@ -18,7 +18,7 @@ func cpuTime(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkReaderCPU measures what one RTSP reader costs the gateway: ffmpeg
+// BenchmarkReaderCPU measures what one RTSP reader costs Skyrelay: ffmpeg
 // publishes the 720p30 clip (3 Mbit/s H.264 + AAC) over RTSP/TCP, then
 // nReaders ffmpeg processes read it (copying, not decoding) over TCP and
 // then over UDP. The figure is the process's extra CPU time per reader per

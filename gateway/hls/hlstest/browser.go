@@ -23,7 +23,7 @@ var browserJS []byte
 type BrowserRun struct {
 	URL string
 	// HTML, when set, is served at URL by the browser itself (a test page
-	// on the gateway's origin that the gateway does not have).
+	// on Skyrelay's origin that Skyrelay does not have).
 	HTML string
 	// Probe is a JS expression evaluated in the page; it returns JSON.
 	Probe string
