@@ -185,8 +185,8 @@ func BenchmarkRTMPFirstFrame(b *testing.B) {
 	gwproc.Report(b, "RTMP first playable frame: load average (1 min)", loadAvg(b), "load")
 }
 
-// relay copies src to dst, quick-acking every read from src like the
-// gateway does.
+// relay copies src to dst, quick-acking every read from src like
+// Skyrelay does.
 func relay(dst, src net.Conn) {
 	buf := make([]byte, 64<<10)
 	for {

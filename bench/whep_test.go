@@ -31,7 +31,7 @@ func readerCost(b *testing.B, g *gwproc.Process, name string, paths []string, n 
 	c1 := readCounters(b, g)
 	<-done
 	// Skyrelay's side: every reader must have been sent the whole
-	// stream, or the CPU per reader describes a gateway that gave up.
+	// stream, or the CPU per reader describes a server that gave up.
 	secs := measureWindow.Seconds()
 	inPerStream := (c1.in - c0.in) * 8 / 1000 / secs / float64(len(paths))
 	outPerReader := (c1.out - c0.out) * 8 / 1000 / secs / readers
