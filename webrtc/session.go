@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -36,6 +37,27 @@ func (x *session) init(s *Server, path, remote string, p *peer, logKey string) {
 	x.created = time.Now()
 	x.log = s.Log.With("path", path, logKey, x.id[:8], "remote", remote)
 	x.stopCh, x.done = make(chan struct{}), make(chan struct{})
+}
+
+// admit registers a session that has answered its offer (add, called under
+// the server's lock, puts it into its map) unless the server is closing,
+// learns the addresses its answer announced and logs the plan's notes. The
+// caller then starts its run goroutine, which the server's WaitGroup counts.
+func (x *session) admit(answer string, notes []string, add func()) error {
+	s := x.srv
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
+	}
+	add()
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.setAddresses(candidateAddresses(answer))
+	for _, note := range notes {
+		x.log.Info(note)
+	}
+	return nil
 }
 
 // stop asks the session to end; the first reason wins.

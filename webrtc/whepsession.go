@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway"
@@ -57,18 +56,9 @@ func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway
 	x := &whepSession{stream: st, fwd: fwd}
 	x.init(s, path, remote, p, "session")
 	fwd.stop = x.stopCh
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if err := x.admit(answer, pl.notes, func() { s.wheps[x.id] = x }); err != nil {
 		p.close()
-		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
-	}
-	s.wheps[x.id] = x
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.setAddresses(candidateAddresses(answer))
-	for _, note := range pl.notes {
-		x.log.Info(note)
+		return nil, "", err
 	}
 	go x.run()
 	return x, answer, nil

@@ -66,22 +66,16 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 		return nil, "", err
 	}
 	answer = conformAnswer(offerSDP, answer)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	err = x.admit(answer, pl.notes, func() {
+		if s.whips == nil {
+			s.whips = map[string]*whipSession{}
+		}
+		s.whips[x.id] = x
+	})
+	if err != nil {
 		p.close()
 		pub.Close()
-		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
-	}
-	if s.whips == nil {
-		s.whips = map[string]*whipSession{}
-	}
-	s.whips[x.id] = x
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.setAddresses(candidateAddresses(answer))
-	for _, note := range pl.notes {
-		x.log.Info(note)
+		return nil, "", err
 	}
 	x.log.Info("WHIP publisher answered", "codecs", pl.describe())
 	go x.run()
