@@ -293,10 +293,14 @@ func (p inbox) onRequests(m message) {
 	}
 	data, served := p.answerRequest(dev, e)
 	p.reply(m, e.Method, data)
-	if !served {
+	ev := map[string]any{"method": e.Method, "served": served}
+	if why, ok := refusedRequests[e.Method]; ok {
+		ev["refused"] = why
+		p.log.Debug("device request refused", "gateway", dev, "sn", m.sn, "method", e.Method, "reason", why)
+	} else if !served {
 		p.log.Info("device request not served; answered with a failure", "gateway", dev, "sn", m.sn, "method", e.Method, "result", unservedResult)
 	}
-	p.events.publish(Event{Type: EventRequest, SN: m.sn, Gateway: dev, Data: map[string]any{"method": e.Method, "served": served}})
+	p.events.publish(Event{Type: EventRequest, SN: m.sn, Gateway: dev, Data: ev})
 }
 
 // errNotObject says a message's data is not the object it must be.
