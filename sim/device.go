@@ -55,6 +55,7 @@ type Note struct {
 	Method  string // services method, for NoteService
 	VideoID string // for push notes
 	Result  int    // services_reply result, or error_status for NotePushHealth
+	Topic   string // the topic of a reply received (NoteEventReplied)
 }
 
 // Kinds of Note.
@@ -477,7 +478,7 @@ func (dev *device) onMessage(topic string, payload []byte) {
 		go dev.handleService(env)
 	case topicEventsReply(sn), topicEventsReply(dev.m.aircraft.sn):
 		dev.log.Debug("events_reply", "method", env.Method, "tid", env.TID)
-		dev.note(Note{Kind: NoteEventReplied, Method: env.Method})
+		dev.note(Note{Kind: NoteEventReplied, Method: env.Method, Topic: topic})
 	case topicRequestsReply(sn):
 		var fields map[string]json.RawMessage
 		_ = json.Unmarshal(env.Data, &fields)
