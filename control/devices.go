@@ -85,9 +85,13 @@ func (g *device) view() Device {
 }
 
 // osdJSON is the merged osd as one object; nil before any osd.
-func osdJSON(m map[string]json.RawMessage) json.RawMessage {
-	if len(m) == 0 {
+func osdJSON(o osdKeys) json.RawMessage {
+	if len(o) == 0 {
 		return nil
+	}
+	m := make(map[string]json.RawMessage, len(o))
+	for k, v := range o {
+		m[k] = *v
 	}
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -147,15 +147,22 @@ func (p inbox) onStatus(m message) {
 // the osd of the device holding the connection. A malformed osd (data not
 // an object, a live_status of the wrong types) changes nothing.
 func (p inbox) onOSD(m message) {
-	members, ok := cloudapi.Members(m.e.Data)
+	var buf [48]cloudapi.Member // a dock's osd has about 40 keys
+	members, ok := cloudapi.AppendMembers(buf[:0], m.e.Data)
 	if !ok && len(m.e.Data) > 0 {
 		p.malformed(m.topic, errNotObject(m.e.Data))
 		p.reg.liveness(m.sn, m.e.Gateway, m.now)
 		return
 	}
+	var legacyRaw json.RawMessage
 	var legacy []LiveStatus
-	if raw, ok := members["live_status"]; ok {
-		list, _, err := parseLiveStatus(raw)
+	for _, x := range members {
+		if string(x.Key) == "live_status" {
+			legacyRaw = x.Value
+		}
+	}
+	if legacyRaw != nil {
+		list, _, err := parseLiveStatus(legacyRaw)
 		if err != nil {
 			p.malformed(m.topic, err)
 			p.reg.liveness(m.sn, m.e.Gateway, m.now)
@@ -163,7 +170,7 @@ func (p inbox) onOSD(m message) {
 		}
 		legacy = list
 	}
-	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacy, m.now)
+	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacyRaw, legacy, m.now)
 	if r.cameOnline {
 		p.online(r.dev)
 	}

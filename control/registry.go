@@ -39,8 +39,8 @@ type device struct {
 
 	subs  map[string]*subDevice
 	state map[string]json.RawMessage
-	osd   map[string]json.RawMessage // the latest value of every osd key
-	tids  tidRing                    // state and events already applied
+	osd   osdKeys // the latest value of every osd key
+	tids  tidRing // state and events already applied
 
 	capacity json.RawMessage
 	limits   liveLimits // from live_capacity
@@ -60,7 +60,7 @@ type subDevice struct {
 	online       bool
 	lastSeen     time.Time
 	state        map[string]json.RawMessage
-	osd          map[string]json.RawMessage
+	osd          osdKeys
 	tids         tidRing
 }
 
@@ -101,7 +101,7 @@ func (r *registry) deviceLocked(sn string) *device {
 	g := r.devices[sn]
 	if g == nil {
 		g = &device{sn: sn, subs: map[string]*subDevice{}, state: map[string]json.RawMessage{},
-			osd: map[string]json.RawMessage{}, live: map[string]*LiveStatus{}}
+			osd: osdKeys{}, live: map[string]*LiveStatus{}}
 		r.devices[sn] = g
 		delete(r.aircraft, sn)
 	}
@@ -156,7 +156,7 @@ func (r *registry) adoptLocked(g *device, sn string) *subDevice {
 	r.aircraft[sn] = g.sn
 	sd := g.subs[sn]
 	if sd == nil {
-		sd = &subDevice{sn: sn, state: map[string]json.RawMessage{}, osd: map[string]json.RawMessage{}}
+		sd = &subDevice{sn: sn, state: map[string]json.RawMessage{}, osd: osdKeys{}}
 		g.subs[sn] = sd
 	}
 	if wrong := r.devices[sn]; wrong != nil && len(wrong.subs) == 0 {
@@ -532,11 +532,26 @@ type osdResult struct {
 	changed    []LiveStatus // from a legacy live_status, when it changed
 }
 
+// osdKeys is a merged osd: the latest value of every key. Values are held
+// by pointer so that an update of a known key, the usual case, allocates
+// nothing (a map lookup by string(bytes) does not copy the key).
+type osdKeys map[string]*json.RawMessage
+
+func (o osdKeys) set(key []byte, v json.RawMessage) {
+	p := o[string(key)]
+	if p == nil {
+		p = new(json.RawMessage)
+		o[string(key)] = p
+	}
+	*p = v
+}
+
 // applyOSD merges an osd message into the osd of sn. A Dock 3 sends its
 // osd in fragments of different keys in turn (docs/dji-cloud-api.md), so
 // the latest value of every key is kept, never only the last message.
-// legacy is the v1.1 live_status parsed from it, nil when there is none.
-func (r *registry) applyOSD(sn, hint string, members map[string]json.RawMessage, legacy []LiveStatus, now time.Time) osdResult {
+// legacy is the v1.1 live_status parsed from it (legacyRaw as sent), nil
+// when there is none.
+func (r *registry) applyOSD(sn, hint string, members []cloudapi.Member, legacyRaw json.RawMessage, legacy []LiveStatus, now time.Time) osdResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.touchLocked(sn, hint, now)
@@ -544,11 +559,11 @@ func (r *registry) applyOSD(sn, hint string, members map[string]json.RawMessage,
 	if t.sub != nil {
 		target = t.sub.osd
 	}
-	for k, v := range members {
-		target[k] = v
+	for _, m := range members {
+		target.set(m.Key, m.Value)
 	}
 	res := osdResult{dev: t.dev.sn, cameOnline: t.cameOnline}
-	if raw := members["live_status"]; legacy != nil && !bytes.Equal(raw, t.dev.legacyLS) {
+	if raw := legacyRaw; legacy != nil && !bytes.Equal(raw, t.dev.legacyLS) {
 		t.dev.legacyLS = raw
 		res.changed = t.dev.setLiveStatus(legacy)
 	}
