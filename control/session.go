@@ -147,16 +147,17 @@ func (s *session) stepFrom(from, to, reason string) bool {
 }
 
 // end finishes the session once: the start flow is cancelled, timers stop
-// and the push secret is revoked. While a stop asked for is on its way, a
-// device report or lost media that follows from it ends the session with
-// the stop's own cause and reason.
+// and the push secret is revoked. Once a stop was asked for (API, idle),
+// whatever ends the session next (the device reporting the push ended, the
+// media going away, even the device going offline before it confirmed)
+// ends it with the stop's own cause and reason: that came first.
 func (s *session) end(cause End, step, reason string, err *APIError) bool {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		return false
 	}
-	if s.stopping != nil && (cause.Cause == EndDevice || cause.Cause == EndMediaTimeout) {
+	if s.stopping != nil {
 		cause, step, reason, err = *s.stopping, StepStopped, s.stopReason, nil
 	}
 	s.ended = true

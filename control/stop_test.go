@@ -29,6 +29,7 @@ func TestStopReasonIsTheFirstTrueOne(t *testing.T) {
 		{"API stop, device report first", apiStop, []string{"live_status 0", "media gone"}, EndAPI, "127.0.0.1", "stopped through the API by 127.0.0.1"},
 		{"API stop, media gone first", apiStop, []string{"media gone", "live_status 0"}, EndAPI, "127.0.0.1", "stopped through the API"},
 		{"API stop, quiet device", apiStop, nil, EndAPI, "127.0.0.1", "stopped through the API"},
+		{"API stop, device offline before it confirms", apiStop, []string{"offline"}, EndAPI, "127.0.0.1", "stopped through the API"},
 		{"idle stop, device report first", idleStop, []string{"live_status 0", "media gone"}, EndIdle, "", "no viewer"},
 		{"device report", func(t *testing.T, b *bare, _ *httptest.Server) { liveStatus(b, dock, air, 0, 0) }, nil, EndDevice, "", "the device reports the push ended"},
 		{"device report of an error", func(t *testing.T, b *bare, _ *httptest.Server) { liveStatus(b, dock, air, 0, 513015) }, nil, EndDevice, "", "the device reports the push broke"},
@@ -51,6 +52,8 @@ func TestStopReasonIsTheFirstTrueOne(t *testing.T) {
 						switch a {
 						case "live_status 0":
 							liveStatus(b, dock, air, 0, 0)
+						case "offline":
+							b.onDeviceOffline(dock)
 						case "media gone":
 							b.media.reset(vid)
 							b.StreamEvent(vid, "gone", 0)
