@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
 	"github.com/skyrelay/skyrelay/internal/gwproc"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 	"github.com/skyrelay/skyrelay/sim"
 )
 
@@ -140,5 +142,66 @@ func TestDock3FieldShapes(t *testing.T) {
 	call(t, g, "GET", "/api/v1/devices", "", &list)
 	if len(list.Items) != 1 {
 		t.Fatalf("%d devices at the end", len(list.Items))
+	}
+}
+
+// TestRefusingCameraPlayerPage: the player page open in Chromium on a
+// camera whose dock refuses every start. Its WebRTC and LL-HLS retries
+// each start the camera on demand; the dock must not be hammered (in the
+// field: 8 live_start_push in 22 s, without end), and the page shows the
+// decoded refusal.
+func TestRefusingCameraPlayerPage(t *testing.T) {
+	testpeer.Require(t, "chromium")
+	g := gwproc.Start(t, "")
+	faults := sim.NewFaults()
+	faults.Inject(sim.Injection{StartPushCode: 513099, StartPushTimes: 1000})
+	var starts atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), Faults: faults, EventInterval: -1,
+		OnNote: func(n sim.Note) {
+			if n.Kind == sim.NoteService && n.Method == "live_start_push" {
+				starts.Add(1)
+			}
+		}}}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	video := d.VideoIDs()[0]
+	eventually(t, 20*time.Second, "the dock's cameras", func() bool {
+		var dev apiDevice
+		return call(t, g, "GET", "/api/v1/devices/"+sim.DefaultDockSN, "", &dev) == 200 && len(dev.Cameras) == 3
+	})
+
+	const window = 12 * time.Second
+	res := hlstest.Browser(t, hlstest.BrowserRun{
+		URL:     g.URL("/" + video + "/"),
+		Probe:   "({t: performance.now(), status: document.getElementById('status').textContent})",
+		Until:   fmt.Sprintf("v.t > %d", window.Milliseconds()),
+		Timeout: 40 * time.Second,
+	})
+	var probe struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(res.Probe, &probe)
+	status := probe.Status
+	if !res.OK {
+		t.Fatalf("the player page did not stay open %s: %s", window, strings.Join(res.Log, "\n"))
+	}
+	n := starts.Load()
+	t.Logf("%d live_start_push in %s with the player page open; the page says: %s", n, window, status)
+	// One at once, one after the first 5 s wait, none in the next 10 s.
+	if n < 1 || n > 3 {
+		t.Fatalf("the dock got %d live_start_push in %s, want 1 to 3", n, window)
+	}
+	if !strings.Contains(status, "refused by the dock") {
+		t.Errorf("the page does not show the decoded refusal: %q", status)
+	}
+	// An API call still forces a start.
+	var a liveAnswer
+	if code := call(t, g, "POST", "/api/v1/live", fmt.Sprintf(`{"video_id":%q}`, video), &a); code != 502 || a.Error.DeviceCode != 513099 {
+		t.Fatalf("forced start: %d %+v", code, a.Error)
+	}
+	if starts.Load() != n+1 {
+		t.Errorf("the forced start sent %d commands", starts.Load()-n)
 	}
 }
