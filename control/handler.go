@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/skyrelay/skyrelay/control/cloudapi"
@@ -76,15 +75,13 @@ func (p inbox) handle(topic string, payload []byte) {
 // counted, and logged at Debug).
 const malformedLogEvery = 10 * time.Second
 
-var lastMalformedLog atomic.Int64
-
 // malformed counts and logs a message that is skipped: the topic it came
 // on and what was wrong with it.
 func (p inbox) malformed(topic string, err error) {
 	p.met.malformed.Inc()
 	now := time.Now().UnixNano()
-	last := lastMalformedLog.Load()
-	if now-last >= int64(malformedLogEvery) && lastMalformedLog.CompareAndSwap(last, now) {
+	last := p.malformedLogged.Load()
+	if now-last >= int64(malformedLogEvery) && p.malformedLogged.CompareAndSwap(last, now) {
 		p.log.Info("malformed device message ignored (further ones for a while at debug level)", "topic", topic, "error", err)
 		return
 	}

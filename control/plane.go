@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -36,6 +37,8 @@ type Plane struct {
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
+
+	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 
 	ctx    context.Context
 	cancel context.CancelFunc
