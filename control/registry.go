@@ -17,7 +17,7 @@ import (
 type registry struct {
 	mu       sync.RWMutex
 	devices  map[string]*device
-	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo
+	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo or a message's gateway field
 	videos   map[string]string // video_id -> device SN, from live_capacity
 	folded   int               // device records found to be sub-devices (see adoptLocked)
 }
