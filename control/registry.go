@@ -19,7 +19,6 @@ type registry struct {
 	devices  map[string]*device
 	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo or a message's gateway field
 	videos   map[string]string // video_id -> device SN, from live_capacity
-	folded   int               // device records found to be sub-devices (see adoptLocked)
 }
 
 // device is a device holding an MQTT connection: a dock or a remote
@@ -179,7 +178,6 @@ func (r *registry) adoptLocked(g *device, sn string) *subDevice {
 			sd.lastSeen = wrong.lastSeen
 		}
 		delete(r.devices, sn)
-		r.folded++
 	}
 	return sd
 }
