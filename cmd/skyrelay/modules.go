@@ -52,7 +52,11 @@ func (a *app) modules() ([]namedModule, error) {
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
-	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
+	a.hub.OnEvent = func(e gateway.Event) {
+		if c, ok := streamChanges[e.Kind]; ok {
+			plane.StreamEvent(e.Path, c, e.Readers)
+		}
+	}
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
 	a.addAPI(plane.Routes())
