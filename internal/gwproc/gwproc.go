@@ -115,10 +115,14 @@ func Binary(t testing.TB) string {
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
 // its config, and waits for /healthz.
-func Start(t testing.TB, extra string) *Gateway {
+func Start(t testing.TB, extra string) *Gateway { return StartLevel(t, "warn", extra) }
+
+// StartLevel is Start with another log_level: "debug" for a test that
+// scans every line the gateway writes (internal/logscan).
+func StartLevel(t testing.TB, level, extra string) *Gateway {
 	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
-	cfg := fmt.Sprintf(`log_level: warn
+	cfg := fmt.Sprintf(`log_level: %s
 public_host: 127.0.0.1
 http: {listen: "127.0.0.1:%d"}
 rtmp: {listen: "127.0.0.1:%d"}
@@ -126,7 +130,7 @@ rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: 
 webrtc: {listen: "127.0.0.1:%d"}
 mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
 gb28181: {sip_listen: "127.0.0.1:%d"}
-%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+%s`, level, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -168,6 +172,13 @@ func (l *logBuffer) contains(s string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Contains(l.buf.String(), s)
+}
+
+// Log is everything the gateway logged so far.
+func (g *Gateway) Log() string {
+	g.log.mu.Lock()
+	defer g.log.mu.Unlock()
+	return g.log.buf.String()
 }
 
 // WaitLog waits until the gateway has logged a line containing s.
