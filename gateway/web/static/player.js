@@ -15,12 +15,6 @@
   // A read credential in the page's query goes along with every request.
   const whepURL = new URL(main.dataset.whep + location.search, location.href).href;
   const hlsURL = new URL(main.dataset.hls + location.search, location.href).href;
-  // A token (/P/?jwt=… or ?token=…) also goes as a bearer token: hls.js
-  // requests media playlists, segments and parts by URLs the playlist
-  // names, which carry no query of the page.
-  const query = new URLSearchParams(location.search);
-  const token = query.get('jwt') || query.get('token') || '';
-  const bearer = token ? { Authorization: 'Bearer ' + token } : {};
 
   const sky = window.skyrelay = { mode: 'webrtc', state: 'connecting', reason: '' };
   const show = (mode, state, reason, text) => {
@@ -103,7 +97,7 @@
     try {
       res = await fetch(whepURL, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/sdp', ...bearer },
+        headers: { 'Content-Type': 'application/sdp' },
         body: pc.localDescription.sdp,
         signal: abort.signal,
       });
@@ -176,11 +170,7 @@
     const prefix = `WebRTC failed: ${reason}, `;
     show('hls', 'connecting', reason, prefix + 'connecting LL-HLS…');
     if (window.Hls && Hls.isSupported()) {
-      const h = hls = new Hls({
-        lowLatencyMode: true,
-        maxLiveSyncPlaybackRate: 1.5,
-        xhrSetup: token ? (xhr) => xhr.setRequestHeader('Authorization', 'Bearer ' + token) : undefined,
-      });
+      const h = hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5 });
       h.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal || hls !== h) return;
         h.destroy();
