@@ -50,6 +50,8 @@ type Verifier struct {
 	Claim    string // DefaultClaim if empty
 	Leeway   time.Duration
 	Now      func() time.Time // time.Now if nil
+
+	cache tokenCache
 }
 
 // token is a parsed, not yet verified token.
@@ -103,7 +105,24 @@ func parseToken(s string) (*token, error) {
 }
 
 // Verify checks a token's signature and dates and returns its claims.
+// The claims returned are shared: do not modify them.
 func (v *Verifier) Verify(s string) (*Claims, error) {
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if c := v.cache.get(s, now()); c != nil {
+		return c, nil
+	}
+	c, err := v.verify(s, now())
+	if err != nil {
+		return nil, err
+	}
+	v.cache.put(s, c, now())
+	return c, nil
+}
+
+func (v *Verifier) verify(s string, at time.Time) (*Claims, error) {
 	t, err := parseToken(s)
 	if err != nil {
 		return nil, err
@@ -115,11 +134,7 @@ func (v *Verifier) Verify(s string) (*Claims, error) {
 	if err := json.Unmarshal(t.payload, &rc); err != nil {
 		return nil, fmt.Errorf("%w: claims", ErrMalformed)
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	n := float64(now().Unix())
+	n := float64(at.Unix())
 	leeway := v.Leeway.Seconds()
 	switch {
 	case rc.Exp == nil:

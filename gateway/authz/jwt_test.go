@@ -146,3 +146,27 @@ func TestMatchPath(t *testing.T) {
 		t.Error("an overlong glob matched")
 	}
 }
+
+// A cached token still expires, and a token verified once is not accepted
+// again after its exp because of the cache.
+func TestVerifyCacheHonoursExpiry(t *testing.T) {
+	secret := []byte("cache-secret")
+	now := time.Now()
+	v := &Verifier{Secret: secret, Now: func() time.Time { return now }}
+	tok := authztest.HS256(secret, authztest.Claims(10*time.Second, authztest.Read("**"), nil))
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(tok); err != nil {
+		t.Fatalf("second, cached verification: %v", err)
+	}
+	now = now.Add(20 * time.Second)
+	if _, err := v.Verify(tok); !errors.Is(err, ErrExpired) {
+		t.Fatalf("after exp: %v, want ErrExpired", err)
+	}
+	// A forged token that differs in one byte is not served from the cache.
+	forged := tok[:len(tok)-2] + "AA"
+	if _, err := v.Verify(forged); err == nil {
+		t.Fatal("a forged token was accepted")
+	}
+}
