@@ -25,6 +25,8 @@ type Gateway struct {
 	Cmd                       *exec.Cmd
 	HTTP, RTMP, RTSP, WebRTC  int
 	MQTT, MQTTWS, SIP, RTPUDP int
+	// The TLS listeners' ports, 0 unless started with Options.CertFile.
+	HTTPS, RTMPS, RTSPS, MQTTS int
 
 	log logBuffer // the gateway's stderr, also copied to the test's
 }
@@ -115,22 +117,47 @@ func Binary(t testing.TB) string {
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
 // its config, and waits for /healthz.
-func Start(t testing.TB, extra string) *Gateway { return StartLevel(t, "warn", extra) }
+func Start(t testing.TB, extra string) *Gateway { return StartWith(t, Options{Extra: extra}) }
 
 // StartLevel is Start with another log_level: "debug" for a test that
 // scans every line the gateway writes (internal/logscan).
 func StartLevel(t testing.TB, level, extra string) *Gateway {
+	return StartWith(t, Options{LogLevel: level, Extra: extra})
+}
+
+// Options are what StartWith may change in the gateway's config.
+type Options struct {
+	LogLevel string // "warn" if empty
+	Extra    string // YAML appended to the config
+	// CertFile and KeyFile, when set, become tls.cert_file and key_file,
+	// and HTTPS, RTMPS, RTSPS and MQTT over TLS listen on free ports.
+	CertFile, KeyFile string
+}
+
+// StartWith runs skyrelay on free loopback ports as Start does.
+func StartWith(t testing.TB, o Options) *Gateway {
 	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	listen := func(port int) string { return "" }
+	extra := o.Extra
+	if o.CertFile != "" {
+		g.HTTPS, g.RTMPS, g.RTSPS, g.MQTTS = FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+		listen = func(port int) string { return fmt.Sprintf(`, tls_listen: "127.0.0.1:%d"`, port) }
+		extra = fmt.Sprintf("tls: {cert_file: %q, key_file: %q}\n%s", o.CertFile, o.KeyFile, extra)
+	}
 	cfg := fmt.Sprintf(`log_level: %s
 public_host: 127.0.0.1
-http: {listen: "127.0.0.1:%d"}
-rtmp: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"}
+http: {listen: "127.0.0.1:%d"%s}
+rtmp: {listen: "127.0.0.1:%d"%s}
+rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"%s}
 webrtc: {listen: "127.0.0.1:%d"}
-mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
+mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"%s}}
 gb28181: {sip_listen: "127.0.0.1:%d"}
-%s`, level, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+%s`, o.LogLevel, g.HTTP, listen(g.HTTPS), g.RTMP, listen(g.RTMPS), g.RTSP, g.RTPUDP, g.RTPUDP+1, listen(g.RTSPS),
+		g.WebRTC, g.MQTT, g.MQTTWS, listen(g.MQTTS), g.SIP, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
