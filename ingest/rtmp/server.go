@@ -120,6 +120,14 @@ func (s *Server) Initialize() error {
 	return nil
 }
 
+// scheme is the protocol players and the authorization hook see.
+func (s *Server) scheme() string {
+	if s.TLS != nil {
+		return "rtmps"
+	}
+	return "rtmp"
+}
+
 // Addr is the address the listener is bound to (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 

@@ -154,6 +154,14 @@ func (s *Server) Initialize() error {
 	return nil
 }
 
+// scheme is the protocol readers and the authorization hook see.
+func (s *Server) scheme() string {
+	if s.TLS != nil {
+		return "rtsps"
+	}
+	return "rtsp"
+}
+
 // Addr is the bound TCP address (useful when Address asked for port 0).
 func (s *Server) Addr() net.Addr { return s.srv.NetListener().Addr() }
 
