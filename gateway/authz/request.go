@@ -47,20 +47,3 @@ func TokenFromQuery(q url.Values) string {
 	}
 	return q.Get("token")
 }
-
-// RedactQuery returns rawQuery with the values of keys that carry secrets
-// (jwt, token, secret, pass, password) replaced, for logs and the hook's
-// query field is sent as is.
-func RedactQuery(rawQuery string) string {
-	q, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return ""
-	}
-	for k := range q {
-		switch strings.ToLower(k) {
-		case "jwt", "token", "secret", "pass", "password", "key", "sign":
-			q[k] = []string{"REDACTED"}
-		}
-	}
-	return q.Encode()
-}
