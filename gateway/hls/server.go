@@ -212,4 +212,3 @@ func remoteAddr(r *http.Request) net.Addr {
 	}
 	return a
 }
-
