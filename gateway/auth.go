@@ -35,10 +35,13 @@ type Auth struct {
 	// readers.
 	ReadUser, ReadPass string
 	// Authz, when enabled (auth.jwt, auth.hook), authorizes each reader
-	// by token or hook instead (see AuthorizeRead); LoopbackTrusted lets
-	// loopback read without asking it.
-	Authz           *authz.Authorizer
-	LoopbackTrusted bool
+	// by token or hook instead (see AuthorizeRead).
+	Authz *authz.Authorizer
+	// DistrustLoopback treats loopback readers like any others
+	// (auth.loopback_trusted: false), for a reverse proxy on this host
+	// through which every viewer seems to come from loopback. Publishing
+	// from loopback stays open.
+	DistrustLoopback bool
 
 	mu      sync.Mutex
 	secrets map[string]string // secret -> path
@@ -86,7 +89,7 @@ func (a *Auth) CheckPublish(path string, remote net.Addr, c Credential) error {
 
 // CheckRead allows or refuses a reader at remote.
 func (a *Auth) CheckRead(remote net.Addr, c Credential) error {
-	if a.ReadPass == "" || IsLoopback(remote) {
+	if a.ReadPass == "" || IsLoopback(remote) && !a.DistrustLoopback {
 		return nil
 	}
 	if equal(a.ReadUser, c.User) && equal(a.ReadPass, c.Pass) {

@@ -16,7 +16,8 @@ var ErrForbidden = errors.New("this credential does not allow reading this path"
 
 // AuthorizeRead allows or refuses a reader of path over protocol (rtsp,
 // rtsps, rtmp, rtmps, webrtc, hls, api, recordings). Without auth.jwt and
-// auth.hook it is CheckRead. With them, loopback may read when trusted,
+// auth.hook it is CheckRead. With them, loopback may read (unless
+// DistrustLoopback),
 // the static read credential still works, and anything else needs a token
 // whose permissions allow path, or the hook's yes. The errors wrap
 // ErrUnauthorized (no credential: ask for one) or ErrForbidden, and never
@@ -25,7 +26,7 @@ func (a *Auth) AuthorizeRead(ctx context.Context, path, protocol string, remote 
 	if !a.Authz.Enabled() {
 		return a.CheckRead(remote, c)
 	}
-	if a.LoopbackTrusted && IsLoopback(remote) {
+	if !a.DistrustLoopback && IsLoopback(remote) {
 		return nil
 	}
 	if a.ReadPass != "" && equal(a.ReadUser, c.User) && equal(a.ReadPass, c.Pass) {

@@ -34,8 +34,10 @@ func TestAuthorizeRead(t *testing.T) {
 		{"token for another path", &Auth{Authz: jwt}, "other/a", remote, Credential{JWT: tok}, ErrForbidden},
 		{"no token", &Auth{Authz: jwt}, "live/a", remote, Credential{}, ErrUnauthorized},
 		{"a bad token", &Auth{Authz: jwt}, "live/a", remote, Credential{JWT: tok + "x"}, ErrForbidden},
-		{"loopback trusted", &Auth{Authz: jwt, LoopbackTrusted: true}, "live/a", local, Credential{}, nil},
-		{"loopback not trusted (a proxy)", &Auth{Authz: jwt}, "live/a", local, Credential{}, ErrUnauthorized},
+		{"loopback trusted", &Auth{Authz: jwt}, "live/a", local, Credential{}, nil},
+		{"loopback not trusted (a proxy)", &Auth{Authz: jwt, DistrustLoopback: true}, "live/a", local, Credential{}, ErrUnauthorized},
+		{"read password, loopback trusted", &Auth{ReadUser: "v", ReadPass: "pw"}, "live/a", local, Credential{}, nil},
+		{"read password, loopback not trusted", &Auth{ReadUser: "v", ReadPass: "pw", DistrustLoopback: true}, "live/a", local, Credential{}, ErrUnauthorized},
 		{"static read credential beside tokens", &Auth{Authz: jwt, ReadUser: "v", ReadPass: "pw"}, "x/y", remote, Credential{User: "v", Pass: "pw"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,10 +18,18 @@ import (
 // (flight commands included), so it is never open to the network by
 // default; /healthz, /metrics, the pages and the media endpoints are not
 // behind it.
-func apiGuard(token string, az *authz.Authorizer, next http.Handler) http.Handler {
+//
+// auth.loopback_trusted: false (a reverse proxy on this host) takes
+// loopback's free pass away here too.
+func apiGuard(token string, auth *gateway.Auth, next http.Handler) http.Handler {
+	var az *authz.Authorizer
+	distrust := false
+	if auth != nil {
+		az, distrust = auth.Authz, auth.DistrustLoopback
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && !distrust {
 			next.ServeHTTP(w, r)
 			return
 		}
