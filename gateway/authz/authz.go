@@ -49,19 +49,27 @@ func (a *Authorizer) Authorize(ctx context.Context, r Request) error {
 		}
 	}
 	if a.Hook != nil {
-		if err := a.Hook.Check(ctx, r); err != nil {
-			if errors.Is(err, ErrHookDenied) {
-				return errors.Join(ErrForbidden, err)
-			}
-			return err
+		err := a.Hook.Check(ctx, r)
+		switch {
+		case err == nil:
+			return nil
+		case !presented(r):
+			// Nothing was presented: ask for a credential (401), as
+			// mediamtx does when its hook refuses an anonymous reader.
+			return errors.Join(ErrNoCredential, err)
+		case errors.Is(err, ErrHookDenied):
+			return errors.Join(ErrForbidden, tokenErr, err)
 		}
-		return nil
+		return errors.Join(tokenErr, err)
 	}
 	if tokenErr != nil {
 		return errors.Join(ErrForbidden, tokenErr)
 	}
 	return ErrNoCredential
 }
+
+// presented tells whether the request carried any credential.
+func presented(r Request) bool { return r.Token != "" || r.User != "" || r.Password != "" }
 
 // looksLikeJWT tells a compact JWS from a password: three base64url parts
 // with a header starting "{" (base64 "ey").
