@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -43,6 +44,9 @@ func (a *app) start() error {
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(a.hub.Collector())
+	// go_goroutines and the heap figures: how an operator (and make soak)
+	// tells a leak from load.
+	a.reg.MustRegister(collectors.NewGoCollector())
 
 	a.mux = http.NewServeMux()
 	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: a.mux, Log: a.log.With("module", "http")}

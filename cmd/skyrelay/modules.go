@@ -42,10 +42,10 @@ func (a *app) modules() ([]namedModule, error) {
 	if c.HTTP.TLSListen != "" {
 		a.http.TLSAddress, a.http.TLS = c.HTTP.TLSListen, certs
 	}
-	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
+	webrtcIO := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
-	a.http.WHEP = whep.WHEP()
-	a.http.WHIP = whep.WHIP()
+	a.http.WHEP = webrtcIO.WHEP()
+	a.http.WHIP = webrtcIO.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
 	puller := &rtsppull.Puller{Hub: a.hub, Transport: c.RTSP.PullTransport, Log: a.log.With("module", "rtsppull")}
 	// url_type 3: devices register here over SIP and send MPEG-PS.
@@ -90,7 +90,7 @@ func (a *app) modules() ([]namedModule, error) {
 			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsps")}})
 	}
 	return append(mods,
-		namedModule{"webrtc", whep},
+		namedModule{"webrtc", webrtcIO},
 		namedModule{"hls", hlsOut},
 		namedModule{"http", a.http},
 	), nil
