@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway/authz/authztest"
+	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
 	"github.com/skyrelay/skyrelay/internal/gwproc"
 	"github.com/skyrelay/skyrelay/internal/logscan"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
@@ -148,6 +149,19 @@ func TestReadAuthorizationEndToEnd(t *testing.T) {
 	w := playWHEP(t, g.URL("/live/a/whep?jwt="+readLive), 2*time.Second)
 	if w.FramesDecoded <= 0 {
 		t.Fatalf("Chromium decoded %d frames over WHEP with a token", w.FramesDecoded)
+	}
+	// The player page passes its ?jwt= on to WHEP (and LL-HLS).
+	page := hlstest.Browser(t, hlstest.BrowserRun{URL: g.URL("/live/a/?jwt=" + readLive),
+		Probe: `(() => ({mode: skyrelay.mode, state: skyrelay.state,
+			frames: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames}))()`,
+		Until:   "v.state === 'playing' && v.frames >= 10",
+		Timeout: 40 * time.Second})
+	var sky struct {
+		Mode, State string
+		Frames      int
+	}
+	if err := json.Unmarshal(page.Probe, &sky); err != nil || !page.OK || sky.Mode != "webrtc" {
+		t.Fatalf("the player page with ?jwt=: %s (%v)", page.Probe, err)
 	}
 	if code := curlStatusPost(t, g.URL("/live/a/whep"), "v=0"); code != 401 {
 		t.Fatalf("WHEP without a token: %d, want 401", code)

@@ -68,7 +68,7 @@ func TestAuthorize(t *testing.T) {
 		{"jwt allows", jwtOnly, read("live/a", readLive, ""), nil},
 		{"jwt as the RTSP password", jwtOnly, read("live/a", "", readLive), nil},
 		{"jwt for another path", jwtOnly, read("other/a", readLive, ""), ErrForbidden},
-		{"jwt read, publish asked", jwtOnly, Request{Action: ActionPublish, Path: "live/a", Token: readLive}, ErrForbidden},
+		{"jwt read, api asked", jwtOnly, Request{Action: ActionAPI, Path: "live/a", Token: readLive}, ErrForbidden},
 		{"jwt expired", jwtOnly, read("live/a", expired, ""), ErrExpired},
 		{"no token", jwtOnly, read("live/a", "", ""), ErrNoCredential},
 		{"a password is not a token", jwtOnly, read("live/a", "", "hunter2"), ErrNoCredential},

@@ -8,13 +8,12 @@ import (
 
 // Actions a Request asks for.
 const (
-	ActionRead    = "read"
-	ActionPublish = "publish"
+	ActionRead = "read"
 	// ActionAPI is the HTTP API (/api/), recordings included.
 	ActionAPI = "api"
 )
 
-// Request is one attempt to read, publish or use the API, as the hook
+// Request is one attempt to read or use the API, as the hook
 // receives it (JSON) and as a token's permissions are matched against it.
 type Request struct {
 	Action   string `json:"action"`
