@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/internal/logscan"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -169,7 +170,17 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	if err := g.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.Cmd.Process.Signal(os.Interrupt); _ = g.Cmd.Wait() })
+	t.Cleanup(func() {
+		_ = g.Cmd.Process.Signal(os.Interrupt)
+		_ = g.Cmd.Wait()
+		// Secrets never reach the log (docs/security.md): whatever the
+		// test did, no line may show a value for secret=, password=,
+		// jwt=, token=... (per-push secrets are minted inside the
+		// process, so the test cannot list them).
+		for _, l := range logscan.FindCredentialValues("skyrelay's log", g.Log()) {
+			t.Errorf("gwproc: a credential reached the log: %s", l)
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -158,4 +159,31 @@ func redact(line string, list []string) string {
 		}
 	}
 	return line
+}
+
+// credentialKeys are query and log keys whose value is a credential.
+var credentialKeys = regexp.MustCompile(`(?i)\b(secret|password|pass|passwd|jwt|token|api_token|agentPassword)=("[^"]*"|[^&\s"',;)]*)`)
+
+// FindCredentialValues returns the lines of text that show a value for a
+// credential key (secret=…, password=…, jwt=…) other than a redaction
+// (REDACTED, ***, an empty value). Unlike Find it needs no list of the
+// secrets: it is what a test can check when the secrets were minted inside
+// the process under test (per-push secrets handed to a device).
+func FindCredentialValues(source, text string) []Leak {
+	var leaks []Leak
+	for i, line := range strings.Split(text, "\n") {
+		for _, m := range credentialKeys.FindAllStringSubmatch(line, -1) {
+			v := strings.Trim(m[2], `"`)
+			if v == "" || strings.Trim(v, "*") == "" || v == "REDACTED" || v == "[SECRET]" || v == "%5BREDACTED%5D" {
+				continue
+			}
+			short := v
+			if len(short) > 3 {
+				short = short[:3]
+			}
+			leaks = append(leaks, Leak{Source: source, Line: i + 1, Secret: short,
+				Text: strings.ReplaceAll(line, v, "[SECRET]")})
+		}
+	}
+	return leaks
 }

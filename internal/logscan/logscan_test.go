@@ -62,3 +62,23 @@ func (f *fakeT) Fatalf(string, ...any) {
 	f.failed = true
 	panic("fatal")
 }
+
+func TestFindCredentialValues(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want int
+	}{
+		{`msg="publisher started" url=rtmp://h/live/a?secret=abc123`, 1},
+		{`url=rtmp://h/live/a?REDACTED`, 0},
+		{`url="http://h/rtc/v1/whip/?app=a&stream=b&secret=s3"`, 1},
+		{`password=*** user=x`, 0},
+		{`password="" token=`, 0},
+		{`userName=skyrelay-ab&password=pw123&port=8554`, 1},
+		{`agentPassword=xyz&channel=1`, 1},
+		{`tokens=5 passes=3`, 0},
+	} {
+		if got := FindCredentialValues("log", tc.line); len(got) != tc.want {
+			t.Errorf("%q: %v, want %d", tc.line, got, tc.want)
+		}
+	}
+}
