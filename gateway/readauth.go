@@ -42,7 +42,7 @@ func (a *Auth) AuthorizeRead(ctx context.Context, path, protocol string, remote 
 	case err == nil:
 		return nil
 	case errors.Is(err, authz.ErrNoCredential):
-		return authError{ErrUnauthorized, "a token is required to read: send Authorization: Bearer TOKEN or ?jwt=TOKEN"}
+		return authError{ErrUnauthorized, "a token is required to read: send it as a bearer token, or as the query key jwt"}
 	default:
 		return authError{ErrForbidden, ErrForbidden.Error() + " (" + err.Error() + ")"}
 	}

@@ -174,7 +174,8 @@ func FindCredentialValues(source, text string) []Leak {
 	for i, line := range strings.Split(text, "\n") {
 		for _, m := range credentialKeys.FindAllStringSubmatch(line, -1) {
 			v := strings.Trim(m[2], `"`)
-			if v == "" || strings.Trim(v, "*") == "" || v == "REDACTED" || v == "[SECRET]" || v == "%5BREDACTED%5D" {
+			placeholder := strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
+			if v == "" || strings.Trim(v, "*") == "" || v == "REDACTED" || v == "[SECRET]" || placeholder {
 				continue
 			}
 			short := v

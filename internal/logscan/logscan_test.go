@@ -76,6 +76,7 @@ func TestFindCredentialValues(t *testing.T) {
 		{`userName=skyrelay-ab&password=pw123&port=8554`, 1},
 		{`agentPassword=xyz&channel=1`, 1},
 		{`tokens=5 passes=3`, 0},
+		{`send ?jwt=<token>`, 0},
 	} {
 		if got := FindCredentialValues("log", tc.line); len(got) != tc.want {
 			t.Errorf("%q: %v, want %d", tc.line, got, tc.want)
