@@ -18,7 +18,7 @@ type TLSListener interface {
 // finish its handshake and send CONNECT. mochi sets a connection's
 // deadline from its keepalive only after CONNECT; before that a silent
 // client would hold its goroutine forever.
-const connectWithin = 10 * time.Second
+var connectWithin = 10 * time.Second
 
 // listenTLS opens mqtt.embedded.tls_listen: MQTT over TLS with the
 // gateway's certificate; plain text on it is refused and counted

@@ -85,3 +85,35 @@ func TestEmbeddedTLSWithMosquittoClients(t *testing.T) {
 		t.Logf("mosquitto_pub with another CA: %s", out)
 	}
 }
+
+// A client that connects to the TLS port and says nothing is dropped
+// instead of holding a goroutine forever (mochi sets no deadline before
+// CONNECT).
+func TestEmbeddedTLSDropsSilentClients(t *testing.T) {
+	old := connectWithin
+	connectWithin = 200 * time.Millisecond
+	t.Cleanup(func() { connectWithin = old })
+	ca := testpeer.NewTestCA(t)
+	h := &tlscert.Holder{CertFile: ca.CertFile, KeyFile: ca.KeyFile}
+	if err := h.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	e := &Embedded{Config: conf.MQTTEmbedded{TLSListen: "127.0.0.1:0"}, TLS: h, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := e.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	c, err := net.Dial("tcp", e.TLSAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	_, err = c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a silent client on the TLS port was kept for 10 s")
+	}
+	t.Logf("silent client dropped after %v", time.Since(start).Round(time.Millisecond))
+}
