@@ -96,3 +96,14 @@ func portOf(a net.Addr) string {
 	_, p, _ := net.SplitHostPort(a.String())
 	return p
 }
+
+// TestFirstFrameDelayRTMPS: over RTMPS too, publish to first playable frame
+// does not wait for a probe; the TLS handshake and the quick ACKs reaching
+// the TCP connection beneath TLS keep it short.
+func TestFirstFrameDelayRTMPS(t *testing.T) {
+	t.Parallel()
+	e, _, _ := newRTMPS(t)
+	ready := readyAt(e, "live/tlsdelay")
+	pushFFmpeg(t, testpeer.Clip(t, testpeer.ClipH264Small), "rtmps://localhost:"+portOf(e.srv.Addr())+"/live/tlsdelay", true)
+	checkDelay(t, firstFrameDelay(t, e, ready))
+}
