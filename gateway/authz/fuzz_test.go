@@ -31,3 +31,23 @@ func FuzzParseToken(f *testing.F) {
 		_, _ = ParseJWKS([]byte(s))
 	})
 }
+
+// FuzzParseJWKS: a key set from the network never makes the parser panic,
+// and every key it returns is one the verifier can use.
+func FuzzParseJWKS(f *testing.F) {
+	f.Add([]byte(`{"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]}`))
+	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keys, err := ParseJWKS(b)
+		if err == nil && len(keys) == 0 {
+			t.Fatal("no error and no key")
+		}
+		for kid, k := range keys {
+			if !fits(k, "RS256") && !fits(k, "ES256") {
+				t.Fatalf("key %q of type %T is of no use", kid, k)
+			}
+		}
+	})
+}
