@@ -65,4 +65,3 @@ func (e *Embedded) Minted() []MintedAccount {
 	}
 	return e.hook.minted.list()
 }
-
