@@ -73,7 +73,7 @@ func (e *Embedded) Initialize() error {
 	caps.MaximumPacketSize = maxPacketSize
 	e.server = mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Logger:       e.Log,
+		Logger:       slog.New(quietLog{e.Log.Handler()}),
 		Capabilities: caps,
 		// $SYS topics are noise for devices and nobody here reads them.
 		SysTopicResendInterval: 3600,
