@@ -18,7 +18,7 @@ const (
 	stampLayout = "20060102T150405.000000Z"
 	dayLayout   = "2006-01-02"
 	segmentExt  = ".mp4"
-	metaExt     = ".json"     // device metadata beside a segment
+	metaExt     = ".json"      // device metadata beside a segment
 	osdExt      = ".osd.jsonl" // telemetry beside a segment
 )
 

@@ -404,6 +404,9 @@ func (p *pathRec) closeSegment(why string, newRun bool) {
 			p.r.idx.update(seg.e, func(e *entry) { e.open = false; done = *e })
 			p.r.Log.Debug("segment complete", "path", p.path, "file", seg.e.file, "why", why)
 			p.r.runHook(done)
+			if p.r.segmentDone != nil {
+				p.r.segmentDone(done.path, done.file)
+			}
 			p.prev = seg
 		}
 	}

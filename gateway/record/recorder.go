@@ -40,6 +40,9 @@ type Recorder struct {
 	QueueSize int
 	Log       *slog.Logger
 
+	// segmentDone, when set (tests), hears of every finished segment.
+	segmentDone func(path, file string)
+
 	idx       *index
 	metrics   *metrics
 	mu        sync.Mutex
