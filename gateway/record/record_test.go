@@ -107,10 +107,10 @@ func TestRecordRTMPAcrossSegments(t *testing.T) {
 	}
 	// Errors.
 	for u, want := range map[string]int{
-		mp4URL("drone/cam", first.Add(-time.Hour), 10):              404,
+		mp4URL("drone/cam", first.Add(-time.Hour), 10):                404,
 		"/api/v1/recordings/drone/cam/mp4?start=yesterday&duration=1": 400,
-		mp4URL("drone/cam", first, 0):                                400,
-		"/api/v1/recordings/never/recorded":                          404,
+		mp4URL("drone/cam", first, 0):                                 400,
+		"/api/v1/recordings/never/recorded":                           404,
 	} {
 		if st, _, b := g.get(t, "GET", u); st != want {
 			t.Fatalf("GET %s: %d %s, want %d", u, st, b, want)

@@ -108,6 +108,11 @@ func (r *Recorder) Close() {
 	if r.stop == nil {
 		return
 	}
+	select {
+	case <-r.stop:
+		return // closed already
+	default:
+	}
 	close(r.stop)
 	r.mu.Lock()
 	recs := r.recs
