@@ -112,19 +112,17 @@ func TestRecordRetention(t *testing.T) {
 				left++
 			}
 		}
-		if left == 0 {
+		_, err := os.Stat(filepath.Join(g.rec.Dir, "old"))
+		if left == 0 && os.IsNotExist(err) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d segments survived delete_after", left, len(files))
+			t.Fatalf("%d of %d segments survived delete_after; folder: %v", left, len(files), err)
 		}
 		time.Sleep(100 * time.Millisecond) // polling the disk: retention emits no event
 	}
 	if n := metricValue(t, g.rec, "skyrelay_record_segments_deleted_total"); n != float64(len(files)) {
 		t.Fatalf("%v segments counted deleted, want %d", n, len(files))
-	}
-	if _, err := os.Stat(filepath.Join(g.rec.Dir, "old")); !os.IsNotExist(err) {
-		t.Fatalf("empty folders left: %v", err)
 	}
 	// The path may still be attached (its stream waits for the publisher),
 	// so it can be listed, but without segments.
