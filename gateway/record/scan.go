@@ -326,10 +326,13 @@ func patchMoof(moof []byte, seq uint32, shift func(id uint32) int64) ([]byte, er
 					}
 					id = binary.BigEndian.Uint32(q[4:])
 				case "tfdt":
+					if len(q) < 8 {
+						return errors.New("short tfdt")
+					}
 					if q[0] == 1 && len(q) >= 12 {
 						v := int64(binary.BigEndian.Uint64(q[4:])) + shift(id)
 						binary.BigEndian.PutUint64(q[4:], uint64(max(v, 0)))
-					} else if len(q) >= 8 {
+					} else {
 						v := int64(binary.BigEndian.Uint32(q[4:])) + shift(id)
 						binary.BigEndian.PutUint32(q[4:], uint32(max(v, 0)))
 					}
