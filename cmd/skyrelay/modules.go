@@ -63,10 +63,13 @@ func (a *app) modules() ([]namedModule, error) {
 		a.api.Handle(p, api)
 	}
 
+	rec := a.recorder()
+
 	return []namedModule{
 		{"rtsppull", puller},
 		{"gb28181", gb},
 		{"control", plane},
+		{"record", rec},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
 		{"webrtc", whep},

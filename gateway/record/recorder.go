@@ -88,9 +88,13 @@ func (r *Recorder) Initialize() error {
 	r.devices = map[string]Device{}
 	r.errs = map[string]string{}
 	r.stop = make(chan struct{})
-	if err := os.MkdirAll(r.Dir, 0o755); err != nil {
-		r.metrics.writeErrors.Add(1)
-		r.Log.Error("recordings folder cannot be made; recording will fail until it can", "dir", r.Dir, "err", err)
+	// The folder is made when something is to be recorded; a gateway that
+	// records nothing leaves no trace on disk.
+	if r.Enabled {
+		if err := os.MkdirAll(r.Dir, 0o755); err != nil {
+			r.metrics.writeErrors.Add(1)
+			r.Log.Error("recordings folder cannot be made; recording will fail until it can", "dir", r.Dir, "err", err)
+		}
 	}
 	r.rebuild()
 	r.wg.Add(1)
