@@ -28,6 +28,28 @@ func (e *entry) end() time.Time { return e.start.Add(time.Duration(e.dur * float
 type index struct {
 	mu    sync.Mutex
 	paths map[string][]*entry
+	// cached are the entries holding a scan, oldest first: a one-hour
+	// segment's part table is about half a megabyte, so only the last few
+	// served are kept.
+	cached []*entry
+}
+
+// maxCachedScans bounds the part tables kept in memory.
+const maxCachedScans = 16
+
+// cache keeps the scan of a closed segment for the next request.
+func (x *index) cache(e *entry, s *scanned) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e.scan != nil {
+		return
+	}
+	e.scan = s
+	x.cached = append(x.cached, e)
+	if len(x.cached) > maxCachedScans {
+		x.cached[0].scan = nil
+		x.cached = append(x.cached[:0:0], x.cached[1:]...)
+	}
 }
 
 func newIndex() *index { return &index{paths: map[string][]*entry{}} }

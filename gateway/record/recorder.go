@@ -349,7 +349,7 @@ func loadSegment(file string, repair bool) (*entry, error) {
 			return nil, fmt.Errorf("cutting the torn tail: %w", err)
 		}
 	}
-	return &entry{file: file, dur: s.duration(), bytes: s.end, meta: readMeta(file), scan: s}, nil
+	return &entry{file: file, dur: s.duration(), bytes: s.end, meta: readMeta(file)}, nil
 }
 
 // runRetention deletes what is older than DeleteAfter, by end time.

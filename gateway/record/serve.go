@@ -2,7 +2,6 @@ package record
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sort"
@@ -20,6 +19,11 @@ type chunk struct {
 	f    *os.File
 	fOff int64
 	n    int64
+	// moof: the span is a moof to rewrite with seq and shift when read,
+	// so that the first byte does not wait for every moof of the range.
+	moof  bool
+	seq   uint32
+	shift func(id uint32) int64
 }
 
 // rangeMP4 is one fragmented MP4 of a time range across segments. Its size
@@ -31,6 +35,9 @@ type rangeMP4 struct {
 	size   int64
 	pos    int64
 	files  []*os.File
+	// the last moof rewritten, for the reads that follow within it
+	moofAt  int64
+	moofBuf []byte
 	first  time.Time // wall-clock time of the first sample served
 	dur    float64
 }
@@ -55,9 +62,22 @@ func (m *rangeMP4) Read(p []byte) (int, error) {
 	want := min(int64(len(p)), c.n-in)
 	var n int
 	var err error
-	if c.data != nil {
+	switch {
+	case c.data != nil:
 		n = copy(p[:want], c.data[in:])
-	} else {
+	case c.moof:
+		if m.moofBuf == nil || m.moofAt != c.off {
+			raw := make([]byte, c.n)
+			if _, err := c.f.ReadAt(raw, c.fOff); err != nil {
+				return 0, err
+			}
+			if m.moofBuf, err = patchMoof(raw, c.seq, c.shift); err != nil {
+				return 0, err
+			}
+			m.moofAt = c.off
+		}
+		n = copy(p[:want], m.moofBuf[in:])
+	default:
 		n, err = c.f.ReadAt(p[:want], c.fOff+in)
 		if err == io.EOF && int64(n) == want {
 			err = nil
@@ -111,7 +131,7 @@ func (r *Recorder) scanOf(e *entry, f *os.File) (*scanned, error) {
 		return nil, err
 	}
 	if !open {
-		r.idx.update(e, func(e *entry) { e.scan = s })
+		r.idx.cache(e, s)
 	}
 	return s, nil
 }
@@ -181,27 +201,18 @@ func (r *Recorder) buildRange(path string, start time.Time, dur time.Duration) (
 		for _, t := range s.tracks {
 			scales[t.id] = t.timeScale
 		}
+		at := cursor // the closure runs later, when the moof is sent
 		shift := func(id uint32) int64 {
 			ts := scales[id]
 			if ts == 0 {
 				return 0
 			}
-			return durToTicks(cursor, ts) - durToTicks(origin, ts)
+			return durToTicks(at, ts) - durToTicks(origin, ts)
 		}
 		for _, p := range parts {
-			moof := make([]byte, p.moofSize)
-			if _, err := f.ReadAt(moof, p.off); err != nil {
-				m.Close()
-				return nil, fmt.Errorf("%s: %w", e.file, err)
-			}
-			moof, err = patchMoof(moof, seq, shift)
-			if err != nil {
-				m.Close()
-				return nil, fmt.Errorf("%s: %w", e.file, err)
-			}
-			seq++
-			m.add(chunk{data: moof})
+			m.add(chunk{f: f, fOff: p.off, n: p.moofSize, moof: true, seq: seq, shift: shift})
 			m.add(chunk{f: f, fOff: p.off + p.moofSize, n: p.mdatSize})
+			seq++
 		}
 		cursor += last - origin
 	}
