@@ -38,8 +38,8 @@ type rangeMP4 struct {
 	// the last moof rewritten, for the reads that follow within it
 	moofAt  int64
 	moofBuf []byte
-	first  time.Time // wall-clock time of the first sample served
-	dur    float64
+	first   time.Time // wall-clock time of the first sample served
+	dur     float64
 }
 
 func (m *rangeMP4) add(c chunk) {
