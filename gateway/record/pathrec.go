@@ -48,7 +48,10 @@ type pathRec struct {
 	pausedUntil time.Time
 	lastFrame   time.Time
 	tmp         []sample
-	buf         seekablebuffer.Buffer
+	buf         seekablebuffer.Buffer // the init
+	hdr         []byte                // moof and mdat header
+	iov         [][]byte
+	outTracks   []partTrackOut
 }
 
 // segment is the file being written.
@@ -158,7 +161,7 @@ func (p *pathRec) add(i int, t *recTrack, s sample, arrival time.Time) {
 	if t.hasLast {
 		delta := s.dts - t.lastDTS
 		switch {
-		case delta > t.maxStep() || delta < -max(t.nominal, 1):
+		case delta > t.maxStep() || delta < -max(t.nominal, 1) || delta > 1<<31:
 			p.r.metrics.jumps.Add(1)
 			p.closeSegment("timestamp jump", true)
 		default:
@@ -170,11 +173,11 @@ func (p *pathRec) add(i int, t *recTrack, s sample, arrival time.Time) {
 			} else if t.video {
 				t.nominal = delta
 			}
-			t.held.s.Duration = uint32(delta)
+			t.held.s.dur = uint32(delta)
 			p.commit(i, t, *t.held)
 		}
 	}
-	if i == p.ref && (!t.video || !s.s.IsNonSyncSample) {
+	if i == p.ref && (!t.video || !s.s.nonSync) {
 		p.atKey(s.dts, t, arrival)
 	}
 	h := s
@@ -234,8 +237,8 @@ func (p *pathRec) commit(i int, t *recTrack, s sample) {
 	}
 	t.part = append(t.part, s.s)
 	if i == p.ref {
-		seg.partRef += int64(s.s.Duration)
-		seg.refEnd = s.dts + int64(s.s.Duration)
+		seg.partRef += int64(s.s.dur)
+		seg.refEnd = s.dts + int64(s.s.dur)
 		if seg.partRef >= durToTicks(p.r.PartDuration, t.timeScale) {
 			p.flushPart()
 		}
@@ -265,17 +268,24 @@ func (p *pathRec) flushPart() {
 			return
 		}
 	}
-	part := fmp4.Part{SequenceNumber: seg.seq}
+	p.outTracks = p.outTracks[:0]
 	for i, t := range p.tracks {
 		if t == nil || len(t.part) == 0 || seg.ids[i] == 0 {
 			continue
 		}
-		part.Tracks = append(part.Tracks, &fmp4.PartTrack{ID: seg.ids[i], BaseTime: uint64(t.partBase - seg.startTicks[i]), Samples: t.part})
+		p.outTracks = append(p.outTracks, partTrackOut{id: uint32(seg.ids[i]), base: uint64(t.partBase - seg.startTicks[i]), samples: t.part})
 	}
-	if len(part.Tracks) > 0 {
-		if err := part.Marshal(&p.buf); err != nil {
-			p.fail(err)
-			return
+	p.iov = p.iov[:0]
+	if b := p.buf.Bytes(); len(b) > 0 {
+		p.iov = append(p.iov, b) // a new file: the init goes with the first part
+	}
+	if len(p.outTracks) > 0 {
+		p.hdr, _ = appendPart(p.hdr[:0], seg.seq, p.outTracks)
+		p.iov = append(p.iov, p.hdr)
+		for _, tr := range p.outTracks {
+			for _, s := range tr.samples {
+				p.iov = append(p.iov, s.bufs...)
+			}
 		}
 	}
 	for _, t := range p.tracks {
@@ -284,11 +294,11 @@ func (p *pathRec) flushPart() {
 		}
 	}
 	seg.partRef, seg.lastFlush = 0, time.Now()
-	b := p.buf.Bytes()
-	if len(b) == 0 {
+	if len(p.iov) == 0 {
 		return
 	}
-	n, err := seg.f.Write(b)
+	n, err := writeParts(seg.f, p.iov)
+	clear(p.iov) // let the units go
 	if err != nil {
 		p.fail(err)
 		return
@@ -385,7 +395,7 @@ func (p *pathRec) closeSegment(why string, newRun bool) {
 		if newRun {
 			for i, t := range p.tracks {
 				if t != nil && t.held != nil {
-					t.held.s.Duration = uint32(max(t.nominal, 1))
+					t.held.s.dur = uint32(max(t.nominal, 1))
 					p.commit(i, t, *t.held)
 					t.held = nil
 				}

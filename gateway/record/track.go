@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
@@ -18,7 +19,7 @@ import (
 // track's clock (absolute, in the stream's time base).
 type sample struct {
 	dts int64
-	s   *fmp4.Sample
+	s   *mp4Sample
 }
 
 // recTrack turns a stream track's units into MP4 samples and keeps its
@@ -45,7 +46,7 @@ type recTrack struct {
 	nominal int64 // the last positive step, used when none is known
 
 	// the current part
-	part     []*fmp4.Sample
+	part     []*mp4Sample
 	partBase int64
 	seen     bool // produced a sample in the current segment
 }
@@ -112,7 +113,7 @@ func (rt *recTrack) samples(u *gateway.Unit, bframes bool, out []sample) ([]samp
 		return rt.videoSample(u, bframes, out)
 	case rt.aac:
 		for i, au := range u.Payload {
-			out = append(out, sample{dts: u.PTS + int64(i)*1024, s: &fmp4.Sample{Payload: au}})
+			out = append(out, sample{dts: u.PTS + int64(i)*1024, s: rawSample(au)})
 		}
 	case rt.lpcm:
 		for _, p := range u.Payload {
@@ -127,14 +128,14 @@ func (rt *recTrack) samples(u *gateway.Unit, bframes bool, out []sample) ([]samp
 				pcm = a
 			}
 			rt.nominal = max(int64(len(p)/rt.channels), 1)
-			out = append(out, sample{dts: u.PTS, s: &fmp4.Sample{Payload: pcm}})
+			out = append(out, sample{dts: u.PTS, s: rawSample(pcm)})
 		}
 	default: // Opus: one packet per unit
 		for _, p := range u.Payload {
 			if d := opus.PacketDuration2(p); d > 0 {
 				rt.nominal = d
 			}
-			out = append(out, sample{dts: u.PTS, s: &fmp4.Sample{Payload: p}})
+			out = append(out, sample{dts: u.PTS, s: rawSample(p)})
 		}
 	}
 	return out, nil
@@ -172,15 +173,24 @@ func (rt *recTrack) videoSample(u *gateway.Unit, bframes bool, out []sample) ([]
 			dts = u.PTS
 		}
 	}
-	avcc, err := h264.AVCC(au).Marshal()
-	if err != nil {
-		return out, err
+	return append(out, sample{dts: dts, s: avccSample(au, int32(u.PTS-dts), !u.Key)}), nil
+}
+
+// avccSample lays out an access unit as AVCC (a 4-byte length before each
+// NAL unit; the same for H.265) without copying the NAL units.
+func avccSample(au [][]byte, cto int32, nonSync bool) *mp4Sample {
+	prefix := make([]byte, 4*len(au))
+	s := &mp4Sample{cto: cto, nonSync: nonSync, bufs: make([][]byte, 0, 2*len(au))}
+	for i, n := range au {
+		binary.BigEndian.PutUint32(prefix[4*i:], uint32(len(n)))
+		s.bufs = append(s.bufs, prefix[4*i:4*i+4], n)
+		s.size += uint32(4 + len(n))
 	}
-	return append(out, sample{dts: dts, s: &fmp4.Sample{
-		PTSOffset:       int32(u.PTS - dts),
-		IsNonSyncSample: !u.Key,
-		Payload:         avcc,
-	}}), nil
+	return s
+}
+
+func rawSample(b []byte) *mp4Sample {
+	return &mp4Sample{size: uint32(len(b)), bufs: [][]byte{b}}
 }
 
 // hasPicture tells whether an access unit holds a coded slice.
