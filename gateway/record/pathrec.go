@@ -47,6 +47,7 @@ type pathRec struct {
 	prev        *segment // the last segment of this run, for names
 	pausedUntil time.Time
 	lastFrame   time.Time
+	dropped     uint64 // the reader's losses seen so far
 	tmp         []sample
 	buf         seekablebuffer.Buffer // the init
 	hdr         []byte                // moof and mdat header
@@ -135,6 +136,13 @@ func (p *pathRec) frame(f gateway.Frame) {
 	t := p.tracks[i]
 	if t == nil || time.Now().Before(p.pausedUntil) {
 		return
+	}
+	if d := p.reader.Dropped(); d != p.dropped {
+		// The disk fell behind and the reader lost frames up to this
+		// keyframe: a gap, written as the end of a run, never as one long
+		// sample.
+		p.dropped = d
+		p.closeSegment("frames lost to a slow disk", true)
 	}
 	if i == p.ref && t.video {
 		p.bframes = p.stream.HasBFrames()
