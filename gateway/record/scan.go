@@ -55,7 +55,8 @@ var errNoInit = errors.New("no ftyp+moov at the start of the file")
 // scanSegment walks the boxes of r (size bytes). A torn tail (a box that
 // runs past the end, or an unparsable moof) ends the walk: end tells where
 // the good data stops.
-func scanSegment(r io.ReaderAt, size int64) (*scanned, error) {
+func scanSegment(ra io.ReaderAt, size int64) (*scanned, error) {
+	r := &windowReader{r: ra}
 	s := &scanned{}
 	var off int64
 	var hdr [16]byte
@@ -378,4 +379,36 @@ func (s *scanned) duration() float64 {
 		}
 	}
 	return d
+}
+
+// windowReader serves the scanner's small reads (box headers, moofs) from
+// one 8 KiB read: a part (a moof of about 1.2 KB, then the mdat header)
+// then costs one system call instead of three.
+type windowReader struct {
+	r   io.ReaderAt
+	off int64
+	buf []byte
+}
+
+const scanWindow = 8 << 10
+
+func (w *windowReader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= w.off && off+int64(len(p)) <= w.off+int64(len(w.buf)) {
+		return copy(p, w.buf[off-w.off:]), nil
+	}
+	if len(p) > scanWindow {
+		return w.r.ReadAt(p, off)
+	}
+	if cap(w.buf) < scanWindow {
+		w.buf = make([]byte, scanWindow)
+	}
+	n, err := w.r.ReadAt(w.buf[:scanWindow], off)
+	w.off, w.buf = off, w.buf[:n]
+	if n >= len(p) {
+		return copy(p, w.buf), nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return copy(p, w.buf), err
 }
