@@ -65,8 +65,8 @@ func TestChromiumPlaysAndSeeksRecording(t *testing.T) {
 	})
 	var out struct {
 		Frames, FramesBefore, Width int
-		Time, Duration               float64
-		Errors                       []string
+		Time, Duration              float64
+		Errors                      []string
 	}
 	if err := res.Decode(&out); err != nil {
 		t.Fatal(err)
