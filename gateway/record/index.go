@@ -148,4 +148,5 @@ func removeSegment(file string) {
 	_ = os.Remove(file)
 	_ = os.Remove(sidecar(file, metaExt))
 	_ = os.Remove(sidecar(file, osdExt))
+	_ = os.Remove(sidecar(file, idxExt))
 }

@@ -70,7 +70,8 @@ type segment struct {
 	partRef    int64 // reference-track ticks in the pending part
 	refEnd     int64
 	lastFlush  time.Time
-	late       bool // a track began after the file was made: rotate at the next keyframe
+	late       bool       // a track began after the file was made: rotate at the next keyframe
+	parts      []partInfo // what was written, for the part table at close
 }
 
 func newPathRec(r *Recorder, s *gateway.Stream, dev Device) (*pathRec, error) {
@@ -284,11 +285,23 @@ func (p *pathRec) flushPart() {
 		p.outTracks = append(p.outTracks, partTrackOut{id: uint32(seg.ids[i]), base: uint64(t.partBase - seg.startTicks[i]), samples: t.part})
 	}
 	p.iov = p.iov[:0]
+	partOff := seg.written
 	if b := p.buf.Bytes(); len(b) > 0 {
 		p.iov = append(p.iov, b) // a new file: the init goes with the first part
+		partOff += int64(len(b))
 	}
+	var info partInfo
 	if len(p.outTracks) > 0 {
-		p.hdr, _ = appendPart(p.hdr[:0], seg.seq, p.outTracks)
+		var dataLen int
+		p.hdr, dataLen = appendPart(p.hdr[:0], seg.seq, p.outTracks)
+		info = partInfo{off: partOff, moofSize: int64(len(p.hdr) - 8), mdatSize: int64(8 + dataLen)}
+		for _, tr := range p.outTracks {
+			pt := partTrack{id: tr.id, base: tr.base, count: len(tr.samples), sync: !tr.samples[0].nonSync}
+			for _, s := range tr.samples {
+				pt.dur += uint64(s.dur)
+			}
+			info.tracks = append(info.tracks, pt)
+		}
 		p.iov = append(p.iov, p.hdr)
 		for _, tr := range p.outTracks {
 			for _, s := range tr.samples {
@@ -313,6 +326,9 @@ func (p *pathRec) flushPart() {
 	}
 	seg.written += int64(n)
 	seg.seq++
+	if info.tracks != nil {
+		seg.parts = append(seg.parts, info)
+	}
 	p.r.metrics.bytesWritten.Add(uint64(n))
 	rt := p.tracks[p.ref]
 	dur := float64(seg.refEnd-seg.startTicks[p.ref]) / float64(rt.timeScale)
@@ -417,6 +433,9 @@ func (p *pathRec) closeSegment(why string, newRun bool) {
 			_ = seg.f.Close()
 			if seg.osdF != nil {
 				_ = seg.osdF.Close()
+			}
+			if err := writeIdx(seg.e.file, seg.written, seg.parts); err != nil {
+				p.r.Log.Warn("part table not written; the segment is served by walking its boxes", "file", seg.e.file, "err", err)
 			}
 			var done entry
 			p.r.idx.update(seg.e, func(e *entry) { e.open = false; done = *e })

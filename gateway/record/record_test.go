@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +60,24 @@ func TestRecordRTMPAcrossSegments(t *testing.T) {
 		}
 		if c.frames < 20 {
 			t.Fatalf("%s: %d frames decoded, a segment holds at least one 1 s GOP (25)", f, c.frames)
+		}
+	}
+	// The part table written at close says what walking the boxes says.
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := fh.Stat()
+		walked, err1 := scanSegment(fh, st.Size())
+		fromIdx, err2 := readScan(fh, st.Size())
+		b, err3 := os.ReadFile(sidecar(f, idxExt))
+		fh.Close()
+		if err1 != nil || err2 != nil || err3 != nil || !reflect.DeepEqual(walked.parts, fromIdx.parts) || walked.end != st.Size() {
+			t.Fatalf("%s: part table differs from the boxes: %v %v %v", f, err1, err2, err3)
+		}
+		if _, err := parseIdx(b, st.Size()+1); err == nil {
+			t.Fatal("a part table for another size was taken")
 		}
 	}
 	l := g.listing(t, "drone/cam")

@@ -337,7 +337,7 @@ func loadSegment(file string, repair bool) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := scanSegment(f, st.Size())
+	s, err := readScan(f, st.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -348,6 +348,10 @@ func loadSegment(file string, repair bool) (*entry, error) {
 		if err := f.Truncate(s.end); err != nil {
 			return nil, fmt.Errorf("cutting the torn tail: %w", err)
 		}
+	}
+	if repair && !s.idx {
+		// A segment cut by a crash has no part table yet: it gets one now.
+		_ = writeIdx(file, s.end, s.parts)
 	}
 	return &entry{file: file, dur: s.duration(), bytes: s.end, meta: readMeta(file)}, nil
 }

@@ -25,6 +25,7 @@ type scanned struct {
 	tracks []trackInfo
 	parts  []partInfo
 	end    int64 // end of the last complete part: the file's good length
+	idx    bool  // read from the part table, not from the boxes
 }
 
 type trackInfo struct {
@@ -55,12 +56,11 @@ var errNoInit = errors.New("no ftyp+moov at the start of the file")
 // scanSegment walks the boxes of r (size bytes). A torn tail (a box that
 // runs past the end, or an unparsable moof) ends the walk: end tells where
 // the good data stops.
-func scanSegment(ra io.ReaderAt, size int64) (*scanned, error) {
-	r := &windowReader{r: ra}
+// scanInit reads ftyp and moov at the start of a segment.
+func scanInit(r io.ReaderAt, size int64) (*scanned, error) {
 	s := &scanned{}
 	var off int64
 	var hdr [16]byte
-	// ftyp then moov.
 	for _, want := range []string{"ftyp", "moov"} {
 		typ, _, bl, err := readBoxHeader(r, off, size, hdr[:])
 		if err != nil || typ != want || bl > maxMoovSize {
@@ -83,6 +83,17 @@ func scanSegment(ra io.ReaderAt, size int64) (*scanned, error) {
 		return nil, fmt.Errorf("%w: moov without tracks", errNoInit)
 	}
 	s.end = off
+	return s, nil
+}
+
+func scanSegment(ra io.ReaderAt, size int64) (*scanned, error) {
+	r := &windowReader{r: ra}
+	s, err := scanInit(r, size)
+	if err != nil {
+		return nil, err
+	}
+	off := int64(len(s.init))
+	var hdr [16]byte
 	for off < size {
 		typ, _, bl, err := readBoxHeader(r, off, size, hdr[:])
 		if err != nil {

@@ -157,3 +157,25 @@ func FuzzParseMoof(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseIdx: a damaged part table is refused, never trusted past the
+// file's end, never a panic.
+func FuzzParseIdx(f *testing.F) {
+	b, _ := testSegment(f, 2)
+	s, err := scanSegment(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(appendIdx(nil, int64(len(b)), s.parts), int64(len(b)))
+	f.Fuzz(func(t *testing.T, in []byte, size int64) {
+		parts, err := parseIdx(in, size)
+		if err != nil {
+			return
+		}
+		for _, p := range parts {
+			if p.off < 0 || p.off+p.moofSize+p.mdatSize > size {
+				t.Fatalf("part %+v past %d", p, size)
+			}
+		}
+	})
+}

@@ -126,7 +126,12 @@ func (r *Recorder) scanOf(e *entry, f *os.File) (*scanned, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := scanSegment(f, st.Size())
+	var s *scanned
+	if open {
+		s, err = scanSegment(f, st.Size())
+	} else {
+		s, err = readScan(f, st.Size())
+	}
 	if err != nil {
 		return nil, err
 	}
