@@ -18,12 +18,9 @@ import (
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
-// fakeDJI publishes the embedded sim clip the way a DJI dock does: an
-// announced AAC track that never sends, every picture preceded by an
-// SEI-only access unit of its own at the same timestamp, and (optionally)
-// a 10 s forward timestamp jump halfway. It paces frames in real time and
-// feeds OSD telemetry to the recorder as the control plane would.
-func fakeDJI(t *testing.T, g *rig, path, sn string, frames int, jumpAt int) {
+// simClip is the docksim clip (10 s, 25 fps, 640x360 H.264) and a track
+// for it.
+func simClip(t *testing.T) (*h264clip.Clip, *gateway.Track) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(testpeer.Root(), "sim", "clip", "clip.h264"))
 	if err != nil {
@@ -37,6 +34,17 @@ func fakeDJI(t *testing.T, g *rig, path, sn string, frames int, jumpAt int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, vt
+}
+
+// fakeDJI publishes the embedded sim clip the way a DJI dock does: an
+// announced AAC track that never sends, every picture preceded by an
+// SEI-only access unit of its own at the same timestamp, and (optionally)
+// a 10 s forward timestamp jump halfway. It paces frames in real time and
+// feeds OSD telemetry to the recorder as the control plane would.
+func fakeDJI(t *testing.T, g *rig, path, sn string, frames int, jumpAt int) {
+	t.Helper()
+	c, vt := simClip(t)
 	at, err := gateway.TrackFor(&format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 44100, ChannelCount: 1},
 		SizeLength: 13, IndexLength: 3, IndexDeltaLength: 3})
 	if err != nil {

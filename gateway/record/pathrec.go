@@ -318,6 +318,9 @@ func (p *pathRec) flushPart() {
 	if len(p.iov) == 0 {
 		return
 	}
+	if p.r.beforeWrite != nil {
+		p.r.beforeWrite()
+	}
 	n, err := writeParts(seg.f, p.iov)
 	clear(p.iov) // let the units go
 	if err != nil {

@@ -42,6 +42,9 @@ type Recorder struct {
 
 	// segmentDone, when set (tests), hears of every finished segment.
 	segmentDone func(path, file string)
+	// beforeWrite, when set (tests), runs before each part is written: a
+	// slow disk.
+	beforeWrite func()
 
 	idx       *index
 	metrics   *metrics
