@@ -170,6 +170,8 @@ func (r *Recorder) wants(path string) bool {
 }
 
 // maybeRecord attaches a recorder to path's stream if it should have one.
+// No lock is held while the reader is added: that emits a hub event, and
+// the hub's event goroutine may be the caller.
 func (r *Recorder) maybeRecord(path string) {
 	if r.Hub == nil {
 		return
@@ -179,12 +181,13 @@ func (r *Recorder) maybeRecord(path string) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !r.wants(path) {
+		r.mu.Unlock()
 		return
 	}
 	select {
 	case <-r.stop:
+		r.mu.Unlock()
 		return
 	default:
 	}
@@ -192,26 +195,32 @@ func (r *Recorder) maybeRecord(path string) {
 		select {
 		case <-p.done:
 		default:
+			r.mu.Unlock()
 			return
 		}
 	}
 	p, err := newPathRec(r, s, r.devices[path])
 	if err != nil {
+		r.mu.Unlock()
 		r.Log.Warn("path not recorded", "path", path, "err", err)
 		return
 	}
-	if err := s.AddReader(p.reader); err != nil {
-		return
-	}
 	r.recs[path] = p
-	r.Log.Info("recording", "path", path)
+	r.mu.Unlock()
 	go func() {
-		p.runLoop()
-		r.mu.Lock()
-		if r.recs[path] == p {
-			delete(r.recs, path)
+		defer func() {
+			r.mu.Lock()
+			if r.recs[path] == p {
+				delete(r.recs, path)
+			}
+			r.mu.Unlock()
+		}()
+		if err := s.AddReader(p.reader); err != nil {
+			close(p.done)
+			return
 		}
-		r.mu.Unlock()
+		r.Log.Info("recording", "path", path)
+		p.runLoop()
 	}()
 }
 
