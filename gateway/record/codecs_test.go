@@ -64,3 +64,32 @@ func TestRecordCodecsRTSP(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordBFrames: a stream with B-frames is stored with its decode
+// order: DTS from the reordering rise strictly, every frame decodes, and
+// presentation offsets are kept (some packets have PTS ahead of DTS).
+func TestRecordBFrames(t *testing.T) {
+	testpeer.Require(t, "ffmpeg", "ffprobe")
+	clip := testpeer.Clip(t, testpeer.ClipH264BFrames)
+	g := newRig(t, func(r *Recorder) { r.PartDuration = 200 * time.Millisecond })
+	g.push(t, clip, "bframes/cam")
+	files := g.waitSegments(t, 1, 30*time.Second)
+	m := checkMedia(t, files[0])
+	if m.video != "h264" || m.nonIncreasing != 0 || m.frames < 120 {
+		t.Fatalf("%+v: want h264, rising DTS, >= 120 of 125 frames", m)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,dts", "-of", "csv=p=0", files[0]).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reordered := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var pts, dts int64
+		if _, err := fmt.Sscanf(l, "%d,%d", &pts, &dts); err == nil && pts != dts {
+			reordered++
+		}
+	}
+	if reordered < 50 {
+		t.Fatalf("%d packets with PTS != DTS: the reordering was lost", reordered)
+	}
+}
