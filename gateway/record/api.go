@@ -38,17 +38,23 @@ type segmentItem struct {
 	Device
 }
 
-// Handler serves /api/v1/recordings and everything under it. Mount it for
-// both "/api/v1/recordings" and "/api/v1/recordings/".
+// Routes are the recordings API, by ServeMux pattern, for the gateway's
+// one router (which adds the API guard and the 404/405 answers).
+func (r *Recorder) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/recordings":              r.handleList,
+		"GET /api/v1/recordings/{path...}":    r.handleGet,
+		"DELETE /api/v1/recordings/{path...}": r.handleDelete,
+		"POST /api/v1/recordings/{path...}":   r.handlePost,
+	}
+}
+
+// Handler serves Routes on a router of its own (tests, embedding).
 func (r *Recorder) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/recordings", r.handleList)
-	mux.HandleFunc("GET /api/v1/recordings/{path...}", r.handleGet)
-	mux.HandleFunc("DELETE /api/v1/recordings/{path...}", r.handleDelete)
-	mux.HandleFunc("POST /api/v1/recordings/{path...}", r.handlePost)
-	mux.HandleFunc("/", func(w http.ResponseWriter, req *http.Request) {
-		gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", req.Method+" "+req.URL.Path)
-	})
+	for pattern, h := range r.Routes() {
+		mux.HandleFunc(pattern, h)
+	}
 	return mux
 }
 
