@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,5 +86,35 @@ func TestE2ERecordKill9(t *testing.T) {
 	if _, ok := p.Audio(); !ok {
 		b, _ := json.Marshal(p.Streams)
 		t.Fatalf("served MP4 without AAC: %s", b)
+	}
+}
+
+// TestE2ERecordDockSession: a simulated Dock 3 pushes the aircraft's
+// camera after POST /api/v1/live; the recording is found by the device's
+// SN and carries the session's video_id.
+func TestE2ERecordDockSession(t *testing.T) {
+	g := gwproc.Start(t, fmt.Sprintf("record: {enabled: true, dir: %q, part_duration: 500ms}\n", t.TempDir()))
+	d := startDock(t, g, nil)
+	video := d.VideoIDs()[1]
+	sn, _, _ := strings.Cut(video, "/")
+	if code := call(t, g, "POST", "/api/v1/live", fmt.Sprintf(`{"video_id":%q,"protocol":"rtmp"}`, video), nil); code != 201 {
+		t.Fatalf("POST /api/v1/live: %d", code)
+	}
+	var found struct {
+		Items []struct {
+			Path    string `json:"path"`
+			Matches []struct {
+				DeviceSN string `json:"device_sn"`
+				VideoID  string `json:"video_id"`
+			} `json:"matches"`
+		} `json:"items"`
+	}
+	eventually(t, 30*time.Second, "the recording found by device SN", func() bool {
+		found.Items = nil
+		return call(t, g, "GET", "/api/v1/recordings?device="+url.QueryEscape(sn), "", &found) == 200 &&
+			len(found.Items) == 1 && len(found.Items[0].Matches) > 0
+	})
+	if it := found.Items[0]; it.Path != video || it.Matches[0].VideoID != video || it.Matches[0].DeviceSN != sn {
+		t.Fatalf("found %+v, want path and video_id %s, SN %s", it, video, sn)
 	}
 }

@@ -57,7 +57,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
 	a.addAPI(plane.Routes())
 
-	rec := a.recorder()
+	rec := a.recorder(plane)
 
 	return []namedModule{
 		{"rtsppull", puller},
