@@ -1,6 +1,7 @@
 package record
 
 import (
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,6 +83,21 @@ func TestRecordDiskFull(t *testing.T) {
 		}
 	} else if !strings.Contains(string(b), "not a directory") && metricValue(t, g.rec, "skyrelay_record_paths_failing") != 1 {
 		t.Fatalf("unwritable folder not reported: %s", b)
+	}
+	if full {
+		// Space comes back: the path resumes in a new file by itself (on a
+		// full disk no part is written whole, so bytes_written stands still).
+		before := metricValue(t, g.rec, "skyrelay_record_bytes_written_total")
+		if st, _, b := g.get(t, "DELETE", "/api/v1/recordings/full/cam?before="+url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339))); st != 204 {
+			t.Fatalf("delete: %d %s", st, b)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for metricValue(t, g.rec, "skyrelay_record_bytes_written_total") == before {
+			if time.Now().After(deadline) {
+				t.Fatal("recording did not resume after space came back")
+			}
+			<-got
+		}
 	}
 	stop()
 	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
