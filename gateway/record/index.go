@@ -18,7 +18,8 @@ type entry struct {
 	open  bool // being written
 	meta  Device
 
-	scan *scanned // cached once the segment is closed
+	scan *scanned   // cached once the segment is closed
+	live []partInfo // the parts written whole so far, while it is open
 }
 
 func (e *entry) end() time.Time { return e.start.Add(time.Duration(e.dur * float64(time.Second))) }

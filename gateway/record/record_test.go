@@ -204,3 +204,47 @@ func TestRecordStartStopAndDelete(t *testing.T) {
 		t.Fatalf("bad before: %d, want 400", st)
 	}
 }
+
+// TestRecordServeOpenSegment: the segment being written is served too,
+// from the writer's table of whole parts, which agrees with its boxes.
+func TestRecordServeOpenSegment(t *testing.T) {
+	testpeer.Require(t, "ffmpeg", "ffprobe")
+	clip := testpeer.Clip(t, testpeer.ClipH264SmallAAC)
+	g := newRig(t, func(r *Recorder) { r.PartDuration = 200 * time.Millisecond })
+	stop := g.startPush(t, clip, "live/open")
+	defer stop()
+	var l listing
+	deadline := time.Now().Add(30 * time.Second)
+	for len(l.Segments) == 0 || l.Segments[0].Duration < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no open segment of 3 s: %+v", l)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the API: no event for a part written
+		if st, _, b := g.get(t, "GET", "/api/v1/recordings/live/open"); st == 200 {
+			_ = json.Unmarshal(b, &l)
+		}
+	}
+	if !l.Segments[0].Open {
+		t.Fatal("the segment being written is not listed open")
+	}
+	e := g.rec.idx.entries("live/open")[0]
+	var live []partInfo
+	g.rec.idx.update(e, func(e *entry) { live = e.live })
+	f, err := os.Open(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	walked, err := scanSegment(f, st.Size())
+	if err != nil || len(walked.parts) < len(live) || !reflect.DeepEqual(walked.parts[:len(live)], live) {
+		t.Fatalf("the writer's table (%d parts) differs from the boxes (%d parts): %v", len(live), len(walked.parts), err)
+	}
+	code, _, b := g.get(t, "GET", mp4URL("live/open", l.Segments[0].Start, 60))
+	if code != 200 {
+		t.Fatalf("mp4 of the open segment: %d", code)
+	}
+	if c := checkMedia(t, writeTemp(t, b)); c.frames < 70 || c.nonIncreasing != 0 || c.audio != "aac" {
+		t.Fatalf("open segment served: %+v", c)
+	}
+}

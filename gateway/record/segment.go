@@ -104,7 +104,11 @@ func (p *pathRec) flushPart() {
 	p.r.metrics.bytesWritten.Add(uint64(n))
 	rt := p.tracks[p.ref]
 	dur := float64(seg.refEnd-seg.startTicks[p.ref]) / float64(rt.timeScale)
-	p.r.idx.update(seg.e, func(e *entry) { e.bytes, e.dur = seg.written, max(dur, 0) })
+	// live is what has been written whole: the server reads it instead of
+	// walking the boxes of the open file. Appends never touch the
+	// elements a copied slice header covers.
+	live := seg.parts[:len(seg.parts):len(seg.parts)]
+	p.r.idx.update(seg.e, func(e *entry) { e.bytes, e.dur, e.live = seg.written, max(dur, 0), live })
 }
 
 // create makes the segment's file with the tracks that have data now: a
@@ -210,7 +214,7 @@ func (p *pathRec) closeSegment(why string, newRun bool) {
 				p.r.Log.Warn("part table not written; the segment is served by walking its boxes", "file", seg.e.file, "err", err)
 			}
 			var done entry
-			p.r.idx.update(seg.e, func(e *entry) { e.open = false; done = *e })
+			p.r.idx.update(seg.e, func(e *entry) { e.open, e.live = false, nil; done = *e })
 			p.r.Log.Debug("segment complete", "path", p.path, "file", seg.e.file, "why", why)
 			p.r.runHook(done)
 			if p.r.segmentDone != nil {

@@ -118,7 +118,8 @@ func (m *rangeMP4) Close() {
 func (r *Recorder) scanOf(e *entry, f *os.File) (*scanned, error) {
 	var cached *scanned
 	var open bool
-	r.idx.update(e, func(e *entry) { cached, open = e.scan, e.open })
+	var live []partInfo
+	r.idx.update(e, func(e *entry) { cached, open, live = e.scan, e.open, e.live })
 	if cached != nil && !open {
 		return cached, nil
 	}
@@ -127,7 +128,12 @@ func (r *Recorder) scanOf(e *entry, f *os.File) (*scanned, error) {
 		return nil, err
 	}
 	var s *scanned
-	if open {
+	if open && len(live) > 0 {
+		// The writer's own table of what it wrote whole.
+		if s, err = scanInit(&windowReader{r: f}, st.Size()); err == nil {
+			s.parts, s.end = live, live[len(live)-1].off+live[len(live)-1].moofSize+live[len(live)-1].mdatSize
+		}
+	} else if open {
 		s, err = scanSegment(f, st.Size())
 	} else {
 		s, err = readScan(f, st.Size())
