@@ -32,7 +32,7 @@ type segment struct {
 	parts      []partInfo // what was written, for the part table at close
 }
 
-// flushPart writes the pending part in one write(); the first part of a
+// flushPart writes the pending part in one writev; the first part of a
 // segment creates the file and carries the init with it.
 func (p *pathRec) flushPart() {
 	seg := p.seg
@@ -179,7 +179,7 @@ func (p *pathRec) fail(err error) {
 			p.r.idx.remove(seg.e)
 			removeSegment(seg.e.file)
 		} else {
-			p.r.idx.update(seg.e, func(e *entry) { e.open = false })
+			p.r.idx.update(seg.e, func(e *entry) { e.open, e.live = false, nil })
 		}
 	}
 	p.seg, p.prev = nil, nil
