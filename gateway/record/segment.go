@@ -147,6 +147,13 @@ func (p *pathRec) create(seg *segment) error {
 		file = segmentFile(p.r.Dir, p.path, seg.wall, p.run)
 		f, err = os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	}
+	if errors.Is(err, os.ErrNotExist) {
+		// Retention removed the (then empty) day folder between the two
+		// calls: make it again rather than lose a retry period.
+		if err = os.MkdirAll(filepath.Dir(file), 0o755); err == nil {
+			f, err = os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		}
+	}
 	if err != nil {
 		return err
 	}
