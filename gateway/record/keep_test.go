@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -144,5 +145,47 @@ func TestRecordRetention(t *testing.T) {
 	// so it can be listed, but without segments.
 	if st, _, b := g.get(t, "GET", "/api/v1/recordings/old/cam"); st != 404 && !strings.Contains(string(b), `"segments":[]`) {
 		t.Fatalf("deleted recordings still listed: %d %s", st, b)
+	}
+}
+
+// TestRecordUnwritableDir: a recordings folder that cannot be made (its
+// parent is a file) is an error in the log, the metric and the API, and
+// the stream is still playable; a failing segment hook is counted too.
+func TestRecordUnwritableDir(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(parent, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := newRig(t, func(r *Recorder) { r.Dir, r.PartDuration = filepath.Join(parent, "rec"), 200*time.Millisecond })
+	if metricValue(t, g.rec, "skyrelay_record_write_errors_total") == 0 {
+		t.Fatal("an unmakeable folder at start is not counted")
+	}
+	var slowest atomic.Int64
+	fakeDJIPaced(t, g, "nodir/cam", 50, &slowest)
+	if metricValue(t, g.rec, "skyrelay_record_paths_failing") != 1 {
+		t.Fatal("the failing path is not in skyrelay_record_paths_failing")
+	}
+	st, _, b := g.get(t, "GET", "/api/v1/recordings/nodir/cam")
+	if st != 200 || !strings.Contains(string(b), "not a directory") {
+		t.Fatalf("the API does not say why: %d %s", st, b)
+	}
+	if s := g.hub.Stream("nodir/cam"); s == nil {
+		t.Fatal("the stream is gone")
+	}
+	if d := time.Duration(slowest.Load()); d > 200*time.Millisecond {
+		t.Fatalf("a publisher write took %v", d)
+	}
+}
+
+// TestRecordHookFailure: a segment hook that exits non-zero is logged and
+// counted; recording goes on.
+func TestRecordHookFailure(t *testing.T) {
+	g := newRig(t, func(r *Recorder) { r.PartDuration, r.OnSegmentComplete = 200*time.Millisecond, "exit 3" })
+	var slowest atomic.Int64
+	fakeDJIPaced(t, g, "hook/cam", 30, &slowest)
+	g.waitSegments(t, 1, 30*time.Second)
+	g.rec.Close() // waits for the hooks
+	if n := metricValue(t, g.rec, "skyrelay_record_hook_failures_total"); n != 1 {
+		t.Fatalf("%v hook failures counted, want 1", n)
 	}
 }
