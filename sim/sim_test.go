@@ -85,6 +85,10 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		"tid": ev.str("tid"), "bid": ev.str("bid"), "method": ev.str("method"), "data": map[string]any{"result": 0},
 	})
 	n.wait(t, "events_reply seen", func(x sim.Note) bool { return x.Kind == sim.NoteEventReplied })
+	// The aircraft's hms, forwarded on its own topic with the dock named.
+	v311.find(t, "forwarded aircraft event", func(m message) bool {
+		return m.Topic == "thing/product/"+m4tdSN+"/events" && m.str("gateway") == dockSN && m.str("method") == "hms"
+	})
 
 	// Live: RTMP with a secret in the query, to a real third-party reader.
 	videoID := m4tdSN + "/99-0-0/normal-0"
@@ -97,7 +101,9 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		t.Fatalf("services_reply does not echo tid/bid/method or failed: %s", r.Raw)
 	}
 	v5.find(t, "live_status live", statusWith(dockSN, videoID, func(e map[string]any) bool {
-		return e["status"] == 1.0 && e["video_quality"] == 3.0 && e["video_type"] == "wide" && e["error_status"] == 0.0
+		// As a Dock 3 does: the entry is named by the lens in use.
+		return e["status"] == 1.0 && e["video_quality"] == 3.0 && e["video_type"] == "wide" && e["error_status"] == 0.0 &&
+			e["video_id"] == m4tdSN+"/99-0-0/wide-0"
 	}))
 	codec, w, h, frames := pr.result(t)
 	if codec != "h264" || w != 640 || h != 360 || frames <= 0 {
