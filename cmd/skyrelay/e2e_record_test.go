@@ -91,7 +91,8 @@ func TestE2ERecordKill9(t *testing.T) {
 
 // TestE2ERecordDockSession: a simulated Dock 3 pushes the aircraft's
 // camera after POST /api/v1/live; the recording is found by the device's
-// SN and carries the session's video_id.
+// SN, carries the session's video_id, and has the aircraft's OSD beside
+// it.
 func TestE2ERecordDockSession(t *testing.T) {
 	g := gwproc.Start(t, fmt.Sprintf("record: {enabled: true, dir: %q, part_duration: 500ms}\n", t.TempDir()))
 	d := startDock(t, g, nil)
@@ -117,4 +118,11 @@ func TestE2ERecordDockSession(t *testing.T) {
 	if it := found.Items[0]; it.Path != video || it.Matches[0].VideoID != video || it.Matches[0].DeviceSN != sn {
 		t.Fatalf("found %+v, want path and video_id %s, SN %s", it, video, sn)
 	}
+	// The aircraft's OSD (the dock sends it every 2 s) is saved beside the
+	// recording and comes back through the API.
+	from := url.QueryEscape(time.Now().Add(-time.Minute).Format(time.RFC3339))
+	eventually(t, 20*time.Second, "OSD lines beside the recording", func() bool {
+		body := httpGet(t, g.URL("/api/v1/recordings/"+video+"/osd?start="+from+"&duration=120"))
+		return strings.Contains(body, `"latitude"`) && strings.Contains(body, `"offset"`)
+	})
 }
