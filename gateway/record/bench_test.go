@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"net/http"
@@ -49,7 +50,7 @@ func capture(b *testing.B, clip string) *captured {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := gateway.NewHub(0, log)
 	defer hub.Close()
-	srv := &rtmp.Server{Address: "127.0.0.1:0", Hub: hub, Auth: &gateway.Auth{}, Log: log}
+	srv := &rtmp.Server{Address: "127.0.0.1:0", Hub: hub, Auth: &authz.Auth{}, Log: log}
 	if err := srv.Initialize(); err != nil {
 		b.Fatal(err)
 	}

@@ -2,12 +2,12 @@ package record
 
 import (
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -19,7 +19,7 @@ import (
 func TestRecordCodecsRTSP(t *testing.T) {
 	testpeer.Require(t, "ffmpeg", "ffprobe")
 	g := newRig(t, func(r *Recorder) { r.PartDuration = 200 * time.Millisecond })
-	srv := &rtsp.Server{Address: "127.0.0.1:0", Hub: g.hub, Auth: &gateway.Auth{}, Log: g.rec.Log}
+	srv := &rtsp.Server{Address: "127.0.0.1:0", Hub: g.hub, Auth: &authz.Auth{}, Log: g.rec.Log}
 	if err := srv.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"net/http"
@@ -39,7 +40,7 @@ func newRig(t *testing.T, configure func(r *Recorder)) *rig {
 	g := &rig{cond: make(chan struct{}, 1)}
 	g.hub = gateway.NewHub(5*time.Second, log)
 	t.Cleanup(g.hub.Close)
-	g.rtmp = &rtmp.Server{Address: "127.0.0.1:0", Hub: g.hub, Auth: &gateway.Auth{}, Log: log}
+	g.rtmp = &rtmp.Server{Address: "127.0.0.1:0", Hub: g.hub, Auth: &authz.Auth{}, Log: log}
 	if err := g.rtmp.Initialize(); err != nil {
 		t.Fatal(err)
 	}
