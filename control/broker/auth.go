@@ -123,12 +123,7 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	if user == "" {
 		return true // only admitted where anonymous access is allowed
 	}
-	a := h.access[user]
-	if a == nil {
-		if sn, live := h.minted.sn(user); live {
-			a = &access{gateways: map[string]bool{sn: true}}
-		}
-	}
+	a := h.accessOf(user)
 	ok := a != nil && h.topicAllowed(a, topic)
 	if !ok {
 		h.denied.Add(1)
@@ -137,6 +132,15 @@ func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		}
 	}
 	return ok
+}
+
+// accessOf is a configured account's access, or a live minted account's
+// (nil for anything else: a revoked account touches nothing).
+func (h *authHook) accessOf(user string) *access {
+	if a := h.access[user]; a != nil {
+		return a
+	}
+	return h.minted.access(user)
 }
 
 func (h *authHook) topicAllowed(a *access, topic string) bool {

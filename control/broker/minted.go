@@ -52,6 +52,7 @@ type mintedUsers struct {
 type mintedUser struct {
 	hash    [sha256.Size]byte
 	sn      string
+	acc     *access // built once: the ACL runs on every message
 	expires time.Time
 }
 
@@ -86,7 +87,8 @@ func (m *mintedUsers) mint(sn string, ttl time.Duration) (Credentials, error) {
 	if len(m.users) >= maxMinted {
 		return Credentials{}, ErrTooManyMinted
 	}
-	m.users[c.Username] = mintedUser{hash: sha256.Sum256([]byte(c.Password)), sn: sn, expires: c.Expires}
+	m.users[c.Username] = mintedUser{hash: sha256.Sum256([]byte(c.Password)), sn: sn,
+		acc: &access{gateways: map[string]bool{sn: true}}, expires: c.Expires}
 	return c, nil
 }
 
@@ -105,17 +107,16 @@ func (m *mintedUsers) authenticate(user string, password []byte) bool {
 	return subtle.ConstantTimeCompare(h[:], u.hash[:]) == 1
 }
 
-// sn is the device a minted account may act for; ok is false once the
+// access is what a minted account may touch (its one SN); nil once the
 // account was revoked. Expiry bounds logging in, not a connected session
 // (a flight is not cut off mid-air); revoking ends the session.
-func (m *mintedUsers) sn(user string) (string, bool) {
+func (m *mintedUsers) access(user string) *access {
 	if !strings.HasPrefix(user, mintedPrefix) {
-		return "", false
+		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	u, ok := m.users[user]
-	return u.sn, ok
+	return m.users[user].acc
 }
 
 // revoke forgets user; false if there was no such account.

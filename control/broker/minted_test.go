@@ -98,7 +98,7 @@ func TestMintedExpiry(t *testing.T) {
 	if _, err := m.mint("RC2", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m.sn(c.Username); ok {
+	if m.access(c.Username) != nil {
 		t.Fatal("the expired account was kept after the next mint")
 	}
 }
