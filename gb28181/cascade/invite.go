@@ -1,0 +1,434 @@
+package cascade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/sdp"
+)
+
+// Media transports of a session.
+const (
+	mediaUDP       = "udp"
+	mediaTCPDial   = "tcp-active"  // the upstream listens (offer a=setup:passive): we connect
+	mediaTCPListen = "tcp-passive" // the upstream connects (offer a=setup:active): we listen
+)
+
+// session is one INVITE the upstream made: a dialog and its media sender.
+type session struct {
+	u       *Upstream
+	callID  string
+	dlg     *sipgo.DialogServerSession
+	ch      channel
+	ssrc    uint32
+	media   string
+	dst     string // host:port of the upstream's media (udp, tcp-active)
+	pc      *net.UDPConn
+	ln      net.Listener
+	stream  *gateway.Stream
+	release func()
+	invited time.Time
+
+	acked  chan struct{}
+	ackOne sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	byBye  bool
+
+	snd *sender
+}
+
+// Session describes a live INVITE for the API.
+type Session struct {
+	CallID    string `json:"call_id"`
+	ChannelID string `json:"channel_id"`
+	Path      string `json:"path"`
+	Transport string `json:"transport"`
+	SSRC      uint32 `json:"ssrc"`
+	Packets   uint64 `json:"packets"`
+	Bytes     uint64 `json:"bytes"`
+}
+
+// onInvite answers a live INVITE (GB/T 28181-2016 §9.2.2, Annex F): 200
+// with an SDP answer that echoes the offer's y= SSRC, a=sendonly, PS on
+// payload type 96 and the inverse a=setup; media starts at the ACK.
+func (u *Upstream) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	invited := time.Now()
+	u.stats.invites.Add(1)
+	refuse := func(code int, reason string) {
+		u.stats.invitesRefused.Add(1)
+		u.respond(tx, req, code, reason)
+	}
+	off, err := sdp.Parse(req.Body())
+	if err != nil {
+		refuse(400, "Bad Request")
+		return
+	}
+	v := off.Video()
+	if v == nil || v.Port == 0 || off.Address() == "" {
+		refuse(488, "Not Acceptable Here")
+		return
+	}
+	if !offersPS(v) {
+		refuse(415, "Unsupported Media Type")
+		return
+	}
+	if !strings.EqualFold(off.Name, "Play") && off.Name != "" {
+		refuse(488, "Not Acceptable Here") // Playback and Download: no recordings upstream
+		return
+	}
+	ssrcText := off.SSRC
+	if ssrcText == "" {
+		ssrcText = fmt.Sprintf("0%s%04d", u.gwID[3:8], u.ssrc.Add(1)%10000)
+	} else if !sdp.ValidSSRC(ssrcText) {
+		refuse(400, "Bad Request")
+		return
+	}
+	ssrc, _ := strconv.ParseUint(ssrcText, 10, 32)
+	ch, ok := findChannel(u.catalog(), channelOf(req))
+	if !ok || ch.Path == "" {
+		refuse(404, "Not Found")
+		return
+	}
+	s := &session{u: u, callID: req.CallID().Value(), ch: ch, ssrc: uint32(ssrc), invited: invited,
+		acked: make(chan struct{}), done: make(chan struct{})}
+	s.media = mediaUDP
+	if v.IsTCP() {
+		s.media = mediaTCPDial
+		if v.Setup == "active" {
+			s.media = mediaTCPListen
+		}
+	}
+	s.dst = net.JoinHostPort(off.Address(), strconv.Itoa(v.Port))
+	_ = tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
+
+	// The stream: live at once, or started on demand within InviteWait.
+	ctx, cancel := context.WithTimeout(u.ctx, u.InviteWait)
+	defer cancel()
+	if u.Starter != nil {
+		if s.release, err = u.Starter.Start(ctx, ch.Path); err != nil {
+			u.Log.Info("GB28181 upstream INVITE: camera not started", "path", ch.Path, "error", err)
+			refuse(480, "Temporarily Unavailable")
+			return
+		}
+	}
+	if s.stream, err = u.Hub.Read(ctx, ch.Path); err != nil {
+		s.releaseSource()
+		if errors.Is(err, gateway.ErrNotFound) {
+			refuse(404, "Not Found")
+		} else {
+			refuse(480, "Temporarily Unavailable")
+		}
+		return
+	}
+	port := 9 // RFC 4145: an active TCP end announces the discard port
+	switch s.media {
+	case mediaUDP:
+		s.pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(u.listenIP)})
+		if err == nil {
+			port = s.pc.LocalAddr().(*net.UDPAddr).Port
+		}
+	case mediaTCPListen:
+		// Listen before the 200: the upstream may connect at once.
+		s.ln, err = net.Listen("tcp", net.JoinHostPort(u.listenIP, "0"))
+		if err == nil {
+			port = s.ln.Addr().(*net.TCPAddr).Port
+		}
+	}
+	if err != nil {
+		s.releaseSource()
+		refuse(500, "Server Internal Error")
+		return
+	}
+	s.dlg, err = u.dlgs.ReadInvite(req, tx)
+	if err != nil {
+		s.closeMedia()
+		s.releaseSource()
+		refuse(400, "Bad Request")
+		return
+	}
+	s.ctx, s.cancel = context.WithCancel(u.ctx)
+	u.mu.Lock()
+	if u.closed {
+		u.mu.Unlock()
+		s.closeMedia()
+		s.releaseSource()
+		_ = s.dlg.Respond(503, "Service Unavailable", nil)
+		s.dlg.Close()
+		return
+	}
+	if old := u.sessions[s.callID]; old != nil {
+		u.mu.Unlock()
+		s.closeMedia()
+		s.releaseSource()
+		_ = s.dlg.Respond(482, "Loop Detected", nil)
+		return
+	}
+	u.sessions[s.callID] = s
+	u.mu.Unlock()
+	if err := s.dlg.RespondSDP(s.answer(off, v, ssrcText, port)); err != nil {
+		u.endSession(s, err)
+		return
+	}
+	u.wg.Add(1)
+	go func() { defer u.wg.Done(); s.run() }()
+}
+
+// offersPS tells whether the offer takes PS: an rtpmap naming PS, or
+// payload type 96 without any rtpmap (as some platforms write it).
+func offersPS(v *sdp.Media) bool {
+	for _, r := range v.RTPMaps {
+		if strings.EqualFold(r.Encoding, "PS") || strings.EqualFold(r.Encoding, "MP2P") {
+			return true
+		}
+	}
+	if len(v.RTPMaps) == 0 {
+		for _, f := range v.Formats {
+			if f == "96" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// psPayloadType is the payload type the offer gave PS (96 by default).
+func psPayloadType(v *sdp.Media) int {
+	for _, r := range v.RTPMaps {
+		if strings.EqualFold(r.Encoding, "PS") || strings.EqualFold(r.Encoding, "MP2P") {
+			return r.PayloadType
+		}
+	}
+	return 96
+}
+
+// channelOf is the channel an INVITE asks for: the Request-URI user, else
+// the first id of the Subject header (sender:stream,receiver:stream).
+func channelOf(req *sip.Request) string {
+	if id := req.Recipient.User; allDigits(id, 20) {
+		return id
+	}
+	if h := req.GetHeader("Subject"); h != nil {
+		if id, _, ok := strings.Cut(h.Value(), ":"); ok {
+			return strings.TrimSpace(id)
+		}
+	}
+	return req.Recipient.User
+}
+
+func (s *session) answer(off *sdp.Session, v *sdp.Media, ssrc string, port int) []byte {
+	host := s.u.PublicHost
+	name := off.Name
+	if name == "" {
+		name = "Play"
+	}
+	pt := psPayloadType(v)
+	a := &sdp.Session{
+		Origin:     sdp.Origin{Username: s.ch.ID, SessionID: "0", SessionVersion: "0", NetType: "IN", AddrType: "IP4", Address: host},
+		Name:       name,
+		Connection: &sdp.Connection{NetType: "IN", AddrType: "IP4", Address: host},
+		Start:      off.Start, Stop: off.Stop,
+		SSRC: ssrc, HasFormat: true,
+	}
+	m := sdp.Media{Type: "video", Port: port, Proto: "RTP/AVP", Formats: []string{strconv.Itoa(pt)}, Direction: "sendonly",
+		RTPMaps: []sdp.RTPMap{{PayloadType: pt, Encoding: "PS", ClockRate: 90000}}}
+	switch s.media {
+	case mediaTCPDial:
+		m.Proto, m.Setup, m.ConnMode = "TCP/RTP/AVP", "active", "new"
+	case mediaTCPListen:
+		m.Proto, m.Setup, m.ConnMode = "TCP/RTP/AVP", "passive", "new"
+	}
+	a.Media = []sdp.Media{m}
+	return a.Marshal()
+}
+
+func (u *Upstream) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	_ = u.dlgs.ReadAck(req, tx)
+	u.mu.Lock()
+	s := u.sessions[req.CallID().Value()]
+	u.mu.Unlock()
+	if s != nil {
+		s.ackOne.Do(func() { close(s.acked) })
+	}
+}
+
+// onBye ends a session; a BYE for no dialog of ours gets 481.
+func (u *Upstream) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	u.mu.Lock()
+	s := u.sessions[req.CallID().Value()]
+	u.mu.Unlock()
+	if s == nil {
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := u.dlgs.ReadBye(req, tx); err != nil {
+		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.byBye = true
+	s.cancel()
+}
+
+// run waits for the ACK, connects the media and sends until BYE, the
+// stream ends or the media fails; then it hangs up if the upstream did
+// not.
+func (s *session) run() {
+	var err error
+	defer func() { s.u.endSession(s, err) }()
+	timer := time.NewTimer(s.u.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-s.acked:
+	case <-s.ctx.Done():
+		return
+	case <-timer.C:
+		err = errors.New("no ACK")
+		return
+	}
+	w, err := s.connect()
+	if err != nil {
+		return
+	}
+	s.snd = newSender(s.stream, s.ssrc, w, &s.u.stats, s.invited)
+	r := s.snd.reader()
+	if err = s.stream.AddReader(r); err != nil {
+		return
+	}
+	select {
+	case <-s.ctx.Done():
+		r.Close()
+	case <-r.Done():
+		err = r.Err()
+		if err == nil {
+			err = errors.New("stream ended")
+		}
+	}
+}
+
+// connect makes the media path.
+func (s *session) connect() (packetWriter, error) {
+	switch s.media {
+	case mediaTCPDial:
+		d := net.Dialer{Timeout: s.u.AckTimeout}
+		c, err := d.DialContext(s.ctx, "tcp", s.dst)
+		if err != nil {
+			return nil, err
+		}
+		return newTCPWriter(s.ctx, c), nil
+	case mediaTCPListen:
+		go func() { <-s.ctx.Done(); s.ln.Close() }()
+		_ = s.ln.(*net.TCPListener).SetDeadline(time.Now().Add(s.u.AckTimeout))
+		c, err := s.ln.Accept()
+		s.ln.Close()
+		if err != nil {
+			return nil, err
+		}
+		return newTCPWriter(s.ctx, c), nil
+	}
+	dst, err := net.ResolveUDPAddr("udp", s.dst)
+	if err != nil {
+		return nil, err
+	}
+	return &udpWriter{pc: s.pc, dst: dst}, nil
+}
+
+func (s *session) releaseSource() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+}
+
+func (s *session) closeMedia() {
+	if s.pc != nil {
+		s.pc.Close()
+	}
+	if s.ln != nil {
+		s.ln.Close()
+	}
+}
+
+func (s *session) info() Session {
+	in := Session{CallID: s.callID, ChannelID: s.ch.ID, Path: s.ch.Path, Transport: s.media, SSRC: s.ssrc}
+	if s.snd != nil {
+		in.Packets, in.Bytes = s.snd.packets.Load(), s.snd.bytes.Load()
+	}
+	return in
+}
+
+// endSession tears a session down; unless the upstream hung up, it sends
+// BYE (the source ended, the media failed, or we are closing).
+func (u *Upstream) endSession(s *session, err error) {
+	u.mu.Lock()
+	if u.sessions[s.callID] != s {
+		u.mu.Unlock()
+		return
+	}
+	delete(u.sessions, s.callID)
+	u.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.closeMedia()
+	if s.snd != nil {
+		s.snd.close()
+	}
+	s.releaseSource()
+	u.stats.sessionsEnded.Add(1)
+	if !s.byBye && s.dlg != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), u.RequestTimeout)
+		if berr := s.dlg.Bye(ctx); berr != nil {
+			u.Log.Debug("GB28181 upstream BYE not confirmed", "call", s.callID, "error", berr)
+		}
+		cancel()
+	}
+	if s.dlg != nil {
+		s.dlg.Close()
+	}
+	u.Log.Info("GB28181 upstream session ended", "channel", s.ch.ID, "path", s.ch.Path, "by_upstream", s.byBye, "reason", err)
+}
+
+// Sessions lists the live INVITEs.
+func (u *Upstream) Sessions() []Session {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make([]Session, 0, len(u.sessions))
+	for _, s := range u.sessions {
+		out = append(out, s.info())
+	}
+	return out
+}
+
+// endAll ends every session and subscription (offline or Close).
+func (u *Upstream) endAll(err error) {
+	u.mu.Lock()
+	ss := make([]*session, 0, len(u.sessions))
+	for _, s := range u.sessions {
+		ss = append(ss, s)
+	}
+	subs := make([]*subscription, 0, len(u.subs))
+	for _, x := range u.subs {
+		subs = append(subs, x)
+	}
+	u.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() { defer wg.Done(); u.endSession(s, err) }()
+	}
+	wg.Wait()
+	for _, x := range subs {
+		x.stop()
+	}
+}
