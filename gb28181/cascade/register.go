@@ -68,8 +68,6 @@ func (u *Upstream) online(granted time.Duration) error {
 		select {
 		case <-u.ctx.Done():
 			return u.ctx.Err()
-		case <-u.offlineKick:
-			return errForgotten
 		case <-refresh.C:
 			g, err := u.register(int(u.RegisterExpires / time.Second))
 			if err != nil {

@@ -116,7 +116,7 @@ type Upstream struct {
 	sessions    map[string]*session // by Call-ID
 	subs        map[string]*subscription
 	closed      bool
-	offlineKick chan struct{}
+	changed     chan struct{} // closed and replaced at every state change
 
 	sn   atomic.Uint32
 	ssrc atomic.Uint32
@@ -221,7 +221,7 @@ func (u *Upstream) Initialize() error {
 	u.sessions = map[string]*session{}
 	u.subs = map[string]*subscription{}
 	u.state = StateRegistering
-	u.offlineKick = make(chan struct{}, 1)
+	u.changed = make(chan struct{})
 	u.done = make(chan struct{})
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 	if err := u.listen(); err != nil {
@@ -384,12 +384,23 @@ func (u *Upstream) setState(s string, err error) {
 	if s == StateRegistered && u.state != StateRegistered {
 		u.regAt = time.Now()
 	}
+	if u.state != s {
+		close(u.changed)
+		u.changed = make(chan struct{})
+	}
 	u.state = s
 	if err != nil {
 		u.lastErr = err.Error()
 	} else if s == StateRegistered {
 		u.lastErr = ""
 	}
+}
+
+// StateChanged returns the state and a channel closed at its next change.
+func (u *Upstream) StateChanged() (string, <-chan struct{}) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.state, u.changed
 }
 
 // State is the registration state.
