@@ -104,19 +104,19 @@ type Upstream struct {
 	wg     sync.WaitGroup
 	done   chan struct{}
 
-	mu          sync.Mutex
-	state       string
-	lastErr     string
-	regAt       time.Time
-	lastKA      time.Time // last keepalive answer
-	lastKACode  int
-	callID      string
-	fromTag     string
-	cseq        uint32
-	sessions    map[string]*session // by Call-ID
-	subs        map[string]*subscription
-	closed      bool
-	changed     chan struct{} // closed and replaced at every state change
+	mu         sync.Mutex
+	state      string
+	lastErr    string
+	regAt      time.Time
+	lastKA     time.Time // last keepalive answer
+	lastKACode int
+	callID     string
+	fromTag    string
+	cseq       uint32
+	sessions   map[string]*session // by Call-ID
+	subs       map[string]*subscription
+	closed     bool
+	changed    chan struct{} // closed and replaced at every state change
 
 	sn   atomic.Uint32
 	ssrc atomic.Uint32
