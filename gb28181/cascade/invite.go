@@ -124,12 +124,11 @@ func (u *Upstream) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	if s.stream, err = u.Hub.Read(ctx, ch.Path); err != nil {
+		// The channel is in the catalog but cannot play now (a camera
+		// that did not start in time): 480, not 404.
 		s.releaseSource()
-		if errors.Is(err, gateway.ErrNotFound) {
-			refuse(404, "Not Found")
-		} else {
-			refuse(480, "Temporarily Unavailable")
-		}
+		u.Log.Info("GB28181 upstream INVITE: stream not playable", "path", ch.Path, "error", err)
+		refuse(480, "Temporarily Unavailable")
 		return
 	}
 	port := 9 // RFC 4145: an active TCP end announces the discard port

@@ -347,7 +347,12 @@ func (u *Upstream) startSIP() error {
 
 // contactURI is where the upstream sends its requests.
 func (u *Upstream) contactURI() sip.Uri {
-	return sip.Uri{Scheme: "sip", User: u.gwID, Host: u.PublicHost, Port: u.port}
+	c := sip.Uri{Scheme: "sip", User: u.gwID, Host: u.PublicHost, Port: u.port}
+	if u.Transport == "tcp" {
+		c.UriParams = sip.NewParams()
+		c.UriParams.Add("transport", "tcp")
+	}
+	return c
 }
 
 // SIPPort is the bound SIP port.
