@@ -59,6 +59,7 @@ type upper struct {
 	lower     string // where the lower's requests come from
 	registers []int  // Expires of each authenticated REGISTER
 	callIDs   []string
+	lastBody  []byte
 	events    chan *sip.Request
 }
 
@@ -191,6 +192,9 @@ func (up *upper) record(req *sip.Request, tx sip.ServerTransaction) {
 	up.events <- req
 }
 
+// lastBody is the body of the last request next returned.
+
+
 func (up *upper) registerCount() int {
 	up.mu.Lock()
 	defer up.mu.Unlock()
@@ -204,6 +208,7 @@ func (up *upper) next(ctx context.Context, what string, keep func(*sip.Request) 
 		select {
 		case r := <-up.events:
 			if keep(r) {
+				up.lastBody = r.Body()
 				return r
 			}
 		case <-ctx.Done():

@@ -299,7 +299,7 @@ func TestInviteErrors(t *testing.T) {
 	good := string(m.offer("0200000002"))
 	for _, tc := range []struct {
 		name, channel, body string
-		want               int
+		want                int
 	}{
 		{"unknown channel", "34020000001329999999", good, 404},
 		{"not SDP", ch, "hello", 400},

@@ -137,9 +137,7 @@ func (u *Upstream) subscribeOK(req *sip.Request, tx sip.ServerTransaction, x *su
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", body)
 	if to := res.To(); to != nil {
-		if _, ok := to.Params.Get("tag"); !ok {
-			to.Params.Add("tag", x.localTag)
-		}
+		to.Params.Add("tag", x.localTag) // sipgo made one up: the dialog's is ours
 	}
 	e := sip.ExpiresHeader(int(expires / time.Second))
 	res.AppendHeader(&e)
@@ -154,13 +152,7 @@ func (u *Upstream) subscribeOK(req *sip.Request, tx sip.ServerTransaction, x *su
 // run sends NOTIFYs until the subscription expires, is ended or the
 // upstream goes offline.
 func (x *subscription) run() {
-	defer func() {
-		x.u.mu.Lock()
-		if x.u.subs[x.callID] == x {
-			delete(x.u.subs, x.callID)
-		}
-		x.u.mu.Unlock()
-	}()
+	defer x.remove()
 	every := catalogPoll
 	if x.kind == "MobilePosition" {
 		every = x.interval
@@ -182,6 +174,7 @@ func (x *subscription) run() {
 	for {
 		select {
 		case <-x.quit:
+			x.remove()
 			x.terminate()
 			return
 		case <-x.u.ctx.Done():
@@ -254,6 +247,14 @@ func (x *subscription) notifyPositions() {
 			return
 		}
 	}
+}
+
+func (x *subscription) remove() {
+	x.u.mu.Lock()
+	if x.u.subs[x.callID] == x {
+		delete(x.u.subs, x.callID)
+	}
+	x.u.mu.Unlock()
 }
 
 func (x *subscription) terminate() {
