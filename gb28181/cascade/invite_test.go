@@ -147,6 +147,7 @@ func (m *media) checkPS(ctx context.Context, ssrc uint32, frames int) []byte {
 	d := ps.Demuxer{OnVideo: func(au *ps.VideoAU) { got = append(got, au.Clone()) }}
 	first := true
 	var lastTS uint32
+	whole := 0
 	for len(got) < frames {
 		var p []byte
 		select {
@@ -171,6 +172,9 @@ func (m *media) checkPS(ctx context.Context, ssrc uint32, frames int) []byte {
 		}
 		lastTS = h.Timestamp
 		psBytes = append(psBytes, payload...)
+		if h.Marker {
+			whole = len(psBytes) // the end of a frame: the bytes so far hold whole frames
+		}
 		d.Write(payload)
 	}
 	if !got[0].Key || got[0].Codec != ps.CodecH264 {
@@ -179,7 +183,7 @@ func (m *media) checkPS(ctx context.Context, ssrc uint32, frames int) []byte {
 	if step := got[1].PTS - got[0].PTS; step != 3600 {
 		m.t.Fatalf("PTS step %d, want 3600 (25 fps)", step)
 	}
-	return psBytes
+	return psBytes[:whole]
 }
 
 // TestInvite plays a stream to the upper over UDP, TCP where we connect,
