@@ -92,7 +92,12 @@ func deviceName(d Device) string {
 
 // civilCode is the administrative region of an id: its first 6 digits
 // (wvp drops codes longer than 8).
-func civilCode(id string) string { return id[:6] }
+func civilCode(id string) string {
+	if len(id) < 6 {
+		return ""
+	}
+	return id[:6]
+}
 
 // toItem writes a channel as a full catalog item.
 func (c channel) toItem(pos PositionSource) item {

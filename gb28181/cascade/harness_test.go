@@ -194,7 +194,6 @@ func (up *upper) record(req *sip.Request, tx sip.ServerTransaction) {
 
 // lastBody is the body of the last request next returned.
 
-
 func (up *upper) registerCount() int {
 	up.mu.Lock()
 	defer up.mu.Unlock()

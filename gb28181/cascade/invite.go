@@ -31,6 +31,7 @@ type session struct {
 	dlg     *sipgo.DialogServerSession
 	ch      channel
 	ssrc    uint32
+	pt      int // the payload type the offer gave PS
 	media   string
 	dst     string // host:port of the upstream's media (udp, tcp-active)
 	pc      *net.UDPConn
@@ -70,47 +71,20 @@ func (u *Upstream) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		u.stats.invitesRefused.Add(1)
 		u.respond(tx, req, code, reason)
 	}
-	off, err := sdp.Parse(req.Body())
-	if err != nil {
-		refuse(400, "Bad Request")
+	o, code := readOffer(req.Body(), func() string { return fmt.Sprintf("0%s%04d", u.gwID[3:8], u.ssrc.Add(1)%10000) })
+	if code != 0 {
+		refuse(code, reasons[code])
 		return
 	}
-	v := off.Video()
-	if v == nil || v.Port == 0 || off.Address() == "" {
-		refuse(488, "Not Acceptable Here")
-		return
-	}
-	if !offersPS(v) {
-		refuse(415, "Unsupported Media Type")
-		return
-	}
-	if !strings.EqualFold(off.Name, "Play") && off.Name != "" {
-		refuse(488, "Not Acceptable Here") // Playback and Download: no recordings upstream
-		return
-	}
-	ssrcText := off.SSRC
-	if ssrcText == "" {
-		ssrcText = fmt.Sprintf("0%s%04d", u.gwID[3:8], u.ssrc.Add(1)%10000)
-	} else if !sdp.ValidSSRC(ssrcText) {
-		refuse(400, "Bad Request")
-		return
-	}
-	ssrc, _ := strconv.ParseUint(ssrcText, 10, 32)
+	off, v := o.sdp, o.video
+	var err error
 	ch, ok := findChannel(u.catalog(), channelOf(req))
 	if !ok || ch.Path == "" {
 		refuse(404, "Not Found")
 		return
 	}
-	s := &session{u: u, callID: req.CallID().Value(), ch: ch, ssrc: uint32(ssrc), invited: invited,
-		acked: make(chan struct{}), done: make(chan struct{})}
-	s.media = mediaUDP
-	if v.IsTCP() {
-		s.media = mediaTCPDial
-		if v.Setup == "active" {
-			s.media = mediaTCPListen
-		}
-	}
-	s.dst = net.JoinHostPort(off.Address(), strconv.Itoa(v.Port))
+	s := &session{u: u, callID: req.CallID().Value(), ch: ch, ssrc: o.ssrc, invited: invited, media: o.media, dst: o.dst,
+		pt: psPayloadType(v), acked: make(chan struct{}), done: make(chan struct{})}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, 100, "Trying", nil))
 
 	// The stream: live at once, or started on demand within InviteWait.
@@ -176,12 +150,66 @@ func (u *Upstream) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	u.sessions[s.callID] = s
 	u.mu.Unlock()
-	if err := s.dlg.RespondSDP(s.answer(off, v, ssrcText, port)); err != nil {
+	if err := s.dlg.RespondSDP(s.answer(off, o.ssrcText, port)); err != nil {
 		u.endSession(s, err)
 		return
 	}
 	u.wg.Add(1)
 	go func() { defer u.wg.Done(); s.run() }()
+}
+
+// reasons are the phrases of the codes readOffer returns.
+var reasons = map[int]string{400: "Bad Request", 415: "Unsupported Media Type", 488: "Not Acceptable Here"}
+
+// offer is what an INVITE's SDP asks for.
+type offer struct {
+	sdp      *sdp.Session
+	video    *sdp.Media
+	ssrcText string // 10 digits, the offer's y= or one made up
+	ssrc     uint32
+	media    string // mediaUDP, mediaTCPDial, mediaTCPListen
+	dst      string // the upstream's media host:port
+}
+
+// readOffer checks an INVITE's SDP (GB/T 28181-2016 Annex F) and returns
+// it, or the SIP code to refuse it with: 400 unreadable or a bad y=, 488
+// no usable video or not live (Playback, Download), 415 no PS. A missing
+// y= gets one from makeSSRC.
+func readOffer(body []byte, makeSSRC func() string) (*offer, int) {
+	off, err := sdp.Parse(body)
+	if err != nil {
+		return nil, 400
+	}
+	v := off.Video()
+	if v == nil || v.Port == 0 || off.Address() == "" {
+		return nil, 488
+	}
+	if !offersPS(v) {
+		return nil, 415
+	}
+	if !strings.EqualFold(off.Name, "Play") && off.Name != "" {
+		return nil, 488 // Playback and Download: no recordings upstream
+	}
+	o := &offer{sdp: off, video: v, ssrcText: off.SSRC, media: mediaUDP}
+	if o.ssrcText == "" {
+		o.ssrcText = makeSSRC()
+	}
+	if !sdp.ValidSSRC(o.ssrcText) {
+		return nil, 400
+	}
+	n, err := strconv.ParseUint(o.ssrcText, 10, 32)
+	if err != nil {
+		return nil, 400 // ten digits above 4294967295
+	}
+	o.ssrc = uint32(n)
+	if v.IsTCP() {
+		o.media = mediaTCPDial
+		if v.Setup == "active" {
+			o.media = mediaTCPListen
+		}
+	}
+	o.dst = net.JoinHostPort(off.Address(), strconv.Itoa(v.Port))
+	return o, 0
 }
 
 // offersPS tells whether the offer takes PS: an rtpmap naming PS, or
@@ -226,13 +254,13 @@ func channelOf(req *sip.Request) string {
 	return req.Recipient.User
 }
 
-func (s *session) answer(off *sdp.Session, v *sdp.Media, ssrc string, port int) []byte {
+func (s *session) answer(off *sdp.Session, ssrc string, port int) []byte {
 	host := s.u.PublicHost
 	name := off.Name
 	if name == "" {
 		name = "Play"
 	}
-	pt := psPayloadType(v)
+	pt := s.pt
 	a := &sdp.Session{
 		Origin:     sdp.Origin{Username: s.ch.ID, SessionID: "0", SessionVersion: "0", NetType: "IN", AddrType: "IP4", Address: host},
 		Name:       name,
@@ -299,7 +327,7 @@ func (s *session) run() {
 	if err != nil {
 		return
 	}
-	s.snd = newSender(s.stream, s.ssrc, w, &s.u.stats, s.invited)
+	s.snd = newSender(s.stream.Tracks(), s.ssrc, s.pt, w, &s.u.stats, s.invited)
 	r := s.snd.reader()
 	if err = s.stream.AddReader(r); err != nil {
 		return

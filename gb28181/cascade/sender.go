@@ -15,9 +15,6 @@ import (
 // rtpPayloadMax keeps an RTP packet (also over TCP) under a typical MTU.
 const rtpPayloadMax = 1400
 
-// payloadType is the RTP payload type of PS (GB/T 28181 Annex C).
-const payloadType = 96
-
 // packetWriter sends the RTP packets of one access unit.
 type packetWriter interface {
 	write(pkts [][]byte) (int, error)
@@ -80,6 +77,7 @@ type sender struct {
 	w       packetWriter
 	mux     ps.Muxer
 	ssrc    uint32
+	pt      uint8 // PS payload type from the offer (96 as a rule)
 	seq     uint16
 	started bool // a video key frame went out (or the stream has no video)
 	video   int  // index of the video track, -1 for none
@@ -95,9 +93,9 @@ type sender struct {
 	r              *gateway.Reader
 }
 
-func newSender(st *gateway.Stream, ssrc uint32, w packetWriter, stats *counters, invited time.Time) *sender {
-	s := &sender{w: w, ssrc: ssrc, video: -1, audio: -1, stats: stats, invited: invited}
-	for _, t := range st.Tracks() {
+func newSender(tracks []*gateway.Track, ssrc uint32, pt int, w packetWriter, stats *counters, invited time.Time) *sender {
+	s := &sender{w: w, ssrc: ssrc, pt: uint8(pt & 0x7f), video: -1, audio: -1, stats: stats, invited: invited}
+	for _, t := range tracks {
 		switch f := t.Format.(type) {
 		case *format.H264:
 			if s.video < 0 {
@@ -189,7 +187,7 @@ func (s *sender) handle(f gateway.Frame) error {
 	for off := 0; off < len(buf); off += rtpPayloadMax {
 		end := min(off+rtpPayloadMax, len(buf))
 		start := len(pb)
-		pb = appendRTP(pb, end == len(buf), s.seq, uint32(ts), s.ssrc, buf[off:end])
+		pb = appendRTP(pb, s.pt, end == len(buf), s.seq, uint32(ts), s.ssrc, buf[off:end])
 		s.pkts = append(s.pkts, pb[start:])
 		s.seq++
 	}
@@ -201,13 +199,15 @@ func (s *sender) handle(f gateway.Frame) error {
 	s.bytes.Add(uint64(n))
 	s.stats.rtpPackets.Add(uint64(len(s.pkts)))
 	s.stats.rtpBytes.Add(uint64(n))
-	s.r.AddBytes(n)
+	if s.r != nil {
+		s.r.AddBytes(n)
+	}
 	return err
 }
 
 // appendRTP writes an RTP packet (RFC 3550 §5.1).
-func appendRTP(dst []byte, marker bool, seq uint16, ts, ssrc uint32, payload []byte) []byte {
-	b1 := byte(payloadType)
+func appendRTP(dst []byte, pt uint8, marker bool, seq uint16, ts, ssrc uint32, payload []byte) []byte {
+	b1 := pt
 	if marker {
 		b1 |= 0x80
 	}

@@ -9,8 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
-	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/skyrelay/skyrelay/gb28181/manscdp"
@@ -180,18 +180,43 @@ func encodeMessage(m *message, charset string) []byte {
 		return nil // only on types encoding/xml cannot write: none here
 	}
 	b.WriteString("\r\n")
-	var e *encoding.Encoder
 	switch charset {
 	case charsetUTF8:
 		return b.Bytes()
 	case charsetGB18030:
-		e = simplifiedchinese.GB18030.NewEncoder()
-	default:
-		e = encoding.ReplaceUnsupported(simplifiedchinese.GBK.NewEncoder())
+		return gbBytes(simplifiedchinese.GB18030.NewEncoder().Bytes(b.Bytes()))
 	}
+	e := simplifiedchinese.GBK.NewEncoder()
 	out, err := e.Bytes(b.Bytes())
 	if err != nil {
-		return b.Bytes()
+		// Some character GBK cannot write (an emoji in a name): '?' for
+		// each, as x/text's own replacement is a control character XML
+		// forbids.
+		if out, err = e.Bytes(gbkOnly(b.Bytes())); err != nil {
+			return b.Bytes()
+		}
+	}
+	return out
+}
+
+func gbBytes(b []byte, err error) []byte {
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// gbkOnly replaces the characters GBK cannot write by '?'.
+func gbkOnly(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	enc := simplifiedchinese.GBK.NewEncoder()
+	for _, r := range string(b) {
+		if r >= 0x80 {
+			if _, err := enc.String(string(r)); err != nil {
+				r = '?'
+			}
+		}
+		out = utf8.AppendRune(out, r)
 	}
 	return out
 }
