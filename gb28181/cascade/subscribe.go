@@ -116,6 +116,9 @@ func (u *Upstream) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		x.interval = time.Duration(min(sec, 3600)) * time.Second
 	}
+	if kind == "Catalog" {
+		x.last = u.catalog() // changes count from the moment of the 200
+	}
 	u.subscribeOK(req, tx, x, expires)
 	if expires < minSubscribeExpires {
 		return
@@ -159,14 +162,12 @@ func (x *subscription) run() {
 	} else {
 		// Right after subscribing the upstream hears of what is off (P.3);
 		// from then on, of every change.
-		cur := x.u.catalog()
 		var off []catalogEvent
-		for _, c := range cur {
+		for _, c := range x.last {
 			if !c.Online {
 				off = append(off, catalogEvent{c, "OFF"})
 			}
 		}
-		x.last = cur
 		x.notifyCatalog(off)
 	}
 	t := time.NewTicker(every)
