@@ -28,12 +28,18 @@ func cpuTime() time.Duration {
 // the same with the streams alone, over 50 × 3 s. The upper's sockets are
 // bound but never read, so that its receiving costs nothing here.
 func BenchmarkUpstreamChannels(b *testing.B) {
+	b.Run("clip-530kbps", func(b *testing.B) { benchChannels(b, 0) })
+	// 4 Mbit/s, what a DJI camera pushes: 20 kB frames at 25 fps.
+	b.Run("4Mbps", func(b *testing.B) { benchChannels(b, 20000) })
+}
+
+func benchChannels(b *testing.B, frameSize int) {
 	const n, window = 50, 3 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	hub := newHub(b)
 	for i := range n {
-		publishClip(b, hub, fmt.Sprintf("live/bench%02d", i))
+		publishSized(b, hub, fmt.Sprintf("live/bench%02d", i), frameSize)
 	}
 	up := newUpper(b, "udp", false)
 	u := newLower(b, up, hub, nil)
@@ -59,11 +65,17 @@ func BenchmarkUpstreamChannels(b *testing.B) {
 		if len(u.Sessions()) != n {
 			b.Fatalf("%d sessions", len(u.Sessions()))
 		}
+		var bytes0 uint64
+		for _, s := range u.Sessions() {
+			bytes0 += s.Bytes
+		}
 		served := measure()
-		var pkts uint64
+		var pkts, bytes1 uint64
 		for _, s := range u.Sessions() {
 			pkts += s.Packets
+			bytes1 += s.Bytes
 		}
+		b.ReportMetric(float64(bytes1-bytes0)*8/window.Seconds()/1e6/n, "Mbps/channel")
 		if pkts == 0 {
 			b.Fatal("nothing sent")
 		}

@@ -1,6 +1,7 @@
 package cascade
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -351,6 +352,13 @@ func testClip(t testing.TB) *h264clip.Clip {
 // publishClip publishes the clip on path at 25 fps until the test ends.
 func publishClip(t testing.TB, hub *gateway.Hub, path string) {
 	t.Helper()
+	publishSized(t, hub, path, 0)
+}
+
+// publishSized is publishClip with every picture padded to at least size
+// bytes (0xFF bytes after its slice data), for a bitrate of choice.
+func publishSized(t testing.TB, hub *gateway.Hub, path string, size int) {
+	t.Helper()
 	c := testClip(t)
 	tr, err := gateway.TrackFor(&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: c.SPS, PPS: c.PPS})
 	if err != nil {
@@ -367,7 +375,13 @@ func publishClip(t testing.TB, hub *gateway.Hub, path string) {
 		tk := time.NewTicker(40 * time.Millisecond)
 		defer tk.Stop()
 		for i := 0; ; i++ {
-			pub.WriteUnit(0, int64(i)*3600, c.AUs[i%len(c.AUs)])
+			au := c.AUs[i%len(c.AUs)]
+			if n := auSize(au); n < size {
+				// The slice grows: the gateway drops filler NAL units.
+				last := au[len(au)-1]
+				au = append(au[:len(au)-1:len(au)-1], append(last[:len(last):len(last)], filler[:size-n]...))
+			}
+			pub.WriteUnit(0, int64(i)*3600, au)
 			select {
 			case <-stop:
 				pub.Close()
@@ -382,6 +396,16 @@ func publishClip(t testing.TB, hub *gateway.Hub, path string) {
 	if err := hub.WaitReady(ctx, path); err != nil {
 		t.Fatal(err)
 	}
+}
+
+var filler = bytes.Repeat([]byte{0xFF}, 1<<20)
+
+func auSize(au [][]byte) int {
+	n := 0
+	for _, x := range au {
+		n += len(x)
+	}
+	return n
 }
 
 func testLog(t testing.TB) *slog.Logger {
