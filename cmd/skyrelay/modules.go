@@ -63,10 +63,13 @@ func (a *app) modules() ([]namedModule, error) {
 		a.api.Handle(p, api)
 	}
 
+	casc := a.cascade() // cascade.go
+
 	return []namedModule{
 		{"rtsppull", puller},
 		{"gb28181", gb},
 		{"control", plane},
+		{"gb28181-cascade", casc},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
 		{"webrtc", whep},

@@ -92,6 +92,7 @@ type UpstreamInfo struct {
 	Transport     string     `json:"transport"`
 	ServerID      string     `json:"server_id"`
 	LocalID       string     `json:"local_id"`
+	Contact       string     `json:"contact"` // where the upstream sends its requests
 	State         string     `json:"state"`
 	Error         string     `json:"error,omitempty"`
 	RegisteredAt  *time.Time `json:"registered_at,omitempty"`
@@ -104,8 +105,9 @@ type UpstreamInfo struct {
 
 // Info describes the upstream for the API.
 func (u *Upstream) Info() UpstreamInfo {
+	c := u.contactURI()
 	in := UpstreamInfo{Name: u.Name, Address: u.Address, Transport: u.Transport, ServerID: u.ServerID, LocalID: u.gwID,
-		Channels: u.ChannelList(), Sessions: u.Sessions()}
+		Contact: c.String(), Channels: u.ChannelList(), Sessions: u.Sessions()}
 	u.mu.Lock()
 	in.State, in.Error, in.KeepaliveCode, in.Subscriptions = u.state, u.lastErr, u.lastKACode, len(u.subs)
 	if !u.regAt.IsZero() && u.state == StateRegistered {

@@ -115,7 +115,15 @@ func Binary(t testing.TB) string {
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
 // its config, and waits for /healthz.
-func Start(t testing.TB, extra string) *Gateway {
+func Start(t testing.TB, extra string) *Gateway { return StartGB28181(t, "", extra) }
+
+// StartGB28181 is Start with more keys of the gb28181 section, which Start
+// already opens (YAML has no second gb28181:), written as flow mapping
+// entries: `upstreams: [{name: a, ...}]`.
+func StartGB28181(t testing.TB, gbKeys, extra string) *Gateway {
+	if gbKeys != "" {
+		gbKeys = ", " + gbKeys
+	}
 	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
 	cfg := fmt.Sprintf(`log_level: warn
@@ -125,8 +133,8 @@ rtmp: {listen: "127.0.0.1:%d"}
 rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"}
 webrtc: {listen: "127.0.0.1:%d"}
 mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
-gb28181: {sip_listen: "127.0.0.1:%d"}
-%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+gb28181: {sip_listen: "127.0.0.1:%d"%s}
+%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, gbKeys, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

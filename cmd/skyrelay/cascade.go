@@ -1,0 +1,26 @@
+package main
+
+import (
+	"net"
+
+	"github.com/skyrelay/skyrelay/gb28181/cascade"
+)
+
+// cascade builds the gb28181.upstreams component: the gateway as a lower
+// platform of NVRs and video platforms, offering every stream of the hub
+// (and, once the control plane is wired in, every DJI camera) to each.
+func (a *app) cascade() *cascade.Cascade {
+	c := a.cfg
+	cs := &cascade.Cascade{LocalID: c.GB28181.ServerID, PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181-cascade")}
+	if host, _, err := net.SplitHostPort(c.GB28181.SIPListen); err == nil {
+		cs.ListenHost = host
+	}
+	for _, u := range c.GB28181.Upstreams {
+		cs.Upstreams = append(cs.Upstreams, cascade.UpstreamConfig{Name: u.Name, Address: u.Address, Transport: u.Transport,
+			ServerID: u.ServerID, Domain: u.Domain, LocalID: u.LocalID, Password: string(u.Password),
+			RegisterExpires: u.RegisterExpires, KeepaliveInterval: u.KeepaliveInterval, Channels: u.Channels})
+	}
+	a.reg.MustRegister(cs.Collector())
+	a.api.Handle("GET /api/v1/gb28181/upstreams", cs.Handler())
+	return cs
+}

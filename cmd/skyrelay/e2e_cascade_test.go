@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/skyrelay/skyrelay/gb28181/ps"
+	"github.com/skyrelay/skyrelay/internal/gwproc"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
+)
+
+// psReceiver is an upper platform's media port: RTP over UDP, or RFC 4571
+// over a TCP connection it accepts; it keeps the PS payloads of whole
+// frames.
+type psReceiver struct {
+	port  int
+	pkts  chan []byte
+	close func()
+}
+
+func newPSReceiver(t *testing.T, tcp bool) *psReceiver {
+	r := &psReceiver{pkts: make(chan []byte, 1<<14)}
+	if !tcp {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.port, r.close = pc.LocalAddr().(*net.UDPAddr).Port, func() { pc.Close() }
+		go func() {
+			for {
+				b := make([]byte, 2048)
+				n, _, err := pc.ReadFrom(b)
+				if err != nil {
+					return
+				}
+				r.pkts <- b[:n]
+			}
+		}()
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.port, r.close = ln.Addr().(*net.TCPAddr).Port, func() { ln.Close() }
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			fr := ps.NewFrameReader(c)
+			for {
+				p, err := fr.Next()
+				if err != nil {
+					return
+				}
+				r.pkts <- append([]byte(nil), p...)
+			}
+		}()
+	}
+	t.Cleanup(r.close)
+	return r
+}
+
+// frames gathers the PS of n whole frames, checking the SSRC.
+func (r *psReceiver) frames(ctx context.Context, t *testing.T, ssrc uint32, n int) []byte {
+	var out []byte
+	for got := 0; got < n; {
+		select {
+		case p := <-r.pkts:
+			h, payload, err := ps.ParseRTP(p)
+			if err != nil || h.SSRC != ssrc {
+				t.Fatalf("RTP %+v %v", h, err)
+			}
+			out = append(out, payload...)
+			if h.Marker {
+				got++
+			}
+		case <-ctx.Done():
+			t.Fatalf("PS: %d frames, want %d", got, n)
+		}
+	}
+	return out
+}
+
+type upstreamsAnswer struct {
+	Items []struct {
+		Name, State, Contact string
+		Channels             []struct{ ID, Path, Name string }
+		Sessions             []struct{ Path, Transport string }
+	}
+}
+
+// TestCascadeUpper: the binary registers to two upper platforms (SIPp,
+// one over UDP, one over TCP, both with MD5 digest), an RTMP push from
+// ffmpeg appears in their catalogs, each INVITEs it (PS over RTP on UDP,
+// and RFC 4571 over TCP that the gateway connects) and ffprobe decodes
+// what arrives; GET /api/v1/gb28181/upstreams shows it all.
+func TestCascadeUpper(t *testing.T) {
+	testpeer.Require(t, "sipp", "ffmpeg", "ffprobe")
+	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
+	testdata := filepath.Join(testpeer.Root(), "gb28181", "cascade", "testdata")
+	udpPort, tcpPort := testpeer.FreeUDPPort(t), testpeer.FreePort(t)
+	for _, r := range []struct {
+		sipT string
+		port int
+	}{{"u1", udpPort}, {"t1", tcpPort}} {
+		reg := testpeer.Start(t, "sipp", "-sf", filepath.Join(testdata, "upper.xml"), "-t", r.sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(r.port),
+			"-key", "lower", lowerID, "-key", "password", pw, "-key", "qop", `,qop="auth"`, "-nostdin")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("sipp registrar %s:\n%s", r.sipT, reg.Output())
+			}
+		})
+	}
+	t.Setenv("SKYRELAY_GB28181_UPSTREAM_TCP_PASSWORD", pw) // the second one's password from the environment
+	g := gwproc.StartGB28181(t, `upstreams: [`+
+		`{name: udp, address: "127.0.0.1:`+strconv.Itoa(udpPort)+`", server_id: "`+upperID+`", password: `+pw+`, keepalive_interval: 1s},`+
+		`{name: tcp, address: "127.0.0.1:`+strconv.Itoa(tcpPort)+`", transport: tcp, server_id: "`+upperID+`", keepalive_interval: 1s}]`, "")
+	g.Push(t, testpeer.Clip(t, testpeer.ClipH264Small), "live/a")
+	g.WaitReady(t, "live/a", 15*time.Second)
+
+	var ups upstreamsAnswer
+	eventually(t, 20*time.Second, "both upstreams registered with live/a offered", func() bool {
+		ups = upstreamsAnswer{}
+		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &ups)
+		ok := len(ups.Items) == 2
+		for _, u := range ups.Items {
+			ok = ok && u.State == "registered" && len(u.Channels) == 1 && u.Channels[0].Path == "live/a"
+		}
+		return ok
+	})
+	for i, tc := range []struct {
+		sipT        string
+		tcp         bool
+		proto, line string
+	}{{"u1", false, "RTP/AVP", "a=connection:new"}, {"t1", true, "TCP/RTP/AVP", "a=setup:passive"}} {
+		u := ups.Items[i]
+		var contact sip.Uri
+		if err := sip.ParseUri(u.Contact, &contact); err != nil {
+			t.Fatalf("contact %q: %v", u.Contact, err)
+		}
+		ctx := testpeer.Context(t, 40*time.Second)
+		rcv := newPSReceiver(t, tc.tcp)
+		play := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(contact.Port), "-sf", filepath.Join(testdata, "upper_play.xml"), "-m", "1",
+			"-t", tc.sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreePort(t)),
+			"-key", "lower", lowerID, "-key", "channel", u.Channels[0].ID,
+			"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", tc.proto, "-key", "setupline", tc.line,
+			"-nostdin", "-timeout", "30s", "-timeout_error")
+		b := rcv.frames(ctx, t, 0x0BEBF239, 50)
+		var sessions upstreamsAnswer
+		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &sessions)
+		if s := sessions.Items[i].Sessions; len(s) != 1 || s[0].Path != "live/a" {
+			t.Fatalf("%s sessions %+v", u.Name, s)
+		}
+		if err := play.Wait(ctx); err != nil {
+			t.Fatalf("sipp play over %s: %v\n%s", tc.sipT, err, play.Output())
+		}
+		f := filepath.Join(t.TempDir(), "upper.ps")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := testpeer.FFprobe(t, ctx, f, "-f", "mpeg").Video()
+		if !ok || v.Codec != "h264" || v.Width != 320 || v.Height != 240 {
+			t.Fatalf("ffprobe of the PS over %s: %+v", tc.sipT, v)
+		}
+		cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-f", "mpeg", "-i", f, "-f", "null", "-")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+			t.Fatalf("decoding the PS over %s: %v %s", tc.sipT, err, stderr.String())
+		}
+	}
+	if n, _ := g.Metric(t, `skyrelay_gb28181_upstream_registered{upstream="tcp"}`); n != 1 {
+		t.Fatalf("registered metric %v", n)
+	}
+}
