@@ -350,3 +350,35 @@ func TestCloseHangsUp(t *testing.T) {
 		t.Fatalf("no unregister after close: %d", last)
 	}
 }
+
+// TestSeveralUpstreams: two upper platforms play the same stream at the
+// same time, one over UDP and one over TCP, and both get it; garbage on
+// one's SIP port disturbs neither.
+func TestSeveralUpstreams(t *testing.T) {
+	ctx := testpeer.Context(t, 20*time.Second)
+	hub := newHub(t)
+	publishClip(t, hub, "live/a")
+	upA, upB := newUpper(t, "udp", false), newUpper(t, "tcp", true)
+	a, b := newLower(t, upA, hub, nil), newLower(t, upB, hub, nil)
+	upA.next(ctx, "REGISTER A", isMethod(sip.REGISTER))
+	upB.next(ctx, "REGISTER B", isMethod(sip.REGISTER))
+	for _, port := range []int{a.SIPPort(), b.SIPPort()} {
+		c, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, junk := range []string{"\x00\x01garbage", "INVITE sip:x SIP/2.0\r\nVia: broken\r\n\r\n", strings.Repeat("A", 1400)} {
+			_, _ = c.Write([]byte(junk))
+		}
+		c.Close()
+	}
+	mA, mB := newMedia(t, "udp"), newMedia(t, "active")
+	upA.invite(ctx, a.ChannelList()[0].ID, mA.offer("0200000011"))
+	_, ansB := upB.invite(ctx, b.ChannelList()[0].ID, mB.offer("0200000012"))
+	mB.dial(ansB)
+	mA.checkPS(ctx, 200000011, 20)
+	mB.checkPS(ctx, 200000012, 20)
+	if n := len(hub.Stream("live/a").Readers()); n != 2 {
+		t.Fatalf("%d readers, want 2", n)
+	}
+}
