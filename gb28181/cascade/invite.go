@@ -46,6 +46,7 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	byBye  bool
+	noAck  bool
 
 	snd *sender
 }
@@ -321,6 +322,7 @@ func (s *session) run() {
 		return
 	case <-timer.C:
 		err = errors.New("no ACK")
+		s.noAck = true
 		return
 	}
 	w, err := s.connect()
@@ -414,7 +416,13 @@ func (u *Upstream) endSession(s *session, err error) {
 	s.releaseSource()
 	u.stats.sessionsEnded.Add(1)
 	if !s.byBye && s.dlg != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), u.RequestTimeout)
+		wait := u.RequestTimeout
+		if s.noAck && u.ctx.Err() == nil {
+			// RFC 3261 §13.3.1.4: without an ACK the BYE waits until the
+			// 200's retransmissions give up (64·T1).
+			wait += sip.Timer_H
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		if berr := s.dlg.Bye(ctx); berr != nil {
 			u.Log.Debug("GB28181 upstream BYE not confirmed", "call", s.callID, "error", berr)
 		}

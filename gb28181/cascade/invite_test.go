@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gb28181/ps"
 	"github.com/skyrelay/skyrelay/gb28181/sdp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
@@ -380,5 +382,53 @@ func TestSeveralUpstreams(t *testing.T) {
 	mB.checkPS(ctx, 200000012, 20)
 	if n := len(hub.Stream("live/a").Readers()); n != 2 {
 		t.Fatalf("%d readers, want 2", n)
+	}
+}
+
+// TestHangUps: the gateway sends BYE when the stream ends, and when the
+// upstream never ACKs its 200.
+func TestHangUps(t *testing.T) {
+	ctx := testpeer.Context(t, 20*time.Second)
+	hub := newHub(t)
+	c := testClip(t)
+	tr, _ := gateway.TrackFor(&format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: c.SPS, PPS: c.PPS})
+	pub, err := hub.Publish("live/short", gateway.SourceInfo{Protocol: "test"}, []*gateway.Track{tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		pub.WriteUnit(0, int64(i)*3600, c.AUs[i])
+	}
+	publishClip(t, hub, "live/a")
+	up := newUpper(t, "udp", false)
+	u := newLower(t, up, hub, func(u *Upstream) { u.AckTimeout = 300 * time.Millisecond })
+	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	var short, long string
+	for _, ch := range u.ChannelList() {
+		if ch.Path == "live/short" {
+			short = ch.ID
+		} else {
+			long = ch.ID
+		}
+	}
+	m := newMedia(t, "udp")
+	dlg, _ := up.invite(ctx, short, m.offer("0200012345"))
+	m.checkPS(ctx, 0x0BEBF239, 5)
+	pub.Close() // the publisher leaves; with no grace the stream ends
+	bye := up.next(ctx, "BYE when the stream ended", isMethod(sip.BYE))
+	if bye.CallID().Value() != dlg.InviteRequest.CallID().Value() {
+		t.Fatal("BYE for another call")
+	}
+
+	// An INVITE never ACKed: 200, then BYE after AckTimeout.
+	req := up.request(sip.INVITE, long)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(newMedia(t, "udp").offer("0200000003"))
+	if res := up.do(ctx, req); res.StatusCode != 200 {
+		t.Fatalf("INVITE: %d", res.StatusCode)
+	}
+	bye = up.next(ctx, "BYE without ACK", isMethod(sip.BYE))
+	if bye.CallID().Value() != req.CallID().Value() {
+		t.Fatal("BYE for another call")
 	}
 }

@@ -104,13 +104,14 @@ func TestKeepaliveSilence(t *testing.T) {
 	})
 	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
 	waitState(ctx, t, u, StateRegistered)
+	n := up.registerCount()
 	up.kaCode.Store(0)
-	for i := 0; i < MissedKeepalives; i++ {
-		up.next(ctx, "keepalive", isCmd(sip.MESSAGE, "Keepalive"))
-	}
-	up.kaCode.Store(200)
 	waitState(ctx, t, u, StateOffline)
+	up.kaCode.Store(200)
 	up.next(ctx, "REGISTER after silence", isMethod(sip.REGISTER))
+	if up.registerCount() != n+1 {
+		t.Fatalf("%d registrations, want %d", up.registerCount(), n+1)
+	}
 	waitState(ctx, t, u, StateRegistered)
 	if got := u.stats.keepaliveFailures.Load(); got < MissedKeepalives {
 		t.Fatalf("%d keepalive failures counted", got)
