@@ -74,6 +74,10 @@ func newUpper(t testing.TB, transport string, qop bool) *upper {
 	}
 	up.ua = ua
 	up.srv, _ = sipgo.NewServer(ua)
+	up.srv.OnRegister(up.onRegister)
+	up.srv.OnMessage(up.onMessage)
+	up.srv.OnNotify(up.record)
+	up.srv.OnBye(up.record)
 	port := testpeer.FreePort(t)
 	up.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	var opts []sipgo.ClientOption
@@ -103,10 +107,6 @@ func newUpper(t testing.TB, transport string, qop bool) *upper {
 		go func() { _ = up.srv.ServeTCP(ln) }()
 	}
 	up.cli, _ = sipgo.NewClient(ua, append(opts, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port))...)
-	up.srv.OnRegister(up.onRegister)
-	up.srv.OnMessage(up.onMessage)
-	up.srv.OnNotify(up.record)
-	up.srv.OnBye(up.record)
 	t.Cleanup(func() {
 		ua.Close()
 		if up.pc != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -45,8 +46,8 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	byBye  bool
-	noAck  bool
+	byBye  atomic.Bool // the upstream hung up
+	noAck  atomic.Bool
 
 	snd *sender
 }
@@ -304,7 +305,7 @@ func (u *Upstream) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	s.byBye = true
+	s.byBye.Store(true)
 	s.cancel()
 }
 
@@ -322,15 +323,18 @@ func (s *session) run() {
 		return
 	case <-timer.C:
 		err = errors.New("no ACK")
-		s.noAck = true
+		s.noAck.Store(true)
 		return
 	}
 	w, err := s.connect()
 	if err != nil {
 		return
 	}
-	s.snd = newSender(s.stream.Tracks(), s.ssrc, s.pt, w, &s.u.stats, s.invited)
-	r := s.snd.reader()
+	snd := newSender(s.stream.Tracks(), s.ssrc, s.pt, w, &s.u.stats, s.invited)
+	r := snd.reader()
+	s.u.mu.Lock()
+	s.snd = snd // info reads it under the lock
+	s.u.mu.Unlock()
 	if err = s.stream.AddReader(r); err != nil {
 		return
 	}
@@ -410,14 +414,17 @@ func (u *Upstream) endSession(s *session, err error) {
 		s.cancel()
 	}
 	s.closeMedia()
-	if s.snd != nil {
-		s.snd.close()
+	u.mu.Lock()
+	snd := s.snd
+	u.mu.Unlock()
+	if snd != nil {
+		snd.close()
 	}
 	s.releaseSource()
 	u.stats.sessionsEnded.Add(1)
-	if !s.byBye && s.dlg != nil {
+	if !s.byBye.Load() && s.dlg != nil {
 		wait := u.RequestTimeout
-		if s.noAck && u.ctx.Err() == nil {
+		if s.noAck.Load() && u.ctx.Err() == nil {
 			// RFC 3261 §13.3.1.4: without an ACK the BYE waits until the
 			// 200's retransmissions give up (64·T1).
 			wait += sip.Timer_H
@@ -431,7 +438,7 @@ func (u *Upstream) endSession(s *session, err error) {
 	if s.dlg != nil {
 		s.dlg.Close()
 	}
-	u.Log.Info("GB28181 upstream session ended", "channel", s.ch.ID, "path", s.ch.Path, "by_upstream", s.byBye, "reason", err)
+	u.Log.Info("GB28181 upstream session ended", "channel", s.ch.ID, "path", s.ch.Path, "by_upstream", s.byBye.Load(), "reason", err)
 }
 
 // Sessions lists the live INVITEs.
