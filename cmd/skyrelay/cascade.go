@@ -3,15 +3,18 @@ package main
 import (
 	"net"
 
+	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gb28181/cascade"
 )
 
-// cascade builds the gb28181.upstreams component: the gateway as a lower
+// cascade builds the gb28181.upstreams component: Skyrelay as a lower
 // platform of NVRs and video platforms, offering every stream of the hub
-// (and, once the control plane is wired in, every DJI camera) to each.
-func (a *app) cascade() *cascade.Cascade {
+// and every DJI camera of the control plane to each (cascade_dji.go).
+func (a *app) cascade(plane *control.Plane) *cascade.Cascade {
 	c := a.cfg
-	cs := &cascade.Cascade{LocalID: c.GB28181.ServerID, PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181-cascade")}
+	dji := djiChannels{plane}
+	cs := &cascade.Cascade{LocalID: c.GB28181.ServerID, PublicHost: c.PublicHost, Hub: a.hub, Devices: dji, Positions: dji,
+		Log: a.log.With("module", "gb28181-cascade")}
 	if host, _, err := net.SplitHostPort(c.GB28181.SIPListen); err == nil {
 		cs.ListenHost = host
 	}

@@ -184,3 +184,63 @@ func TestCascadeUpper(t *testing.T) {
 		t.Fatalf("registered metric %v", n)
 	}
 }
+
+// TestCascadeDock: a docksim dock's cameras appear in an upper platform's
+// catalog (SIPp over UDP), and its INVITE of the aircraft's camera, which
+// is not live, starts it (live_start_push, as a viewer would) and gets PS
+// over UDP; a second INVITE gets it over TCP.
+func TestCascadeDock(t *testing.T) {
+	testpeer.Require(t, "sipp", "ffprobe")
+	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
+	testdata := filepath.Join(testpeer.Root(), "gb28181", "cascade", "testdata")
+	port := testpeer.FreeUDPPort(t)
+	reg := testpeer.Start(t, "sipp", "-sf", filepath.Join(testdata, "upper.xml"), "-t", "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-key", "lower", lowerID, "-key", "password", pw, "-key", "qop", "", "-nostdin")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sipp registrar:\n%s", reg.Output())
+		}
+	})
+	g := gwproc.StartGB28181(t, `upstreams: [{name: city, address: "127.0.0.1:`+strconv.Itoa(port)+`", server_id: "`+upperID+`", password: `+pw+`}]`, "")
+	d := startDock(t, g, nil)
+	video := d.VideoIDs()[1] // the aircraft's camera
+	var ups upstreamsAnswer
+	var channel string
+	eventually(t, 20*time.Second, "the dock's cameras in the catalog", func() bool {
+		ups = upstreamsAnswer{}
+		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &ups)
+		for _, c := range ups.Items[0].Channels {
+			if c.Path == video {
+				channel = c.ID
+			}
+		}
+		return ups.Items[0].State == "registered" && channel != ""
+	})
+	var contact sip.Uri
+	if err := sip.ParseUri(ups.Items[0].Contact, &contact); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tcp         bool
+		proto, line string
+	}{{false, "RTP/AVP", "a=connection:new"}, {true, "TCP/RTP/AVP", "a=setup:passive"}} {
+		ctx := testpeer.Context(t, 40*time.Second)
+		rcv := newPSReceiver(t, tc.tcp)
+		play := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(contact.Port), "-sf", filepath.Join(testdata, "upper_play.xml"), "-m", "1",
+			"-t", "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreeUDPPort(t)),
+			"-key", "lower", lowerID, "-key", "channel", channel,
+			"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", tc.proto, "-key", "setupline", tc.line,
+			"-nostdin", "-timeout", "35s", "-timeout_error")
+		b := rcv.frames(ctx, t, 0x0BEBF239, 30)
+		if err := play.Wait(ctx); err != nil {
+			t.Fatalf("sipp play (tcp media %v): %v\n%s", tc.tcp, err, play.Output())
+		}
+		f := filepath.Join(t.TempDir(), "dock.ps")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := testpeer.FFprobe(t, ctx, f, "-f", "mpeg").Video(); !ok || v.Codec != "h264" || v.Width == 0 {
+			t.Fatalf("ffprobe of the dock camera's PS (tcp %v): %+v", tc.tcp, v)
+		}
+	}
+}

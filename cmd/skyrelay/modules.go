@@ -63,7 +63,7 @@ func (a *app) modules() ([]namedModule, error) {
 		a.api.Handle(p, api)
 	}
 
-	casc := a.cascade() // cascade.go
+	casc := a.cascade(plane) // cascade.go
 
 	return []namedModule{
 		{"rtsppull", puller},
