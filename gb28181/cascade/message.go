@@ -115,7 +115,7 @@ func (u *Upstream) reply(ctx context.Context, m *message, charset string) {
 func (u *Upstream) sendCatalog(ctx context.Context, r *request, cat []channel) {
 	items := make([]item, len(cat))
 	for i, c := range cat {
-		items[i] = c.toItem(u.Positions)
+		items[i] = u.fit(c.toItem(u.Positions))
 	}
 	for _, body := range catalogBodies("Response", r.SN, u.gwID, items, u.CatalogGroup, r.Charset) {
 		code, err := u.sendMessage(ctx, body)
@@ -124,6 +124,29 @@ func (u *Upstream) sendCatalog(ctx context.Context, r *request, cat []channel) {
 			return
 		}
 	}
+}
+
+// udpNameMax bounds names over UDP: sipgo refuses UDP messages over 1300
+// bytes, and a catalog MESSAGE with one item of long names would pass it.
+const udpNameMax = 64
+
+// fit shortens an item's Name and Address for SIP over UDP: a long path
+// keeps its start and its end around "…".
+func (u *Upstream) fit(it item) item {
+	if u.Transport != "udp" {
+		return it
+	}
+	it.Name = shorten(it.Name, udpNameMax)
+	it.Address = shorten(it.Address, udpNameMax)
+	return it
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n/2-1]) + "…" + string(r[len(r)-n/2:])
 }
 
 // catalogBodies splits items over bodies of at most group items each.

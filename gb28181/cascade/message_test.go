@@ -49,7 +49,9 @@ func TestCatalog(t *testing.T) {
 	ctx := testpeer.Context(t, 20*time.Second)
 	hub := newHub(t)
 	publishClip(t, hub, "live/a")
-	publishClip(t, hub, "AC1/99-0-0/normal-0") // a DJI camera that is live: listed once, as a camera
+	publishClip(t, hub, "AC1/99-0-0/normal-0")                         // a DJI camera that is live: listed once, as a camera
+	long := "live/" + strings.Repeat("very-long-segment/", 13) + "end" // 250 characters
+	publishClip(t, hub, long)
 	dji := newFakeDJI()
 	up := newUpper(t, "udp", false)
 	u := newLower(t, up, hub, func(u *Upstream) { u.Devices, u.Positions = dji, dji })
@@ -58,8 +60,8 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("Catalog query answered %d", code)
 	}
 	items, reqs := catalogAnswer(ctx, t, up, "248")
-	if len(items) != 6 || len(reqs) != 6 {
-		t.Fatalf("%d items in %d messages, want 6 in 6: %+v", len(items), len(reqs), items)
+	if len(items) != 7 || len(reqs) != 7 {
+		t.Fatalf("%d items in %d messages, want 7 in 7: %+v", len(items), len(reqs), items)
 	}
 	if !strings.Contains(string(reqs[0].Body()), `encoding="GB2312"`) || !strings.Contains(string(reqs[0].Body()), "\xbb\xfa\xb3\xa1") { // 机场 in GB2312
 		t.Fatalf("catalog not in GB2312: %q", reqs[0].Body())
@@ -87,12 +89,12 @@ func TestCatalog(t *testing.T) {
 			}
 		case typeIPC:
 			streams++
-			if it.ParentID != lowerID || !strings.Contains(it.Name, "live/a") {
+			if it.ParentID != lowerID || !strings.Contains(it.Name, "live/") {
 				t.Fatalf("stream item %+v", it)
 			}
 		}
 	}
-	if devices != 2 || cameras != 3 || streams != 1 {
+	if devices != 2 || cameras != 3 || streams != 2 {
 		t.Fatalf("%d devices, %d cameras, %d streams", devices, cameras, streams)
 	}
 	// Ids derive from the path: another instance agrees.
@@ -101,7 +103,7 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("id of live/a not stable: %s", id)
 	}
 	chs := u.ChannelList()
-	if len(chs) != 6 || chs[len(chs)-1].Path != "live/a" {
+	if len(chs) != 7 || chs[len(chs)-2].Path != "live/a" || chs[len(chs)-1].Path != long {
 		t.Fatalf("channel list %+v", chs)
 	}
 

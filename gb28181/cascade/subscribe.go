@@ -206,7 +206,7 @@ func (x *subscription) notifyCatalog(ev []catalogEvent) {
 		part := ev[i:min(i+x.u.CatalogGroup, len(ev))]
 		items := make([]item, len(part))
 		for j, e := range part {
-			items[j] = e.eventItem(x.u.Positions)
+			items[j] = x.u.fit(e.eventItem(x.u.Positions))
 		}
 		m := &message{XMLName: root("Notify"), CmdType: "Catalog", SN: x.u.nextSN(), DeviceID: x.u.gwID,
 			SumNum: strconv.Itoa(len(items)), DeviceList: &deviceList{Num: len(items), Items: items}}
