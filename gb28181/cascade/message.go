@@ -177,7 +177,7 @@ func (u *Upstream) deviceInfo(r *request, cat []channel) (*message, bool) {
 	if !ok {
 		return nil, false
 	}
-	m.DeviceName, m.Channel = c.Name, "1"
+	m.DeviceName, m.Channel = u.fit(item{Name: c.Name}).Name, "1"
 	if c.Kind != chanStream {
 		m.Manufacturer, m.Model = "DJI", c.Model
 	}
