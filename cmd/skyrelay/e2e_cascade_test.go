@@ -188,7 +188,8 @@ func TestCascadeUpper(t *testing.T) {
 // TestCascadeDock: a docksim dock's cameras appear in an upper platform's
 // catalog (SIPp over UDP), and its INVITE of the aircraft's camera, which
 // is not live, starts it (live_start_push, as a viewer would) and gets PS
-// over UDP; a second INVITE gets it over TCP.
+// over UDP; a second INVITE gets it over TCP; after the last BYE the push
+// stops by itself (control.idle_stop_after).
 func TestCascadeDock(t *testing.T) {
 	testpeer.Require(t, "sipp", "ffprobe")
 	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
@@ -201,7 +202,8 @@ func TestCascadeDock(t *testing.T) {
 			t.Logf("sipp registrar:\n%s", reg.Output())
 		}
 	})
-	g := gwproc.StartGB28181(t, `upstreams: [{name: city, address: "127.0.0.1:`+strconv.Itoa(port)+`", server_id: "`+upperID+`", password: `+pw+`}]`, "")
+	g := gwproc.StartGB28181(t, `upstreams: [{name: city, address: "127.0.0.1:`+strconv.Itoa(port)+`", server_id: "`+upperID+`", password: `+pw+`}]`,
+		"control: {idle_stop_after: 2s}\n")
 	d := startDock(t, g, nil)
 	video := d.VideoIDs()[1] // the aircraft's camera
 	var ups upstreamsAnswer
@@ -243,4 +245,19 @@ func TestCascadeDock(t *testing.T) {
 			t.Fatalf("ffprobe of the dock camera's PS (tcp %v): %+v", tc.tcp, v)
 		}
 	}
+	eventually(t, 15*time.Second, "the push to stop after the last BYE", func() bool {
+		var l struct {
+			Items []struct {
+				VideoID string `json:"video_id"`
+				State   string `json:"state"`
+			} `json:"items"`
+		}
+		call(t, g, "GET", "/api/v1/live", "", &l)
+		for _, it := range l.Items {
+			if it.VideoID == video {
+				return it.State == "stopped"
+			}
+		}
+		return false
+	})
 }
