@@ -424,7 +424,10 @@ func (u *Upstream) endSession(s *session, err error) {
 	u.stats.sessionsEnded.Add(1)
 	if !s.byBye.Load() && s.dlg != nil {
 		wait := u.RequestTimeout
-		if s.noAck.Load() && u.ctx.Err() == nil {
+		u.mu.Lock()
+		closing := u.closed
+		u.mu.Unlock()
+		if s.noAck.Load() && !closing {
 			// RFC 3261 §13.3.1.4: without an ACK the BYE waits until the
 			// 200's retransmissions give up (64·T1).
 			wait += sip.Timer_H

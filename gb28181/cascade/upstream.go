@@ -361,19 +361,19 @@ func (u *Upstream) SIPPort() int { return u.port }
 // GatewayID is the id this gateway registers to the upstream with.
 func (u *Upstream) GatewayID() string { return u.gwID }
 
-// Close unregisters (Expires 0), hangs up every INVITE and ends every
-// subscription.
+// Close hangs up every INVITE, ends every subscription and then
+// unregisters (Expires 0).
 func (u *Upstream) Close() {
 	u.mu.Lock()
 	if u.closed || u.ctx == nil {
 		u.mu.Unlock()
 		return
 	}
-	u.closed = true
+	u.closed = true // refuses new INVITEs
 	u.mu.Unlock()
+	u.endAll(errClosed)
 	u.cancel()
 	<-u.done // the run loop unregisters on its way out
-	u.endAll(errClosed)
 	u.ua.Close()
 	u.closeListeners()
 	u.wg.Wait()
