@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/http"
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gb28181/cascade"
@@ -24,6 +25,6 @@ func (a *app) cascade(plane *control.Plane) *cascade.Cascade {
 			RegisterExpires: u.RegisterExpires, KeepaliveInterval: u.KeepaliveInterval, Channels: u.Channels})
 	}
 	a.reg.MustRegister(cs.Collector())
-	a.api.Handle("GET /api/v1/gb28181/upstreams", cs.Handler())
+	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/upstreams": cs.Handler().ServeHTTP})
 	return cs
 }
