@@ -105,4 +105,3 @@ func channelOf(req *sip.Request) string {
 	}
 	return req.Recipient.User
 }
-
