@@ -101,10 +101,11 @@ type upstreamsAnswer struct {
 }
 
 // TestCascadeUpper: the binary registers to two upper platforms (SIPp,
-// one over UDP, one over TCP, both with MD5 digest), an RTMP push from
-// ffmpeg appears in their catalogs, each INVITEs it (PS over RTP on UDP,
-// and RFC 4571 over TCP that the gateway connects) and ffprobe decodes
-// what arrives; GET /api/v1/gb28181/upstreams shows it all.
+// one over UDP, one over TCP, both with MD5 digest); an RTMP push from
+// ffmpeg (H.264 and AAC) and an RTSP push (H.265) appear in their
+// catalogs; one INVITEs the first (PS over RTP on UDP), the other the
+// second (RFC 4571 over TCP that the gateway connects), and ffmpeg decodes
+// what arrives, audio included; GET /api/v1/gb28181/upstreams shows it all.
 func TestCascadeUpper(t *testing.T) {
 	testpeer.Require(t, "sipp", "ffmpeg", "ffprobe")
 	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
@@ -126,16 +127,19 @@ func TestCascadeUpper(t *testing.T) {
 	g := gwproc.StartGB28181(t, `upstreams: [`+
 		`{name: udp, address: "127.0.0.1:`+strconv.Itoa(udpPort)+`", server_id: "`+upperID+`", password: `+pw+`, keepalive_interval: 1s},`+
 		`{name: tcp, address: "127.0.0.1:`+strconv.Itoa(tcpPort)+`", transport: tcp, server_id: "`+upperID+`", keepalive_interval: 1s}]`, "")
-	g.Push(t, testpeer.Clip(t, testpeer.ClipH264Small), "live/a")
+	g.Push(t, testpeer.Clip(t, testpeer.ClipH264SmallAAC), "live/a")
+	testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", testpeer.Clip(t, testpeer.ClipH265Small),
+		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", g.RTSPURL("live/h265"))
 	g.WaitReady(t, "live/a", 15*time.Second)
+	g.WaitReady(t, "live/h265", 15*time.Second)
 
 	var ups upstreamsAnswer
-	eventually(t, 20*time.Second, "both upstreams registered with live/a offered", func() bool {
+	eventually(t, 20*time.Second, "both upstreams registered with both streams offered", func() bool {
 		ups = upstreamsAnswer{}
 		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &ups)
 		ok := len(ups.Items) == 2
 		for _, u := range ups.Items {
-			ok = ok && u.State == "registered" && len(u.Channels) == 1 && u.Channels[0].Path == "live/a"
+			ok = ok && u.State == "registered" && len(u.Channels) == 2
 		}
 		return ok
 	})
@@ -143,8 +147,16 @@ func TestCascadeUpper(t *testing.T) {
 		sipT        string
 		tcp         bool
 		proto, line string
-	}{{"u1", false, "RTP/AVP", "a=connection:new"}, {"t1", true, "TCP/RTP/AVP", "a=setup:passive"}} {
+		path, codec string
+		audio       bool
+	}{{"u1", false, "RTP/AVP", "a=connection:new", "live/a", "h264", true}, {"t1", true, "TCP/RTP/AVP", "a=setup:passive", "live/h265", "hevc", false}} {
 		u := ups.Items[i]
+		channel := ""
+		for _, c := range u.Channels {
+			if c.Path == tc.path {
+				channel = c.ID
+			}
+		}
 		var contact sip.Uri
 		if err := sip.ParseUri(u.Contact, &contact); err != nil {
 			t.Fatalf("contact %q: %v", u.Contact, err)
@@ -153,13 +165,13 @@ func TestCascadeUpper(t *testing.T) {
 		rcv := newPSReceiver(t, tc.tcp)
 		play := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(contact.Port), "-sf", filepath.Join(testdata, "upper_play.xml"), "-m", "1",
 			"-t", tc.sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreePort(t)),
-			"-key", "lower", lowerID, "-key", "channel", u.Channels[0].ID,
+			"-key", "lower", lowerID, "-key", "channel", channel,
 			"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", tc.proto, "-key", "setupline", tc.line,
 			"-nostdin", "-timeout", "30s", "-timeout_error")
 		b := rcv.frames(ctx, t, 0x0BEBF239, 50)
 		var sessions upstreamsAnswer
 		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &sessions)
-		if s := sessions.Items[i].Sessions; len(s) != 1 || s[0].Path != "live/a" {
+		if s := sessions.Items[i].Sessions; len(s) != 1 || s[0].Path != tc.path {
 			t.Fatalf("%s sessions %+v", u.Name, s)
 		}
 		if err := play.Wait(ctx); err != nil {
@@ -169,9 +181,13 @@ func TestCascadeUpper(t *testing.T) {
 		if err := os.WriteFile(f, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		v, ok := testpeer.FFprobe(t, ctx, f, "-f", "mpeg").Video()
-		if !ok || v.Codec != "h264" || v.Width != 320 || v.Height != 240 {
-			t.Fatalf("ffprobe of the PS over %s: %+v", tc.sipT, v)
+		res := testpeer.FFprobe(t, ctx, f, "-f", "mpeg")
+		v, ok := res.Video()
+		if !ok || v.Codec != tc.codec || v.Width != 320 || v.Height != 240 {
+			t.Fatalf("ffprobe of the PS over %s: %s", tc.sipT, res.JSON)
+		}
+		if a, ok := res.Audio(); tc.audio && (!ok || a.Codec != "aac" || a.Packets == 0) {
+			t.Fatalf("no AAC in the PS over %s: %s", tc.sipT, res.JSON)
 		}
 		cmd := exec.CommandContext(ctx, "ffmpeg", "-v", "error", "-f", "mpeg", "-i", f, "-f", "null", "-")
 		var stderr bytes.Buffer
