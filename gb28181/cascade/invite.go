@@ -276,7 +276,7 @@ func (s *session) connect() (packetWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &udpWriter{pc: s.pc, dst: dst}, nil
+	return newUDPWriter(s.pc, dst), nil
 }
 
 func (s *session) releaseSource() {
