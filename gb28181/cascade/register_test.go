@@ -56,6 +56,8 @@ func TestRegister(t *testing.T) {
 
 func (up *upper) firstCallID(t testing.TB) string {
 	t.Helper()
+	up.mu.Lock()
+	defer up.mu.Unlock()
 	return up.callIDs[0]
 }
 
