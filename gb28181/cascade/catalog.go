@@ -2,6 +2,7 @@ package cascade
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/skyrelay/skyrelay/gateway"
 )
@@ -57,7 +58,7 @@ func buildCatalog(gatewayID string, t *ids, globs []string, src ChannelSource, h
 					continue
 				}
 				cams = append(cams, channel{ID: t.id(typeCamera, c.Path), Path: c.Path, Kind: chanCamera, ParentID: devID,
-					Name: deviceName(d) + " " + c.Name + " " + c.Path, SN: d.SN, Model: d.Model, Online: d.Online})
+					Name: cameraName(d, c), SN: d.SN, Model: d.Model, Online: d.Online})
 			}
 			if len(cams) == 0 {
 				continue
@@ -77,6 +78,17 @@ func buildCatalog(gatewayID string, t *ids, globs []string, src ChannelSource, h
 		}
 	}
 	return out
+}
+
+// cameraName is the device and camera in words, then the path; a device
+// with no name of its own is named by its kind alone, as its serial
+// number starts the path anyway (names stay short enough for UDP).
+func cameraName(d Device, c Camera) string {
+	n := d.Name
+	if w := kindWords[d.Kind]; w != "" {
+		n = strings.TrimSpace(w + " " + n)
+	}
+	return strings.Join(strings.Fields(n+" "+c.Name+" "+c.Path), " ")
 }
 
 func deviceName(d Device) string {

@@ -47,3 +47,20 @@ func TestBuildCatalogFilter(t *testing.T) {
 		t.Fatalf("device item %+v", it)
 	}
 }
+
+func TestCameraName(t *testing.T) {
+	for _, tc := range []struct {
+		d    Device
+		c    Camera
+		want string
+	}{
+		{Device{SN: "1581F5BKD225D00DBD56", Kind: KindDock}, Camera{Path: "1581F5BKD225D00DBD56/165-0-7/normal-0", Name: "165-0-7 normal"},
+			"dock 165-0-7 normal 1581F5BKD225D00DBD56/165-0-7/normal-0"},
+		{Device{SN: "AC1", Kind: KindAircraft, Name: "M3TD"}, Camera{Path: "AC1/99-0-0/normal-0", Name: "广角"}, "aircraft M3TD 广角 AC1/99-0-0/normal-0"},
+		{Device{SN: "X"}, Camera{Path: "X/1"}, "X/1"},
+	} {
+		if got := cameraName(tc.d, tc.c); got != tc.want {
+			t.Errorf("%q, want %q", got, tc.want)
+		}
+	}
+}
