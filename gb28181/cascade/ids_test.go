@@ -62,7 +62,7 @@ func TestGlob(t *testing.T) {
 		{"*/*/zoom-*", "SN/99-0-0/zoom-0", true},
 		{"live", "live/a", false},
 	} {
-		if got := matchGlob(tc.pattern, tc.path); got != tc.want {
+		if got := offered([]string{tc.pattern}, tc.path); got != tc.want {
 			t.Errorf("%q ~ %q = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
