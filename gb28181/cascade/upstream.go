@@ -281,12 +281,16 @@ func (u *Upstream) listen() error {
 	}
 }
 
-func (u *Upstream) closeListeners() {
-	if u.udp != nil {
-		u.udp.Close()
+func (u *Upstream) closeListeners() { closeSockets(u.udp, u.tcp) }
+
+// closeSockets closes a UDP socket and a TCP listener, either of which may
+// be nil (a nil interface: a nil *net.UDPConn in pc would panic).
+func closeSockets(pc net.PacketConn, ln net.Listener) {
+	if pc != nil {
+		pc.Close()
 	}
-	if u.tcp != nil {
-		u.tcp.Close()
+	if ln != nil {
+		ln.Close()
 	}
 }
 
