@@ -122,11 +122,7 @@ func TestCatalog(t *testing.T) {
 // expect a Response with Result ERROR, and keeps serving afterwards.
 func TestQueries(t *testing.T) {
 	ctx := testpeer.Context(t, 20*time.Second)
-	hub := newHub(t)
-	publishClip(t, hub, "live/a")
-	up := newUpper(t, "tcp", true)
-	u := newLower(t, up, hub, nil)
-	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	up, u := registered(ctx, t, "tcp", true)
 
 	if c := up.query(ctx, "DeviceInfo", "1", lowerID, ""); c != 200 {
 		t.Fatalf("DeviceInfo: %d", c)
