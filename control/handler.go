@@ -69,7 +69,12 @@ func (p inbox) malformed(topic string, err error) {
 }
 
 // send publishes a reply without waiting (see broker.Bus.Send).
-func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
+// In a cluster the node the shared subscription picked answers instead.
+func (p inbox) send(topic string, payload []byte) {
+	if !p.sharedReplies {
+		p.bus.Send(topic, payload)
+	}
+}
 
 // touch records a message on a topic of the device's own.
 func (p inbox) touch(sn string, now time.Time) {

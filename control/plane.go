@@ -22,6 +22,9 @@ type Plane struct {
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
+	// Cluster, when set, makes this plane one node of a cluster on the
+	// external broker (cluster.go).
+	Cluster *ClusterLink
 
 	once     sync.Once
 	log      *slog.Logger
@@ -33,6 +36,8 @@ type Plane struct {
 	binds    bindings
 	events   eventBus
 	met      *metrics
+	// sharedReplies: replies go out only from sharedReply (cluster.go).
+	sharedReplies bool
 
 	sessions sessionTable
 
@@ -85,6 +90,11 @@ func (p *Plane) Initialize() error {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
+		}
+		if p.Cluster != nil {
+			if err := p.joinCluster(x); err != nil {
+				return err
+			}
 		}
 		if err := x.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.broker: %w", err)

@@ -55,9 +55,16 @@ func (a *app) modules() ([]namedModule, error) {
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
-	a.addAPI(plane.Routes())
+	routes := plane.Routes()
+	var mods []namedModule
+	if c.Cluster.Enabled {
+		cm := a.joinCluster(plane, puller)
+		clusterRoutes(cm.node, routes)
+		mods = append(mods, namedModule{"cluster", cm})
+	}
+	a.addAPI(routes)
 
-	return []namedModule{
+	return append([]namedModule{
 		{"rtsppull", puller},
 		{"gb28181", gb},
 		{"control", plane},
@@ -66,5 +73,5 @@ func (a *app) modules() ([]namedModule, error) {
 		{"webrtc", whep},
 		{"hls", hlsOut},
 		{"http", a.http},
-	}, nil
+	}, mods...), nil
 }

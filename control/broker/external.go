@@ -34,12 +34,17 @@ type External struct {
 	// subscription in place (up), or when it dropped (err says why). It must
 	// not block.
 	OnConnection func(up bool, err error)
-	Log          *slog.Logger
+	// WillTopic, when set, is published retained and empty by the broker
+	// when this client goes without a DISCONNECT: a cluster node's
+	// directory entry then disappears with it (docs/cluster.md).
+	WillTopic string
+	Log       *slog.Logger
 
 	cm      *autopaho.ConnectionManager
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	subs    []subscription
+	shared  []sharedSub
 	up      bool
 	closed  bool
 	dmu     sync.RWMutex // guards shards against a send after close
@@ -56,7 +61,17 @@ type subscription struct {
 type inbound struct {
 	topic   string
 	payload []byte
+	// ack, for a message of a shared subscription, acknowledges it once
+	// its reply was published (nil otherwise).
+	ack func()
 }
+
+// Subscription identifiers tell the copy of a message that came through a
+// plain subscription from the one a shared subscription delivered.
+const (
+	subPlain  = 1
+	subShared = 2
+)
 
 var _ Bus = (*External)(nil)
 
@@ -103,9 +118,12 @@ func (x *External) Initialize() error {
 		x.workers.Add(1)
 		go x.work(ch)
 	}
+	// Several senders: each waits for its PUBACK.
 	x.outbox = make(chan inbound, queueLen)
-	x.workers.Add(1)
-	go x.runOutbox(x.outbox)
+	for range 4 {
+		x.workers.Add(1)
+		go x.runOutbox(x.outbox)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
@@ -129,10 +147,11 @@ func (x *External) Initialize() error {
 			x.Log.Debug("cannot connect to the MQTT broker", "broker", u.Redacted(), "error", err)
 		},
 		ClientConfig: paho.ClientConfig{
-			ClientID: clientID,
+			ClientID:                   clientID,
+			EnableManualAcknowledgment: true,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
-					x.dispatch(pr.Packet.Topic, pr.Packet.Payload)
+					x.received(pr)
 					return true, nil
 				},
 			},
@@ -143,6 +162,9 @@ func (x *External) Initialize() error {
 	}
 	if username == "" {
 		cfg.ConnectPassword = nil
+	}
+	if x.WillTopic != "" {
+		cfg.WillMessage = &paho.WillMessage{Topic: x.WillTopic, QoS: 1, Retain: true, Payload: []byte{}}
 	}
 	cm, err := autopaho.NewConnection(ctx, cfg)
 	if err != nil {
@@ -220,15 +242,27 @@ func (x *External) Publish(ctx context.Context, topic string, payload []byte) er
 // PUBACK on the goroutine that delivers the device's messages would stall
 // them. A full queue drops the reply; the device asks again.
 func (x *External) Send(topic string, payload []byte) {
+	x.enqueue(inbound{topic: topic, payload: payload})
+}
+
+// enqueue hands a reply to the outbox; m.ack, if any, runs once it was
+// published or dropped.
+func (x *External) enqueue(m inbound) {
 	x.dmu.RLock()
 	defer x.dmu.RUnlock()
 	if x.outbox == nil {
+		if m.ack != nil {
+			m.ack()
+		}
 		return
 	}
 	select {
-	case x.outbox <- inbound{topic: topic, payload: payload}:
+	case x.outbox <- m:
 	default:
-		x.Log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", topic)
+		x.Log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", m.topic)
+		if m.ack != nil {
+			m.ack()
+		}
 	}
 }
 
@@ -237,6 +271,9 @@ func (x *External) runOutbox(ch chan inbound) {
 	for m := range ch {
 		if err := x.Publish(context.Background(), m.topic, m.payload); err != nil {
 			x.Log.Debug("reply not sent", "topic", m.topic, "error", err)
+		}
+		if m.ack != nil {
+			m.ack()
 		}
 	}
 }
@@ -255,7 +292,11 @@ func (x *External) Subscribe(filters []string, h Handler) error {
 }
 
 func (x *External) subscribe(ctx context.Context, cm *autopaho.ConnectionManager, filters []string) error {
-	s := &paho.Subscribe{}
+	return x.subscribeID(ctx, cm, filters, subPlain)
+}
+
+func (x *External) subscribeID(ctx context.Context, cm *autopaho.ConnectionManager, filters []string, id int) error {
+	s := &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: &id}}
 	for _, f := range filters {
 		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
 	}
@@ -278,9 +319,12 @@ func (x *External) subscribe(ctx context.Context, cm *autopaho.ConnectionManager
 // lost.
 func (x *External) connected(cm *autopaho.ConnectionManager) {
 	x.mu.Lock()
-	var filters []string
+	var filters, shared []string
 	for _, s := range x.subs {
 		filters = append(filters, s.filters...)
+	}
+	for _, s := range x.shared {
+		shared = append(shared, s.filters()...)
 	}
 	x.mu.Unlock()
 	if len(filters) > 0 {
@@ -288,6 +332,13 @@ func (x *External) connected(cm *autopaho.ConnectionManager) {
 			x.Log.Error("cannot subscribe on the MQTT broker", "error", err)
 			return
 		}
+	}
+	if len(shared) > 0 {
+		if err := x.subscribeID(context.Background(), cm, shared, subShared); err != nil {
+			x.Log.Error("cannot make the shared subscriptions on the MQTT broker", "error", err)
+			return
+		}
+		filters = append(filters, shared...)
 	}
 	x.Log.Info("connected to the MQTT broker", "subscriptions", len(filters))
 	x.setUp(true, nil)
@@ -308,6 +359,10 @@ func (x *External) setUp(up bool, err error) {
 }
 
 func (x *External) dispatch(topic string, payload []byte) {
+	x.dispatchMsg(inbound{topic: topic, payload: payload})
+}
+
+func (x *External) dispatchMsg(m inbound) {
 	// Workers never take dmu, so a send blocked on a full queue still
 	// drains and Close still gets the lock.
 	x.dmu.RLock()
@@ -316,13 +371,17 @@ func (x *External) dispatch(topic string, payload []byte) {
 		return
 	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(snOf(topic)))
-	x.shards[h.Sum32()%uint32(len(x.shards))] <- inbound{topic: topic, payload: payload}
+	_, _ = h.Write([]byte(snOf(m.topic)))
+	x.shards[h.Sum32()%uint32(len(x.shards))] <- m
 }
 
 func (x *External) work(ch chan inbound) {
 	defer x.workers.Done()
 	for m := range ch {
+		if m.ack != nil {
+			x.reply(m)
+			continue
+		}
 		x.mu.Lock()
 		subs := x.subs
 		x.mu.Unlock()
