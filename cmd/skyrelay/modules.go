@@ -60,6 +60,7 @@ func (a *app) modules() ([]namedModule, error) {
 	if c.Cluster.Enabled {
 		cm := a.joinCluster(plane, puller)
 		clusterRoutes(cm.node, routes)
+		a.addAPI(cm.node.Routes())
 		mods = append(mods, namedModule{"cluster", cm})
 	}
 	a.addAPI(routes)

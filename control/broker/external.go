@@ -318,30 +318,45 @@ func (x *External) subscribeID(ctx context.Context, cm *autopaho.ConnectionManag
 // the connection up, so nobody publishes into a gap where replies would be
 // lost.
 func (x *External) connected(cm *autopaho.ConnectionManager) {
-	x.mu.Lock()
-	var filters, shared []string
-	for _, s := range x.subs {
-		filters = append(filters, s.filters...)
-	}
-	for _, s := range x.shared {
-		shared = append(shared, s.filters()...)
-	}
-	x.mu.Unlock()
-	if len(filters) > 0 {
-		if err := x.subscribe(context.Background(), cm, filters); err != nil {
-			x.Log.Error("cannot subscribe on the MQTT broker", "error", err)
+	// A Subscribe call while this runs finds the connection not yet up and
+	// only records its filters: loop until no filter was added meanwhile,
+	// and mark the connection up under the same lock.
+	doneSubs, doneShared, total := 0, 0, 0
+	for {
+		x.mu.Lock()
+		var filters, shared []string
+		for _, s := range x.subs[doneSubs:] {
+			filters = append(filters, s.filters...)
+		}
+		for _, s := range x.shared[doneShared:] {
+			shared = append(shared, s.filters()...)
+		}
+		if len(filters)+len(shared) == 0 {
+			changed := !x.up
+			x.up = true
+			x.mu.Unlock()
+			x.Log.Info("connected to the MQTT broker", "subscriptions", total)
+			if changed && x.OnConnection != nil {
+				x.OnConnection(true, nil)
+			}
 			return
 		}
-	}
-	if len(shared) > 0 {
-		if err := x.subscribeID(context.Background(), cm, shared, subShared); err != nil {
-			x.Log.Error("cannot make the shared subscriptions on the MQTT broker", "error", err)
-			return
+		doneSubs, doneShared = len(x.subs), len(x.shared)
+		x.mu.Unlock()
+		if len(filters) > 0 {
+			if err := x.subscribe(context.Background(), cm, filters); err != nil {
+				x.Log.Error("cannot subscribe on the MQTT broker", "error", err)
+				return
+			}
 		}
-		filters = append(filters, shared...)
+		if len(shared) > 0 {
+			if err := x.subscribeID(context.Background(), cm, shared, subShared); err != nil {
+				x.Log.Error("cannot make the shared subscriptions on the MQTT broker", "error", err)
+				return
+			}
+		}
+		total += len(filters) + len(shared)
 	}
-	x.Log.Info("connected to the MQTT broker", "subscriptions", len(filters))
-	x.setUp(true, nil)
 }
 
 func (x *External) setUp(up bool, err error) {

@@ -44,14 +44,14 @@ type Node struct {
 	TakeOverTimeout time.Duration
 	Log             *slog.Logger
 
-	boot    string
-	in      chan dirMsg
-	done    chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	mu      sync.RWMutex
-	members map[string]Entry // the others, by node id
+	boot     string
+	in       chan dirMsg
+	done     chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.RWMutex
+	members  map[string]Entry // the others, by node id
 	onChange []func()
 }
 

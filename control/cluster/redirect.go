@@ -73,3 +73,14 @@ func (n *Node) ForwardVideo(next http.HandlerFunc) http.HandlerFunc {
 		next(w, r)
 	}
 }
+
+// Routes is the cluster's API: GET /api/v1/cluster lists this node and the
+// live members of the directory as this node sees them.
+func (n *Node) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/cluster": func(w http.ResponseWriter, _ *http.Request) {
+			gateway.WriteJSON(w, http.StatusOK, map[string]any{
+				"node_id": n.ID, "http": n.HTTP, "pushes": n.held(), "members": n.Members()})
+		},
+	}
+}

@@ -114,19 +114,24 @@ func Binary(t testing.TB) string {
 }
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
-// its config, and waits for /healthz.
+// its config, and waits for /healthz. An extra with its own top-level mqtt:
+// section (an external broker) replaces the embedded broker's.
 func Start(t testing.TB, extra string) *Gateway {
 	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
+	mqttSection := fmt.Sprintf(`mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}`, g.MQTT, g.MQTTWS)
+	if strings.HasPrefix(extra, "mqtt:") || strings.Contains(extra, "\nmqtt:") {
+		mqttSection = ""
+	}
 	cfg := fmt.Sprintf(`log_level: warn
 public_host: 127.0.0.1
 http: {listen: "127.0.0.1:%d"}
 rtmp: {listen: "127.0.0.1:%d"}
 rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"}
 webrtc: {listen: "127.0.0.1:%d"}
-mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
+%s
 gb28181: {sip_listen: "127.0.0.1:%d"}
-%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, mqttSection, g.SIP, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
