@@ -40,17 +40,20 @@ type External struct {
 	WillTopic string
 	Log       *slog.Logger
 
-	cm      *autopaho.ConnectionManager
-	cancel  context.CancelFunc
-	mu      sync.Mutex
-	subs    []subscription
-	shared  []sharedSub
-	up      bool
-	closed  bool
-	dmu     sync.RWMutex // guards shards against a send after close
-	shards  []chan inbound
-	workers sync.WaitGroup
-	outbox  chan inbound // Send's queue, drained by runOutbox
+	cm     *autopaho.ConnectionManager
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	subs   []subscription
+	shared []sharedSub
+	// manualAck: shared subscriptions were asked for before Initialize,
+	// and their messages are acknowledged once answered.
+	manualAck bool
+	up        bool
+	closed    bool
+	dmu       sync.RWMutex // guards shards against a send after close
+	shards    []chan inbound
+	workers   sync.WaitGroup
+	outbox    chan inbound // Send's queue, drained by runOutbox
 }
 
 type subscription struct {
@@ -78,6 +81,9 @@ var _ Bus = (*External)(nil)
 // queueLen bounds each worker's backlog; a full queue slows the reader
 // (TCP back-pressure) rather than dropping device messages.
 const queueLen = 4096
+
+// receiveMaximum is the in-flight window a cluster node grants the broker.
+const receiveMaximum = 1024
 
 // Initialize starts connecting; it does not wait for the broker, which may
 // come up later.
@@ -120,11 +126,20 @@ func (x *External) Initialize() error {
 	}
 	// Several senders: each waits for its PUBACK.
 	x.outbox = make(chan inbound, queueLen)
+	if len(x.shared) > 0 {
+		// A node's replies wait here until published: room for every
+		// message the broker may have in flight to it (MQTT 5's largest
+		// Receive Maximum), so none is dropped while the node is behind.
+		x.outbox = make(chan inbound, 1<<16)
+	}
 	for range 4 {
 		x.workers.Add(1)
 		go x.runOutbox(x.outbox)
 	}
 
+	x.mu.Lock()
+	x.manualAck = len(x.shared) > 0
+	x.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
 	cfg := autopaho.ClientConfig{
@@ -147,8 +162,14 @@ func (x *External) Initialize() error {
 			x.Log.Debug("cannot connect to the MQTT broker", "broker", u.Redacted(), "error", err)
 		},
 		ClientConfig: paho.ClientConfig{
-			ClientID:                   clientID,
-			EnableManualAcknowledgment: true,
+			ClientID: clientID,
+			// Only a cluster node delays acknowledgements (shared.go);
+			// paho sends manual ones in batches every SendAcksInterval,
+			// and with the broker's in-flight window (Mosquitto: 20) that
+			// interval bounds the rate: 5 ms lets ~4 000 messages a second
+			// through for a ticker's cost.
+			EnableManualAcknowledgment: x.manualAck,
+			SendAcksInterval:           5 * time.Millisecond,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
 					x.received(pr)
@@ -162,6 +183,19 @@ func (x *External) Initialize() error {
 	}
 	if username == "" {
 		cfg.ConnectPassword = nil
+	}
+	if x.manualAck {
+		// The broker sends at most this many unacknowledged messages, so
+		// the replies waiting to be published never overflow the outbox
+		// (queueLen): a node behind makes the broker queue, not drop.
+		cfg.ConnectPacketBuilder = func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if c.Properties == nil {
+				c.Properties = &paho.ConnectProperties{}
+			}
+			rm := uint16(receiveMaximum)
+			c.Properties.ReceiveMaximum = &rm
+			return c, nil
+		}
 	}
 	if x.WillTopic != "" {
 		cfg.WillMessage = &paho.WillMessage{Topic: x.WillTopic, QoS: 1, Retain: true, Payload: []byte{}}

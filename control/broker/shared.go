@@ -35,6 +35,9 @@ func (s sharedSub) filters() []string {
 // to another member (EMQX does; Mosquitto 2 drops it, and the device asks
 // again: docs/cluster.md). A message matching a plain subscription too
 // arrives there as well; the subscription identifier keeps the two apart.
+//
+// Call it before Initialize: the client is then set up to acknowledge
+// messages itself.
 func (x *External) SubscribeShared(group string, filters []string, h ReplyHandler) error {
 	s := sharedSub{group: group, plain: filters, handler: h}
 	x.mu.Lock()
@@ -76,6 +79,10 @@ func (x *External) PublishRetained(ctx context.Context, topic string, payload []
 // and paho sends acknowledgements in arrival order).
 func (x *External) received(pr paho.PublishReceived) {
 	pk := pr.Packet
+	if !x.manualAck {
+		x.dispatch(pk.Topic, pk.Payload) // acknowledged by paho on return
+		return
+	}
 	if pk.Properties != nil && pk.Properties.SubscriptionIdentifier != nil && *pk.Properties.SubscriptionIdentifier == subShared {
 		cl := pr.Client
 		x.dispatchMsg(inbound{topic: pk.Topic, payload: pk.Payload, ack: func() { _ = cl.Ack(pk) }})
