@@ -3,9 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
