@@ -94,3 +94,12 @@ func (p *Plane) TakeOver(ctx context.Context, videoID, protocol string) error {
 	}
 	return nil
 }
+
+// Replay records a device message a cluster member kept (its last
+// update_topo or state) as if it had just arrived; a node that joins late
+// learns this way what devices say only on change. Nothing is answered.
+func (p *Plane) Replay(topic string, payload []byte) {
+	if p.sharedReplies {
+		p.onMessage(topic, payload)
+	}
+}

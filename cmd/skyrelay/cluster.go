@@ -32,7 +32,7 @@ func (a *app) joinCluster(plane *control.Plane, puller *rtsppull.Puller) *cluste
 		plane.MQTT.ClientID = "skyrelay-" + id
 	}
 	node := &cluster.Node{ID: id, HTTP: adv, RTSP: "rtsp://" + hostPort(c.PublicHost, c.RTSP.Listen),
-		Plane: plane, Log: a.log.With("module", "cluster")}
+		Plane: plane, APIToken: string(c.Auth.APIToken), Log: a.log.With("module", "cluster")}
 	relays := &cluster.Relays{Node: node, Puller: puller, Start: plane.StartOnDemand, WaitReady: a.hub.WaitReady}
 	node.OnChange(relays.Prune)
 	a.hub.OnDemand = relays.OnDemand

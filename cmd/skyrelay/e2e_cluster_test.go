@@ -108,7 +108,8 @@ var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request
 
 // TestClusterAnswersOnce: three nodes on one Mosquitto 2 see the dock, and
 // each device message owing a reply (update_topo, events with need_reply,
-// requests) is answered by exactly one of them.
+// requests) is answered by exactly one of them; a fourth node joining late
+// sees the dock's cameras too.
 func TestClusterAnswersOnce(t *testing.T) {
 	testpeer.Require(t, "mosquitto_sub", "mosquitto_pub")
 	b := testpeer.Mosquitto(t)
@@ -136,6 +137,10 @@ func TestClusterAnswersOnce(t *testing.T) {
 			return call(t, g, "GET", "/api/v1/devices/"+gw, "", nil) == 200
 		})
 	}
+	// A node joining now learns the dock's cameras (announced only on
+	// change) from a member's snapshot.
+	late := gwproc.Start(t, fmt.Sprintf("mqtt: {broker: %q}\ncluster: {enabled: true, node_id: late}\n", b.URL()))
+	dockOnline(t, late)
 	// ... and each message got one reply, sent once the last reply of
 	// each kind arrived (replies of one device go out in order per node).
 	for _, kind := range []string{"topo", "ev", "rq"} {

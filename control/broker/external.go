@@ -124,15 +124,17 @@ func (x *External) Initialize() error {
 		x.workers.Add(1)
 		go x.work(ch)
 	}
-	// Several senders: each waits for its PUBACK.
 	x.outbox = make(chan inbound, queueLen)
+	senders := 1
 	if len(x.shared) > 0 {
-		// A node's replies wait here until published: room for every
-		// message the broker may have in flight to it (MQTT 5's largest
-		// Receive Maximum), so none is dropped while the node is behind.
+		// A cluster node's replies wait here until published: room for
+		// every message the broker may have in flight to it (MQTT 5's
+		// largest Receive Maximum), so none is dropped while the node is
+		// behind; several senders, each waiting for its PUBACK.
 		x.outbox = make(chan inbound, 1<<16)
+		senders = 4
 	}
-	for range 4 {
+	for range senders {
 		x.workers.Add(1)
 		go x.runOutbox(x.outbox)
 	}

@@ -25,6 +25,8 @@ type Bus interface {
 type Plane interface {
 	Sessions() []control.Session
 	TakeOver(ctx context.Context, videoID, protocol string) error
+	// Replay records a device message as if it had just arrived.
+	Replay(topic string, payload []byte)
 }
 
 // Node is this gateway's membership in the cluster. Fill the fields, then
@@ -42,7 +44,9 @@ type Node struct {
 	Refresh time.Duration
 	// TakeOverTimeout bounds one takeover (default 20 s).
 	TakeOverTimeout time.Duration
-	Log             *slog.Logger
+	// APIToken is auth.api_token, sent to fetch a member's snapshot.
+	APIToken string
+	Log      *slog.Logger
 
 	boot     string
 	in       chan dirMsg
@@ -53,6 +57,8 @@ type Node struct {
 	mu       sync.RWMutex
 	members  map[string]Entry // the others, by node id
 	onChange []func()
+	snap     *snapshot
+	synced   bool // a member's snapshot was replayed (run's goroutine)
 }
 
 type dirMsg struct {
@@ -79,6 +85,10 @@ func (n *Node) Initialize() error {
 	n.done = make(chan struct{})
 	n.members = map[string]Entry{}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.snap = newSnapshot()
+	if err := n.Bus.Subscribe(snapshotFilters, n.snap.record); err != nil {
+		return err
+	}
 	if err := n.Bus.Subscribe([]string{TopicPrefix + "+"}, n.receive); err != nil {
 		return err
 	}
@@ -229,6 +239,19 @@ func (n *Node) apply(m dirMsg) {
 		n.failover(old)
 	case !gone && !had:
 		n.Log.Info("cluster node joined", "node_id", e.NodeID, "http", e.HTTP)
+		if !n.synced {
+			n.synced = true
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				k, err := fetchSnapshot(n.ctx, e.HTTP, n.APIToken, n.Plane.Replay)
+				if err != nil {
+					n.Log.Warn("no device snapshot from a member; devices appear as they report", "node_id", e.NodeID, "error", err)
+					return
+				}
+				n.Log.Info("device snapshot replayed", "from", e.NodeID, "messages", k)
+			}()
+		}
 	}
 	n.changed()
 }

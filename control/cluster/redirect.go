@@ -82,5 +82,8 @@ func (n *Node) Routes() map[string]http.HandlerFunc {
 			gateway.WriteJSON(w, http.StatusOK, map[string]any{
 				"node_id": n.ID, "http": n.HTTP, "pushes": n.held(), "members": n.Members()})
 		},
+		"GET /api/v1/cluster/snapshot": func(w http.ResponseWriter, _ *http.Request) {
+			gateway.WriteJSON(w, http.StatusOK, map[string]any{"items": n.snap.messages()})
+		},
 	}
 }
