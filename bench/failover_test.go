@@ -29,7 +29,7 @@ const failoverRounds = 5
 func BenchmarkClusterFailover(b *testing.B) {
 	testpeer.Require(b, "mosquitto")
 	br := testpeer.Mosquitto(b)
-	node := func(id string) *gwproc.Gateway {
+	node := func(id string) *gwproc.Process {
 		return gwproc.Start(b, fmt.Sprintf("mqtt: {broker: %q}\ncluster: {enabled: true, node_id: %s}\n", br.URL(), id))
 	}
 	stay := node("stay")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -40,6 +41,9 @@ type Plane struct {
 	sharedReplies bool
 
 	sessions sessionTable
+	refused  refusals // back-off of on-demand starts after failures
+
+	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -121,7 +125,7 @@ func (p *Plane) Close() {
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
-		s.end(StepStopped, "Skyrelay is shutting down", nil)
+		s.end(End{Cause: EndShutdown}, StepStopped, "Skyrelay is shutting down", nil)
 	}
 	p.cmds.failAll(broker.ErrClosed)
 	if p.embedded != nil {

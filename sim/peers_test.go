@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 	"github.com/skyrelay/skyrelay/sim"
 )
 
@@ -56,13 +57,13 @@ func freePort(t *testing.T) int {
 // process is a peer started for one test and killed by its pid at the end.
 type process struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testpeer.LogBuffer
 	exited chan struct{}
 }
 
 func start(t *testing.T, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(name, args...), out: &testpeer.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -264,16 +265,19 @@ func topicIs(topic string) func(message) bool {
 	return func(m message) bool { return m.Topic == topic }
 }
 
-// statusWith matches a live_status state of gw whose entry for videoID
-// satisfies ok.
+// statusWith matches a live_status state of gw whose entry for the camera
+// of videoID satisfies ok. A dock names the entry by the camera's lens
+// (".../99-0-0/wide-0" for ".../99-0-0/normal-0"), so the camera is
+// matched, not the whole video_id.
 func statusWith(gw, videoID string, ok func(map[string]any) bool) func(message) bool {
+	camera := videoID[:strings.LastIndex(videoID, "/")+1]
 	return func(m message) bool {
 		if !stateWith(gw, "live_status")(m) {
 			return false
 		}
 		list, _ := m.data()["live_status"].([]any)
 		for _, e := range list {
-			if e := e.(map[string]any); e["video_id"] == videoID {
+			if e := e.(map[string]any); strings.HasPrefix(fmt.Sprint(e["video_id"]), camera) {
 				return ok(e)
 			}
 		}
@@ -342,7 +346,7 @@ func startProbe(t *testing.T, port int, seconds int) *probe {
 		args = append(args, "-read_intervals", fmt.Sprintf("%%+%d", seconds))
 	}
 	cmd := exec.Command(bin, append(args, p.URL)...)
-	p.proc = &process{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	p.proc = &process{cmd: cmd, out: &testpeer.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.json, p.proc.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -373,25 +377,7 @@ func (p *probe) result(t *testing.T) (codec string, width, height, frames int) {
 	return s.Codec, s.Width, s.Height, frames
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// notes collects a simulated gateway's notes.
+// notes collects a simulated device's notes.
 type notes chan sim.Note
 
 func (n notes) add(x sim.Note) {
@@ -416,9 +402,9 @@ func (n notes) wait(t *testing.T, what string, match func(sim.Note) bool) sim.No
 	}
 }
 
-// runGateway runs a simulated gateway until the test ends and returns its
+// runDevice runs a simulated device until the test ends and returns its
 // log, which the test can search.
-func runGateway(t *testing.T, run func(context.Context) error) {
+func runDevice(t *testing.T, run func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -432,8 +418,8 @@ func runGateway(t *testing.T, run func(context.Context) error) {
 }
 
 // testOptions are fast timings for tests, with the log captured.
-func testOptions(t *testing.T, broker string, version int, n notes) (sim.Options, *lockedBuffer) {
-	logs := &lockedBuffer{}
+func testOptions(t *testing.T, broker string, version int, n notes) (sim.Options, *testpeer.LogBuffer) {
+	logs := &testpeer.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("simulator log:\n%s", logs.String())

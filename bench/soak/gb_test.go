@@ -23,7 +23,7 @@ import (
 // port that is open, for the malformed input. The dock and its push stay
 // for the whole run; it returns the path and the media port with its
 // transport (udp or tcp).
-func gbStream(t *testing.T, g *gwproc.Gateway, ctx context.Context) (path string, port int, transport string) {
+func gbStream(t *testing.T, g *gwproc.Process, ctx context.Context) (path string, port int, transport string) {
 	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), EventInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}}
 	done := make(chan struct{})

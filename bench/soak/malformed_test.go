@@ -47,7 +47,7 @@ func prefixed(head []byte, lo, hi int) func(*rand.Rand) []byte {
 // targets lists every port the gateway listens on with inputs a
 // well-behaved peer never sends, gbPort being the GB28181 media port of
 // the soak's one GB session (a UDP socket and a TCP listener).
-func targets(g *gwproc.Gateway, gbPort int) []*target {
+func targets(g *gwproc.Process, gbPort int) []*target {
 	at := func(p int) string { return fmt.Sprintf("127.0.0.1:%d", p) }
 	sipBad := []func(*rand.Rand) []byte{
 		random(1, 1500),

@@ -141,7 +141,7 @@ func (s *procSession) close() {
 // RTSP, the rest in-process. Publishers stay away for less than the
 // gateway's reconnect grace (10 s) most of the time, so readers should
 // stay attached, and sometimes for longer, so readers are let go.
-func publishers(t testing.TB, g *gwproc.Gateway, pl plan) ([]*peer, []string) {
+func publishers(t testing.TB, g *gwproc.Process, pl plan) ([]*peer, []string) {
 	clip := simClip(t)
 	small := testpeer.Clip(t, testpeer.ClipH264Small)
 	var ps []*peer

@@ -22,7 +22,7 @@ type usage struct {
 	cpu        time.Duration
 }
 
-func sample(t testing.TB, g *gwproc.Gateway) usage {
+func sample(t testing.TB, g *gwproc.Process) usage {
 	u := g.Sample(t)
 	s := usage{at: u.At, rss: u.RSS, hwm: u.HWM, cpu: u.CPU}
 	gr, ok := g.Metric(t, "go_goroutines")

@@ -175,7 +175,7 @@ func TestSoak(t *testing.T) {
 }
 
 // healthy asks /healthz, twice before giving up: the machine may be busy.
-func healthy(g *gwproc.Gateway) error {
+func healthy(g *gwproc.Process) error {
 	cl := &http.Client{Timeout: 5 * time.Second}
 	var err error
 	for range 3 {
@@ -194,7 +194,7 @@ func healthy(g *gwproc.Gateway) error {
 
 // waitReady polls the streams API until every path is playable and
 // returns those that were not within d.
-func waitReady(g *gwproc.Gateway, paths []string, d time.Duration) []string {
+func waitReady(g *gwproc.Process, paths []string, d time.Duration) []string {
 	deadline := time.Now().Add(d)
 	for {
 		var missing []string
@@ -252,7 +252,7 @@ func deadPictures(vs []*viewer, d time.Duration) []string {
 
 // probeLoop runs ffprobe, a third-party reader, on a random stream every
 // 20 to 40 s, over RTSP and LL-HLS in turn.
-func probeLoop(ctx context.Context, g *gwproc.Gateway, paths []string, ok, failed *atomic.Int64) {
+func probeLoop(ctx context.Context, g *gwproc.Process, paths []string, ok, failed *atomic.Int64) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for n := 0; ; n++ {
 		t := time.NewTimer(span{20 * time.Second, 40 * time.Second}.pick(r))
@@ -271,7 +271,7 @@ func probeLoop(ctx context.Context, g *gwproc.Gateway, paths []string, ok, faile
 	}
 }
 
-func probe(ctx context.Context, g *gwproc.Gateway, path string, rtsp bool) error {
+func probe(ctx context.Context, g *gwproc.Process, path string, rtsp bool) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var res testpeer.ProbeResult
@@ -292,7 +292,7 @@ func probe(ctx context.Context, g *gwproc.Gateway, path string, rtsp bool) error
 
 // finalProbes has ffprobe read three streams at the end: one published by
 // ffmpeg over RTSP, one in-process over LL-HLS, the GB28181 one over RTSP.
-func finalProbes(t *testing.T, g *gwproc.Gateway, pubPaths []string, gbPath string) {
+func finalProbes(t *testing.T, g *gwproc.Process, pubPaths []string, gbPath string) {
 	for _, c := range []struct {
 		path string
 		rtsp bool

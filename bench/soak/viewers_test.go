@@ -37,7 +37,7 @@ func (v *viewer) pickPath(r *rand.Rand, paths []string) string {
 	return p
 }
 
-func viewers(g *gwproc.Gateway, pl plan, paths []string) []*viewer {
+func viewers(g *gwproc.Process, pl plan, paths []string) []*viewer {
 	var vs []*viewer
 	add := func(kind string, n int, hold span, connect func(*viewer) func(*rand.Rand) (session, error)) {
 		for i := range n {
@@ -61,7 +61,7 @@ func viewers(g *gwproc.Gateway, pl plan, paths []string) []*viewer {
 }
 
 // whep plays a stream with the in-tree WHEP client (pion, no decoding).
-func (v *viewer) whep(g *gwproc.Gateway, r *rand.Rand, paths []string) (session, error) {
+func (v *viewer) whep(g *gwproc.Process, r *rand.Rand, paths []string) (session, error) {
 	c := &whepclient.Client{URL: g.URL("/" + v.pickPath(r, paths) + "/whep"), NoAudio: true,
 		OnPacket: func(kind string, _ *rtp.Packet) {
 			if kind == "video" {
@@ -83,7 +83,7 @@ func (s whepSession) ended() <-chan struct{} { return s.c.Failed() }
 func (s whepSession) close()                 { s.c.Close() }
 
 // rtsp plays a stream with gortsplib's client, over TCP or UDP in turn.
-func (v *viewer) rtsp(g *gwproc.Gateway, r *rand.Rand, paths []string) (session, error) {
+func (v *viewer) rtsp(g *gwproc.Process, r *rand.Rand, paths []string) (session, error) {
 	u, err := base.ParseURL(g.RTSPURL(v.pickPath(r, paths)))
 	if err != nil {
 		return nil, err
@@ -130,7 +130,7 @@ func (s *rtspSession) close()                 { s.c.Close(); <-s.gone }
 // hls plays a stream as a simple LL-HLS player would: reload the playlist
 // every half second and fetch the newest segment whenever it changes. The
 // session ends when the playlist cannot be read.
-func (v *viewer) hls(g *gwproc.Gateway, r *rand.Rand, paths []string) (session, error) {
+func (v *viewer) hls(g *gwproc.Process, r *rand.Rand, paths []string) (session, error) {
 	pl := g.URL("/" + v.pickPath(r, paths) + "/index.m3u8")
 	cl := &http.Client{Timeout: 10 * time.Second}
 	body, err := fetch(cl, pl)

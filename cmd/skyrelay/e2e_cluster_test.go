@@ -15,9 +15,9 @@ import (
 )
 
 // clusterOf starts n gateways as one cluster on broker b (cluster.* keys).
-func clusterOf(t *testing.T, b *testpeer.Broker, n int) []*gwproc.Gateway {
+func clusterOf(t *testing.T, b *testpeer.Broker, n int) []*gwproc.Process {
 	t.Helper()
-	var gws []*gwproc.Gateway
+	var gws []*gwproc.Process
 	for i := 1; i <= n; i++ {
 		gws = append(gws, gwproc.Start(t, fmt.Sprintf(`mqtt: {broker: %q}
 cluster: {enabled: true, node_id: node%d}
@@ -90,7 +90,7 @@ func dockOn(t *testing.T, b *testpeer.Broker) sim.Dock {
 }
 
 // dockOnline waits until g lists the simulated dock online with cameras.
-func dockOnline(t *testing.T, g *gwproc.Gateway) {
+func dockOnline(t *testing.T, g *gwproc.Process) {
 	t.Helper()
 	eventually(t, 20*time.Second, "the dock online with its cameras on "+g.URL(""), func() bool {
 		var dev struct {
@@ -233,8 +233,8 @@ func TestClusterLiveAndFailover(t *testing.T) {
 	if err := holder.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	survivors := []*gwproc.Gateway{gws[0], gws[2]}
-	var taker *gwproc.Gateway
+	survivors := []*gwproc.Process{gws[0], gws[2]}
+	var taker *gwproc.Process
 	eventually(t, 20*time.Second, "the push playable on a survivor", func() bool {
 		for _, g := range survivors {
 			// Not followed: until the will arrives a survivor still sends

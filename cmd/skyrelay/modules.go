@@ -29,10 +29,10 @@ func (a *app) modules() ([]namedModule, error) {
 	rtmpIn := &rtmp.Server{Address: c.RTMP.Listen, Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmp")}
 	rtspIO := &rtsp.Server{Address: c.RTSP.Listen, UDPRTPAddress: c.RTSP.UDPRTPListen, UDPRTCPAddress: c.RTSP.UDPRTCPListen,
 		Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsp")}
-	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
+	webrtcIO := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
-	a.http.WHEP = whep.WHEP()
-	a.http.WHIP = whep.WHIP()
+	a.http.WHEP = webrtcIO.WHEP()
+	a.http.WHIP = webrtcIO.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
 	puller := &rtsppull.Puller{Hub: a.hub, Transport: c.RTSP.PullTransport, Log: a.log.With("module", "rtsppull")}
 	// url_type 3: devices register here over SIP and send MPEG-PS.
@@ -71,7 +71,7 @@ func (a *app) modules() ([]namedModule, error) {
 		{"control", plane},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
-		{"webrtc", whep},
+		{"webrtc", webrtcIO},
 		{"hls", hlsOut},
 		{"http", a.http},
 	}, mods...), nil

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -27,7 +26,7 @@ type Embedded struct {
 	Log      *slog.Logger
 
 	server *mqtt.Server
-	tcp    *listeners.TCP
+	tcp    *tcpListener
 	ws     *wsListener
 	mu     sync.Mutex
 	closed bool
@@ -77,7 +76,7 @@ func (e *Embedded) Initialize() error {
 		return err
 	}
 	if e.Config.Listen != "" {
-		e.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: e.Config.Listen})
+		e.tcp = &tcpListener{id: "tcp", address: e.Config.Listen}
 		if err := e.server.AddListener(e.tcp); err != nil {
 			_ = e.server.Close()
 			return fmt.Errorf("listen %s: %w", e.Config.Listen, err)

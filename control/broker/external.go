@@ -167,9 +167,9 @@ func (x *External) Initialize() error {
 			ClientID: clientID,
 			// Only a cluster node delays acknowledgements (shared.go);
 			// paho sends manual ones in batches every SendAcksInterval,
-			// and with the broker's in-flight window (Mosquitto: 20) that
-			// interval bounds the rate: 5 ms lets ~4 000 messages a second
-			// through for a ticker's cost.
+			// which with the in-flight window bounds the rate (the
+			// default 50 ms held a node to a few hundred messages a
+			// second in BenchmarkClusterReplies).
 			EnableManualAcknowledgment: x.manualAck,
 			SendAcksInterval:           5 * time.Millisecond,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
@@ -187,9 +187,8 @@ func (x *External) Initialize() error {
 		cfg.ConnectPassword = nil
 	}
 	if x.manualAck {
-		// The broker sends at most this many unacknowledged messages, so
-		// the replies waiting to be published never overflow the outbox
-		// (queueLen): a node behind makes the broker queue, not drop.
+		// The broker sends at most this many unacknowledged messages: a
+		// node behind makes the broker queue rather than flood the node.
 		cfg.ConnectPacketBuilder = func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
 			if c.Properties == nil {
 				c.Properties = &paho.ConnectProperties{}
