@@ -26,7 +26,7 @@ func TestSnapshot(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := []string{
-		`sys/product/GW1/status {"tid":"2"`, // the last update_topo
+		`sys/product/GW1/status {"tid":"2"`,  // the last update_topo
 		`thing/product/AC1/state {"tid":"3"`, // still the last with live_capacity
 		`thing/product/AC1/state {"tid":"4"`, // the last with firmware_version
 	}
