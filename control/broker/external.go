@@ -48,6 +48,7 @@ type External struct {
 	// manualAck: shared subscriptions were asked for before Initialize,
 	// and their messages are acknowledged once answered.
 	manualAck bool
+	connects  uint64 // connections made, subscriptions in place
 	up        bool
 	closed    bool
 	dmu       sync.RWMutex // guards shards against a send after close
@@ -253,6 +254,15 @@ func (x *External) Connected() bool {
 	return x.up
 }
 
+// Connects counts the connections made so far with every subscription in
+// place: a change means a new session, whose retained state (a cluster
+// node's directory entry) may have to be published again.
+func (x *External) Connects() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.connects
+}
+
 // Publish sends at QoS 1 and waits for the broker's PUBACK.
 func (x *External) Publish(ctx context.Context, topic string, payload []byte) error {
 	x.mu.Lock()
@@ -369,6 +379,7 @@ func (x *External) connected(cm *autopaho.ConnectionManager) {
 		if len(filters)+len(shared) == 0 {
 			changed := !x.up
 			x.up = true
+			x.connects++
 			x.mu.Unlock()
 			x.Log.Info("connected to the MQTT broker", "subscriptions", total)
 			if changed && x.OnConnection != nil {

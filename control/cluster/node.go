@@ -19,6 +19,8 @@ type Bus interface {
 	Subscribe(filters []string, h broker.Handler) error
 	PublishRetained(ctx context.Context, topic string, payload []byte, expiry time.Duration) error
 	Connected() bool
+	// Connects changes with every new connection.
+	Connects() uint64
 }
 
 // Plane is what a node needs of the control plane (control.Plane).
@@ -148,20 +150,19 @@ func (n *Node) run() {
 	defer tick.Stop()
 	var last []Push
 	var lastAt time.Time
-	wasUp := false
+	var seen uint64 // Bus.Connects when the entry was last published
 	for {
 		select {
 		case m := <-n.in:
 			n.apply(m)
 		case now := <-tick.C:
-			up := n.Bus.Connected()
+			conn := n.Bus.Connects()
 			pushes := n.held()
-			if up && (!wasUp || !slices.Equal(pushes, last) || now.Sub(lastAt) >= n.Refresh) {
+			if n.Bus.Connected() && (conn != seen || !slices.Equal(pushes, last) || now.Sub(lastAt) >= n.Refresh) {
 				if n.publish(pushes) == nil {
-					last, lastAt = pushes, now
+					last, lastAt, seen = pushes, now, conn
 				}
 			}
-			wasUp = up
 			n.expire(now)
 		case <-n.done:
 			return
