@@ -52,9 +52,20 @@ func (p *Plane) sharedReply(topic string, payload []byte) (string, []byte) {
 		}
 		return cloudapi.TopicStatusReply(sn), cloudapi.Reply(e, method, ok)
 	case cloudapi.KindState:
-		if e.NeedReply {
-			return cloudapi.TopicStateReply(sn), cloudapi.Reply(e, e.Method, ok)
+		if !e.NeedReply {
+			break
 		}
+		// As the inbox answers: a state with any part malformed is refused.
+		u := stateUpdate{sn: sn, hint: e.Gateway, tid: e.TID}
+		d, err := e.Object()
+		if err == nil {
+			u.data = d
+			err = u.parse()
+		}
+		if err != nil {
+			return cloudapi.TopicStateReply(sn), cloudapi.Reply(e, e.Method, map[string]any{"result": stateRefused})
+		}
+		return cloudapi.TopicStateReply(sn), cloudapi.Reply(e, e.Method, ok)
 	case cloudapi.KindEvents:
 		if e.NeedReply {
 			return cloudapi.TopicEventsReply(sn), cloudapi.Reply(e, e.Method, ok)
