@@ -33,7 +33,8 @@ func (a *app) joinCluster(plane *control.Plane, puller *rtsppull.Puller) *cluste
 	}
 	node := &cluster.Node{ID: id, HTTP: adv, RTSP: "rtsp://" + hostPort(c.PublicHost, c.RTSP.Listen),
 		Plane: plane, APIToken: string(c.Auth.APIToken), Log: a.log.With("module", "cluster")}
-	relays := &cluster.Relays{Node: node, Puller: puller, Start: plane.StartOnDemand, WaitReady: a.hub.WaitReady}
+	relays := &cluster.Relays{Node: node, Puller: puller, Start: plane.StartOnDemand, WaitReady: a.hub.WaitReady,
+		ReadUser: c.Auth.ReadUser, ReadPassword: string(c.Auth.ReadPassword)}
 	node.OnChange(relays.Prune)
 	a.hub.OnDemand = relays.OnDemand
 	local := func(path string) bool { return a.hub.Stream(path) != nil }

@@ -78,3 +78,17 @@ func TestForwardStart(t *testing.T) {
 		})
 	}
 }
+
+func TestRelaySource(t *testing.T) {
+	for _, tc := range []struct {
+		user, pass, want string
+	}{
+		{"", "", "rtsp://10.0.0.2:8554/SN/1-0-0/normal-0"},
+		{"viewer", "s3cret", "rtsp://viewer:s3cret@10.0.0.2:8554/SN/1-0-0/normal-0"},
+	} {
+		rl := &Relays{ReadUser: tc.user, ReadPassword: tc.pass}
+		if got := rl.source("rtsp://10.0.0.2:8554/", "SN/1-0-0/normal-0"); got != tc.want {
+			t.Errorf("source = %q, want %q", got, tc.want)
+		}
+	}
+}

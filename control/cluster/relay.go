@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 )
@@ -25,6 +26,9 @@ type Relays struct {
 	Start func(ctx context.Context, path string) error
 	// WaitReady waits until the local path is playable.
 	WaitReady func(ctx context.Context, path string) error
+	// ReadUser and ReadPassword (auth.read_user, auth.read_password, the
+	// same on every node) are presented to the holder when set.
+	ReadUser, ReadPassword string
 
 	mu     sync.Mutex
 	active map[string]relay // by path
@@ -47,7 +51,7 @@ func (rl *Relays) OnDemand(ctx context.Context, path string) error {
 		rl.active = map[string]relay{}
 	}
 	if _, running := rl.active[path]; !running {
-		stop, err := rl.Puller.Pull(path, strings.TrimSuffix(e.RTSP, "/")+"/"+path)
+		stop, err := rl.Puller.Pull(path, rl.source(e.RTSP, path))
 		if err != nil {
 			rl.mu.Unlock()
 			return fmt.Errorf("relay from node %s: %w", e.NodeID, err)
@@ -79,4 +83,16 @@ func (rl *Relays) Close() {
 		r.stop()
 		delete(rl.active, path)
 	}
+}
+
+// source is the holder's RTSP URL of path, with the read credential.
+func (rl *Relays) source(base, path string) string {
+	u, err := url.Parse(strings.TrimSuffix(base, "/") + "/" + path)
+	if err != nil {
+		return base + "/" + path
+	}
+	if rl.ReadPassword != "" {
+		u.User = url.UserPassword(rl.ReadUser, rl.ReadPassword)
+	}
+	return u.String()
 }
