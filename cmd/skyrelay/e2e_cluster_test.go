@@ -158,8 +158,14 @@ func TestClusterAnswersOnce(t *testing.T) {
 // broker restart the directory is rebuilt and replies still go out once.
 func TestClusterLiveAndFailover(t *testing.T) {
 	testpeer.Require(t, "mosquitto_sub", "mosquitto_pub", "ffprobe")
+	for _, n := range []int{2, 3} {
+		t.Run(fmt.Sprintf("nodes=%d", n), func(t *testing.T) { liveAndFailover(t, n) })
+	}
+}
+
+func liveAndFailover(t *testing.T, nodes int) {
 	b := testpeer.Mosquitto(t)
-	gws := clusterOf(t, b, 3)
+	gws := clusterOf(t, b, nodes)
 	services := mqttWatch(t, b, "thing/product/+/services")
 	d := dockOn(t, b)
 	for _, g := range gws {
@@ -233,7 +239,7 @@ func TestClusterLiveAndFailover(t *testing.T) {
 	if err := holder.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	survivors := []*gwproc.Process{gws[0], gws[2]}
+	survivors := append([]*gwproc.Process{gws[0]}, gws[2:]...)
 	var taker *gwproc.Process
 	eventually(t, 20*time.Second, "the push playable on a survivor", func() bool {
 		for _, g := range survivors {
@@ -272,10 +278,17 @@ func TestClusterLiveAndFailover(t *testing.T) {
 					NodeID string `json:"node_id"`
 				} `json:"members"`
 			}
-			return call(t, g, "GET", "/api/v1/cluster", "", &c) == 200 && len(c.Members) == 1
+			return call(t, g, "GET", "/api/v1/cluster", "", &c) == 200 && len(c.Members) == len(survivors)-1
 		})
 	}
 	replies := mqttWatch(t, b, "sys/product/+/status_reply")
+	// The nodes are back once a probe gets its answer.
+	probe := 0
+	eventually(t, 30*time.Second, "a reply after the broker restart", func() bool {
+		probe++
+		mqttPub(t, b, "sys/product/CLUSTERTESTGW02/status", fmt.Sprintf(`{"tid":"probe-%d","bid":"b","timestamp":1,"method":"update_topo","data":{"domain":"3","type":119,"sub_type":0,"sub_devices":[]}}`, probe))
+		return count(replies, `"tid":"probe-`) > 0
+	})
 	for i := range 10 {
 		mqttPub(t, b, "sys/product/CLUSTERTESTGW02/status", fmt.Sprintf(`{"tid":"after-%d","bid":"b","timestamp":1,"method":"update_topo","data":{"domain":"3","type":119,"sub_type":0,"sub_devices":[]}}`, i))
 	}
