@@ -7,6 +7,7 @@ import (
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/control/cluster"
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/ingest/rtsppull"
 )
 
@@ -34,9 +35,14 @@ func (a *app) joinCluster(plane *control.Plane, puller *rtsppull.Puller) *cluste
 	node := &cluster.Node{ID: id, HTTP: adv, RTSP: "rtsp://" + hostPort(c.PublicHost, c.RTSP.Listen),
 		Plane: plane, APIToken: string(c.Auth.APIToken), Log: a.log.With("module", "cluster")}
 	relays := &cluster.Relays{Node: node, Puller: puller, Start: plane.StartOnDemand, WaitReady: a.hub.WaitReady,
-		ReadUser: c.Auth.ReadUser, ReadPassword: string(c.Auth.ReadPassword)}
+		ReadUser: c.Auth.ReadUser, ReadPassword: string(c.Auth.ReadPassword), Idle: c.Control.IdleStopAfter}
 	node.OnChange(relays.Prune)
 	a.hub.OnDemand = relays.OnDemand
+	plain := a.hub.OnEvent
+	a.hub.OnEvent = func(e gateway.Event) {
+		plain(e)
+		relays.StreamEvent(e.Path, string(e.Kind), e.Readers)
+	}
 	local := func(path string) bool { return a.hub.Stream(path) != nil }
 	a.http.WHEP = node.Redirect(a.http.WHEP, local)
 	a.http.HLS = node.Redirect(a.http.HLS, local)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Puller pulls an RTSP URL into a local path (ingest/rtsppull).
@@ -29,14 +30,19 @@ type Relays struct {
 	// ReadUser and ReadPassword (auth.read_user, auth.read_password, the
 	// same on every node) are presented to the holder when set.
 	ReadUser, ReadPassword string
+	// Idle is how long a relay runs without readers (control.idle_stop_after;
+	// 0: as long as the holder has the path): a relay is a reader on the
+	// holder and would keep the device's push alive for nobody.
+	Idle time.Duration
 
 	mu     sync.Mutex
-	active map[string]relay // by path
+	active map[string]*relay // by path
 }
 
 type relay struct {
 	from string // node id
 	stop func()
+	idle *time.Timer // runs while the local path has no reader
 }
 
 // OnDemand is the hub's on-demand start in a cluster: relay from the
@@ -48,7 +54,7 @@ func (rl *Relays) OnDemand(ctx context.Context, path string) error {
 	}
 	rl.mu.Lock()
 	if rl.active == nil {
-		rl.active = map[string]relay{}
+		rl.active = map[string]*relay{}
 	}
 	if _, running := rl.active[path]; !running {
 		stop, err := rl.Puller.Pull(path, rl.source(e.RTSP, path))
@@ -56,7 +62,7 @@ func (rl *Relays) OnDemand(ctx context.Context, path string) error {
 			rl.mu.Unlock()
 			return fmt.Errorf("relay from node %s: %w", e.NodeID, err)
 		}
-		rl.active[path] = relay{from: e.NodeID, stop: stop}
+		rl.active[path] = &relay{from: e.NodeID, stop: stop}
 	}
 	rl.mu.Unlock()
 	return rl.WaitReady(ctx, path)
@@ -69,8 +75,7 @@ func (rl *Relays) Prune() {
 	defer rl.mu.Unlock()
 	for path, r := range rl.active {
 		if e, ok := rl.Node.Holder(path); !ok || e.NodeID != r.from {
-			r.stop()
-			delete(rl.active, path)
+			rl.stopLocked(path, r)
 		}
 	}
 }
@@ -80,9 +85,47 @@ func (rl *Relays) Close() {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	for path, r := range rl.active {
-		r.stop()
-		delete(rl.active, path)
+		rl.stopLocked(path, r)
 	}
+}
+
+func (rl *Relays) stopLocked(path string, r *relay) {
+	if r.idle != nil {
+		r.idle.Stop()
+	}
+	r.stop()
+	delete(rl.active, path)
+}
+
+// StreamEvent follows the local hub (gateway.Event kind and reader
+// count): a relayed path left without readers is stopped after Idle.
+func (rl *Relays) StreamEvent(path, kind string, readers int) {
+	if kind != "readers" {
+		return
+	}
+	rl.mu.Lock()
+	defer rl.mu.Unlock()
+	r := rl.active[path]
+	if r == nil {
+		return
+	}
+	if readers > 0 {
+		if r.idle != nil {
+			r.idle.Stop()
+			r.idle = nil
+		}
+		return
+	}
+	if r.idle != nil || rl.Idle <= 0 {
+		return
+	}
+	r.idle = time.AfterFunc(rl.Idle, func() {
+		rl.mu.Lock()
+		defer rl.mu.Unlock()
+		if rl.active[path] == r && r.idle != nil {
+			rl.stopLocked(path, r)
+		}
+	})
 }
 
 // source is the holder's RTSP URL of path, with the read credential.
