@@ -27,6 +27,8 @@ func (c *Config) Validate() error {
 			bad(key, "%v", err)
 		}
 	}
+	c.validateTLS(bad)
+	c.Auth.validate(bad)
 	c.MQTT.validate(bad)
 	c.Cluster.validate(c.MQTT, bad)
 	for i, ip := range c.WebRTC.PublicIPs {
@@ -87,6 +89,8 @@ func (c *Config) Validate() error {
 	if _, _, err := c.GB28181.PortRange(); err != nil {
 		bad("gb28181.media_ports", "%v", err)
 	}
+	errs = append(errs, c.GB28181.validateUpstreams()...)
+	c.Record.validate(bad)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", errs[0])
 	}
@@ -105,8 +109,8 @@ func (m MQTT) validate(bad func(key, format string, a ...any)) {
 		return
 	}
 	e := m.Embedded
-	if e.Listen == "" && e.WSListen == "" {
-		bad("mqtt.embedded.listen", "the embedded broker needs listen or ws_listen")
+	if e.Listen == "" && e.WSListen == "" && e.TLSListen == "" {
+		bad("mqtt.embedded.listen", "the embedded broker needs listen, ws_listen or tls_listen")
 	}
 	for key, addr := range map[string]string{"mqtt.embedded.listen": e.Listen, "mqtt.embedded.ws_listen": e.WSListen} {
 		if addr == "" {

@@ -444,15 +444,13 @@ func (p *Plane) onDeviceOffline(gw string) {
 	}
 }
 
-// StreamEvent is how the media gateway reports a change of a path: "gone"
-// (the stream ended), "readers" (its viewers changed), "lost" and "back"
-// (its publisher dropped and returned within the grace period); "ready"
-// and any other kind only go to the event stream. Readiness reaches the
+// StreamEvent is how the stream core reports a change of a path (see
+// StreamChange); StreamReady only goes to the event stream. Readiness reaches the
 // plane one way, by asking Media.WaitReady: at the start, and again after
 // "gone" (see awaitReturn). StreamEvent drives idle stop and the event
 // stream.
-func (p *Plane) StreamEvent(path string, ev string, readers int) {
-	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
+func (p *Plane) StreamEvent(path string, ev StreamChange, readers int) {
+	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev.String(), "readers": readers}})
 	s := p.session(path)
 	if s == nil || s.isEnded() {
 		return
@@ -462,7 +460,7 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	state, stopping := s.v.State, s.stopping != nil
 	s.mu.Unlock()
 	switch ev {
-	case "gone":
+	case StreamGone:
 		if stopping {
 			s.note("the media stopped, as asked")
 			break
@@ -470,15 +468,15 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 		if state == StepPlayable && s.step(StepMediaArriving, "the media stopped; waiting for the device to push again") {
 			p.awaitReturn(s)
 		}
-	case "lost":
+	case StreamLost:
 		s.note("the device's media connection dropped; the gateway holds viewers while it reconnects")
-	case "back":
+	case StreamBack:
 		s.note("the device's media connection is back")
 	}
 	s.mu.Lock()
 	s.armIdleLocked()
 	s.mu.Unlock()
-	if ev == "readers" {
+	if ev == StreamReaders {
 		p.sessionChanged(s)
 	}
 }

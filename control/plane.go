@@ -26,6 +26,8 @@ type Plane struct {
 	// Cluster, when set, makes this plane one node of a cluster on the
 	// external broker (cluster.go).
 	Cluster *ClusterLink
+	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
+	TLS broker.TLSListener
 
 	once     sync.Once
 	log      *slog.Logger
@@ -80,7 +82,7 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
@@ -89,7 +91,7 @@ func (p *Plane) Initialize() error {
 			e.Close()
 			return err
 		}
-		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(m.Embedded.Users))
+		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "tls", e.TLSAddr(), "users", len(m.Embedded.Users))
 	} else {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {

@@ -35,7 +35,7 @@ func TestStopReasonIsTheFirstTrueOne(t *testing.T) {
 		{"device report of an error", func(t *testing.T, b *bare, _ *httptest.Server) { liveStatus(b, dock, air, 0, 513015) }, nil, EndDevice, "", "the device reports the push broke"},
 		{"media timeout", func(t *testing.T, b *bare, _ *httptest.Server) {
 			b.media.reset(vid)
-			b.StreamEvent(vid, "gone", 0)
+			b.StreamEvent(vid, StreamGone, 0)
 		}, nil, EndMediaTimeout, "", "did not come back"},
 		{"shutdown", func(t *testing.T, b *bare, _ *httptest.Server) { b.Close() }, nil, EndShutdown, "", "shutting down"},
 	}
@@ -56,7 +56,7 @@ func TestStopReasonIsTheFirstTrueOne(t *testing.T) {
 							b.onDeviceOffline(dock)
 						case "media gone":
 							b.media.reset(vid)
-							b.StreamEvent(vid, "gone", 0)
+							b.StreamEvent(vid, StreamGone, 0)
 						}
 					}
 				}
@@ -100,7 +100,7 @@ func idleStop(t *testing.T, b *bare, _ *httptest.Server) {
 		s.idle = nil
 	}
 	s.mu.Unlock()
-	b.StreamEvent("AIRS/99-0-0/normal-0", "readers", 0)
+	b.StreamEvent("AIRS/99-0-0/normal-0", StreamReaders, 0)
 }
 
 // liveStatus reports the aircraft's main camera as a Dock 3 does (the

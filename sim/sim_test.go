@@ -147,9 +147,14 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
 		t.Fatalf("url_type 3 without agentID and channel: want 513014: %s", r.Raw)
 	}
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/whip", "video_id": videoID})
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/rtc/v1/whip/?app=a&stream=b", "video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513010.0 {
 		t.Fatalf("url_type 4 to a closed port: want 513010: %s", r.Raw)
+	}
+	// Firmware 17.01.0506 refuses a WHIP url without /rtc/v1/whip/.
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/live/a/whip", "video_id": videoID})
+	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
+		t.Fatalf("url_type 4 in the /P/whip form: want 513014: %s", r.Raw)
 	}
 	tid = service(t, port, dockSN, "live_stop_push", map[string]any{"video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513011.0 {

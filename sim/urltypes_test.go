@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"net"
@@ -124,7 +125,7 @@ func TestWHIPMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := gateway.NewHub(5*time.Second, log)
 	t.Cleanup(hub.Close)
-	auth := &gateway.Auth{}
+	auth := &authz.Auth{}
 	ws := &webrtc.Server{Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Log: log}
 	if err := ws.Initialize(); err != nil {
 		t.Fatal(err)
@@ -151,7 +152,8 @@ func TestWHIPMode(t *testing.T) {
 	videoID := m4tSN + "/89-0-0/normal-0"
 	secret, revoke := auth.Mint(videoID)
 	defer revoke()
-	whip := "http://" + hs.Addr().String() + "/" + videoID + "/whip?secret=" + secret
+	// The form DJI firmware requires; the sim refuses any other.
+	whip, _ := gateway.SRSWHIPURL("http://"+hs.Addr().String(), videoID, url.Values{"secret": {secret}})
 	tid := service(t, port, rcSN, "live_start_push", map[string]any{"url_type": 4, "url": whip, "video_id": videoID})
 	if r := sub.find(t, "reply", replyTo(rcSN, tid)); r.data()["result"] != 0.0 {
 		t.Fatalf("live_start_push url_type 4: %s", r.Raw)

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"time"
 
@@ -30,9 +31,8 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	remote := remoteAddr(r)
 	if s.Auth != nil {
-		if err := s.Auth.CheckRead(remote, credential(r)); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="skyrelay"`)
-			gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "webrtc", remote, authz.HTTPCredential(r)); err != nil {
+			gateway.WriteReadRefusal(w, err)
 			return
 		}
 	}

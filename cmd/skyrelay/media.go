@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net"
 	"net/url"
 	"strings"
@@ -22,7 +23,7 @@ import (
 // plane never touches media bytes; this is the whole of its contact.
 type media struct {
 	hub  *gateway.Hub
-	auth *gateway.Auth
+	auth *authz.Auth
 	cfg  conf.Config
 	// puller pulls what a remote controller serves in url_type 2; nil
 	// when the gateway cannot pull.
@@ -74,7 +75,13 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		// A device is handed one URL, so the secret rides in it (the WHIP
 		// endpoint also takes it as a bearer token).
 		secret, revoke := m.auth.Mint(path)
-		u := fmt.Sprintf("http://%s/%s/whip?secret=%s", hostPort(m.cfg.PublicHost, m.cfg.HTTP.Listen), path, url.QueryEscape(secret))
+		// SRS's form, /rtc/v1/whip/?app=A&stream=S: DJI Dock firmware
+		// 17.01.0506 refuses a WHIP url without /rtc/v1/whip/ in its path.
+		base := "http://" + hostPort(m.cfg.PublicHost, m.cfg.HTTP.Listen)
+		u, ok := gateway.SRSWHIPURL(base, path, url.Values{"secret": {secret}})
+		if !ok {
+			u = fmt.Sprintf("%s/%s/whip?secret=%s", base, path, url.QueryEscape(secret))
+		}
 		return u, revoke, nil
 	}
 	return "", nil, fmt.Errorf("%s: %w", protocol, errProtocol)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -24,10 +25,14 @@ type Embedded struct {
 	// SN, or "" (see authHook).
 	ParentOf func(sn string) string
 	Log      *slog.Logger
+	// TLS serves Config.TLSListen (MQTT over TLS) with the gateway's
+	// certificate (tlscert.Holder).
+	TLS TLSListener
 
 	server *mqtt.Server
 	tcp    *tcpListener
 	ws     *wsListener
+	tlsLn  net.Listener
 	mu     sync.Mutex
 	closed bool
 	subID  int
@@ -82,6 +87,12 @@ func (e *Embedded) Initialize() error {
 			return fmt.Errorf("listen %s: %w", e.Config.Listen, err)
 		}
 	}
+	if e.Config.TLSListen != "" {
+		if err := e.listenTLS(); err != nil {
+			_ = e.server.Close()
+			return err
+		}
+	}
 	if e.Config.WSListen != "" {
 		e.ws = &wsListener{id: "ws", address: e.Config.WSListen}
 		if err := e.server.AddListener(e.ws); err != nil {
@@ -111,6 +122,14 @@ func (e *Embedded) Addr() string {
 		return ""
 	}
 	return e.tcp.Address()
+}
+
+// TLSAddr is the MQTT-over-TLS address ("" when disabled).
+func (e *Embedded) TLSAddr() string {
+	if e.tlsLn == nil {
+		return ""
+	}
+	return e.tlsLn.Addr().String()
 }
 
 // WSAddr is the WebSocket address ("" when disabled).

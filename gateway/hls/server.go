@@ -12,10 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,7 +38,7 @@ const startTimeout = 30 * time.Second
 // the playlists, init segments and parts it names.
 type Server struct {
 	Hub  *gateway.Hub
-	Auth *gateway.Auth // nil lets everyone read
+	Auth *authz.Auth // nil lets everyone read
 	// SegmentCount is how many segments playlists keep (at least 7 for
 	// LL-HLS). SegmentDuration is the minimum segment length (segments end
 	// on a keyframe), PartDuration the minimum part length.
@@ -118,9 +118,8 @@ func (s *Server) ServePath(w http.ResponseWriter, r *http.Request, path, file st
 		return
 	}
 	if s.Auth != nil {
-		if err := s.Auth.CheckRead(remoteAddr(r), credential(r)); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="skyrelay"`)
-			gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "hls", remoteAddr(r), authz.HTTPCredential(r)); err != nil {
+			gateway.WriteReadRefusal(w, err)
 			return
 		}
 	}
@@ -213,25 +212,4 @@ func remoteAddr(r *http.Request) net.Addr {
 		return nil
 	}
 	return a
-}
-
-// credential collects what a reader presented: Basic auth, a bearer token,
-// or user/pass/secret query parameters (players that cannot set headers;
-// gohlslib repeats the query in every URL of its playlists).
-func credential(r *http.Request) gateway.Credential {
-	var c gateway.Credential
-	if u, p, ok := r.BasicAuth(); ok {
-		c.User, c.Pass = u, p
-	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		c.Token = strings.TrimPrefix(h, "Bearer ")
-	}
-	q := r.URL.Query()
-	if c.User == "" && c.Pass == "" {
-		c.User, c.Pass = q.Get("user"), q.Get("pass")
-	}
-	if c.Token == "" {
-		c.Token = q.Get("secret")
-	}
-	return c
 }

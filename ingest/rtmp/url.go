@@ -4,12 +4,13 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // streamPath turns the URL a peer asked for into the stream path and the
 // credential it carried: rtmp://host/live/a?secret=S is path "live/a" with
-// token S, and ?user=U&pass=P (as mediamtx takes them) a user and password.
+// token S, and ?user=U&pass=P (as mediamtx takes them) a user and password;
+// a player's ?jwt=T (or ?token=T) is its read token.
 // DJI video_ids contain slashes (SN/99-0-0/normal-0) and stay whole.
 //
 // gortmplib builds the URL from the connect command's app and the publish
@@ -17,7 +18,7 @@ import (
 // name (ffmpeg, DJI) it ends up as the URL's query; in the app (an OBS
 // "server" URL with ?secret=) it ends up before the stream name, as in
 // "/live?secret=S/a", which is put back together here.
-func streamPath(u *url.URL) (string, gateway.Credential) {
+func streamPath(u *url.URL) (string, authz.Credential) {
 	p, q := u.Path, u.RawQuery
 	if i := strings.IndexByte(q, '/'); i >= 0 {
 		key, keyQuery, _ := strings.Cut(q[i+1:], "?")
@@ -31,10 +32,12 @@ func streamPath(u *url.URL) (string, gateway.Credential) {
 		}
 	}
 	vals, _ := url.ParseQuery(q)
-	return strings.Trim(p, "/"), gateway.Credential{
+	return strings.Trim(p, "/"), authz.Credential{
 		User:  vals.Get("user"),
 		Pass:  vals.Get("pass"),
 		Token: vals.Get("secret"),
+		JWT:   authz.TokenFromQuery(vals),
+		Query: q,
 	}
 }
 
