@@ -26,6 +26,9 @@ type Entry struct {
 	// Pushes are the device pushes this node holds.
 	Pushes    []Push    `json:"pushes"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// seen is when this node last received the entry: expiry is judged
+	// by the local clock, since the nodes' clocks may disagree.
+	seen time.Time
 }
 
 // Push is one device push a node holds: its path (the DJI video_id) and

@@ -222,6 +222,7 @@ func (n *Node) apply(m dirMsg) {
 		}
 		return
 	}
+	e.seen = time.Now()
 	n.mu.Lock()
 	old, had := n.members[e.NodeID]
 	if gone {
@@ -263,14 +264,14 @@ func (n *Node) expire(now time.Time) {
 	var dead []Entry
 	n.mu.Lock()
 	for id, e := range n.members {
-		if now.Sub(e.UpdatedAt) > 3*n.Refresh {
+		if now.Sub(e.seen) > 3*n.Refresh {
 			dead = append(dead, e)
 			delete(n.members, id)
 		}
 	}
 	n.mu.Unlock()
 	for _, e := range dead {
-		n.Log.Warn("cluster node expired", "node_id", e.NodeID, "last_seen", e.UpdatedAt)
+		n.Log.Warn("cluster node expired", "node_id", e.NodeID, "last_seen", e.seen)
 		n.failover(e)
 	}
 	if len(dead) > 0 {

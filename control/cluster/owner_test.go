@@ -1,8 +1,13 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/skyrelay/skyrelay/control"
 )
 
 func TestOwner(t *testing.T) {
@@ -55,3 +60,51 @@ func TestOwner(t *testing.T) {
 		}
 	}
 }
+
+// TestExpire: an entry not received again for three refresh periods is
+// dropped and its pushes are taken over, judged by the local clock however
+// old the entry's own updated_at is.
+func TestExpire(t *testing.T) {
+	took := make(chan string, 2)
+	n := &Node{ID: "a", Refresh: time.Second, Plane: takeOverPlane(took), TakeOverTimeout: time.Second, Log: slog.New(slog.DiscardHandler)}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer n.cancel()
+	now := time.Now()
+	// A path the survivor "a" owns once "dead" is gone, and one "fresh" owns.
+	var mine, theirs string
+	for i := 0; mine == "" || theirs == ""; i++ {
+		p := fmt.Sprintf("SN%d/1-0-0/normal-0", i)
+		if owner(p, []string{"a", "fresh"}) == "a" {
+			mine = p
+		} else {
+			theirs = p
+		}
+	}
+	n.members = map[string]Entry{
+		"fresh": {NodeID: "fresh", UpdatedAt: now.Add(-time.Hour), seen: now},
+		"dead":  {NodeID: "dead", seen: now.Add(-4 * time.Second), Pushes: []Push{{Path: mine, Protocol: "rtmp"}, {Path: theirs, Protocol: "rtmp"}}},
+	}
+	n.expire(now)
+	if _, ok := n.members["fresh"]; !ok {
+		t.Fatal("an entry received now was dropped for its old updated_at")
+	}
+	if _, ok := n.members["dead"]; ok {
+		t.Fatal("an entry silent for four periods was kept")
+	}
+	n.wg.Wait()
+	if p := <-took; p != mine {
+		t.Fatalf("took over %q, want %q", p, mine)
+	}
+	if len(took) != 0 {
+		t.Fatalf("also took over %q, which the other survivor owns", <-took)
+	}
+}
+
+type takeOverPlane chan string
+
+func (takeOverPlane) Sessions() []control.Session { return nil }
+func (c takeOverPlane) TakeOver(_ context.Context, videoID, _ string) error {
+	c <- videoID
+	return nil
+}
+func (takeOverPlane) Replay(string, []byte) {}
