@@ -146,7 +146,9 @@ func (n *Node) Holder(path string) (Entry, bool) {
 
 func (n *Node) run() {
 	defer n.wg.Done()
-	tick := time.NewTicker(time.Second)
+	// A push that starts is in the directory within a tick: the shorter,
+	// the smaller the window in which another node could start it too.
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	var last []Push
 	var lastAt time.Time
