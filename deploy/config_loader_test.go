@@ -19,7 +19,7 @@ func TestLoadConfig(t *testing.T) {
 		{"typo in a known section", "cluster:\n  enable: true\n", "cluster.enable"},
 		{"pending leaf", "tls: {cert_file: c.pem, key_file: k.pem}\nrtsp:\n  tls_listen: \":8322\"\n", ""},
 		{"pending subtree", "record:\n  enabled: true\n  paths: [\"**\"]\n", ""},
-		{"pending list", "gb28181:\n  upstreams:\n    - name: city\n", ""},
+		{"a list in a known section", "gb28181:\n  upstreams:\n    - {name: city, address: \"10.0.0.9:5060\", server_id: \"34020000002000000009\"}\n", ""},
 		{"yaml error", "http: [\n", "deploy-test"},
 	} {
 		g, err := loadConfig("deploy-test", []byte(c.yml))
