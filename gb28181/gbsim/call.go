@@ -236,7 +236,11 @@ func (c *call) send() error {
 	start := time.Now()
 	for i := 0; ; i++ {
 		au := c.d.aus[i%len(c.d.aus)]
-		pts := int64(i)*tick + 90000 // PES time starts at 1 s, as devices' do
+		n := int64(i)
+		if c.d.cfg.RestartClock {
+			n = int64(i % len(c.d.aus))
+		}
+		pts := n*tick + 90000 // PES time starts at 1 s, as devices' do
 		var err error
 		buf, err = mux.AppendVideo(buf[:0], pts, pts, au.nalus, au.key)
 		if err != nil {

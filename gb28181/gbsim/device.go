@@ -52,6 +52,12 @@ type Config struct {
 	// Burst sends the clip as fast as possible instead of in real time
 	// (benchmarks).
 	Burst bool
+	// RestartClock starts the PTS over at each pass of the clip, as an
+	// encoder that loops its source does; by default they run on.
+	RestartClock bool
+	// ClipFrames, when set, cuts each pass to the clip's first ClipFrames
+	// access units (a short loop).
+	ClipFrames int
 	Log   *slog.Logger
 }
 
@@ -127,6 +133,9 @@ func New(cfg Config) (*Device, error) {
 		aus, err := splitClip(cfg.Clip)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.ClipFrames > 0 && cfg.ClipFrames < len(aus) {
+			aus = aus[:cfg.ClipFrames]
 		}
 		d.aus = aus
 	}
