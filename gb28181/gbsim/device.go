@@ -58,7 +58,7 @@ type Config struct {
 	// ClipFrames, when set, cuts each pass to the clip's first ClipFrames
 	// access units (a short loop).
 	ClipFrames int
-	Log   *slog.Logger
+	Log        *slog.Logger
 }
 
 // Stats counts what the device did.
