@@ -62,6 +62,11 @@ type Platform struct {
 	// offline or unregistered, or with a new Call-ID (it restarted).
 	// Registration refreshes do not call it.
 	OnRegister func(deviceID string)
+	// OnDeviceEvent, when set, is told when a device goes offline (it
+	// stopped keeping alive, its registration expired, it unregistered or
+	// its push was revoked) and when it comes back. It is called from the
+	// platform's goroutines, never with locks held, and must not block.
+	OnDeviceEvent func(DeviceEvent)
 
 	// KeepaliveInterval is the keepalive period devices are expected to
 	// use (60 s); MissedKeepalives of them without a word and the device is
@@ -106,8 +111,9 @@ type Platform struct {
 	mu        sync.Mutex
 	devices   map[string]*device
 	passwords map[string]string
-	sessions  map[string]*Session // by Call-ID
-	mints     map[string]*mint    // by path
+	sessions  map[string]*Session  // by Call-ID
+	mints     map[string]*mint     // by path
+	revoked   map[string]time.Time // agent ids of revoked pushes, refused
 	closed    bool
 
 	sn   atomic.Uint32 // MANSCDP SN of our queries
@@ -184,6 +190,7 @@ func (p *Platform) Initialize() error {
 	p.passwords = map[string]string{}
 	p.sessions = map[string]*Session{}
 	p.mints = map[string]*mint{}
+	p.revoked = map[string]time.Time{}
 	p.mu.Lock()
 	if p.metrics == nil {
 		p.metrics = newMetrics(p)
@@ -273,7 +280,8 @@ func (p *Platform) startSIP() error {
 	srv.OnInfo(p.answerOK)
 	srv.OnOptions(p.answerOK)
 	srv.OnInvite(p.onInvite)
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go p.watchPresence()
 	go func() { defer p.wg.Done(); _ = srv.ServeUDP(p.udp) }()
 	go func() { defer p.wg.Done(); _ = srv.ServeTCP(p.tcp) }()
 	return nil
