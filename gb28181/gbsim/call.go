@@ -45,6 +45,17 @@ func (c *call) stop() {
 // offer), then media starts at the ACK.
 func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d.stats.invites.Add(1)
+	if d.cfg.IgnoreInvites {
+		tx.OnCancel(func(*sip.Request) { d.stats.cancels.Add(1); d.pulse() })
+		d.pulse()
+		// Returning would end the transaction, and a CANCEL would then
+		// match nothing: hold it until the CANCEL (or Close) ends it.
+		select {
+		case <-tx.Done():
+		case <-d.ctx.Done():
+		}
+		return
+	}
 	dlg, err := d.dlgs.ReadInvite(req, tx)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
