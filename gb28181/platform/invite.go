@@ -36,7 +36,7 @@ func WithPath(path string) InviteOption {
 // still live for the same channel is ended first (a device that restarted
 // and registered again, say).
 func (p *Platform) Invite(ctx context.Context, deviceID, channelID, transport string, opts ...InviteOption) (*Session, error) {
-	cfg := inviteConfig{path: "gb28181/" + deviceID + "/" + channelID}
+	cfg := inviteConfig{path: ChannelPath(deviceID, channelID)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -157,6 +157,11 @@ func (p *Platform) nextSSRC() string {
 func (p *Platform) sessionFor(deviceID, channelID string) *Session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.sessionForLocked(deviceID, channelID)
+}
+
+// sessionForLocked is sessionFor with p.mu held.
+func (p *Platform) sessionForLocked(deviceID, channelID string) *Session {
 	for _, s := range p.sessions {
 		if s.DeviceID == deviceID && s.ChannelID == channelID {
 			return s

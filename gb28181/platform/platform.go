@@ -87,6 +87,15 @@ type Platform struct {
 	// (default: TCP/RTP/AVP, a=setup:passive, the device connects to the
 	// media port, which crosses NAT) or "udp".
 	PushTransport string
+	// PlayTransport is how channels of registered devices played on demand
+	// or through the API get their media: "udp" (default: RTP/AVP, what
+	// every GB/T 28181 device supports) or "tcp" (TCP/RTP/AVP, the device
+	// connects to the media port).
+	PlayTransport string
+	// IdleStopAfter ends a channel played on demand once it has had no
+	// viewer for this long (control.idle_stop_after; 0: never).
+	IdleStopAfter time.Duration
+
 	// AgentLocalPort is the localPort of minted url_type 3 urls: the SIP
 	// port the device binds on its side (5060).
 	AgentLocalPort int
@@ -111,9 +120,10 @@ type Platform struct {
 	mu        sync.Mutex
 	devices   map[string]*device
 	passwords map[string]string
-	sessions  map[string]*Session  // by Call-ID
-	mints     map[string]*mint     // by path
-	revoked   map[string]time.Time // agent ids of revoked pushes, refused
+	sessions  map[string]*Session      // by Call-ID
+	mints     map[string]*mint         // by path
+	revoked   map[string]time.Time     // agent ids of revoked pushes, refused
+	starting  map[string]chan struct{} // INVITEs in flight for plays, by device/channel
 	closed    bool
 
 	sn   atomic.Uint32 // MANSCDP SN of our queries
@@ -167,6 +177,13 @@ func (p *Platform) Initialize() error {
 	default:
 		return fmt.Errorf("gb28181: push transport must be tcp or udp, not %q", p.PushTransport)
 	}
+	switch p.PlayTransport = strings.ToLower(p.PlayTransport); p.PlayTransport {
+	case "":
+		p.PlayTransport = "udp"
+	case "tcp", "udp":
+	default:
+		return fmt.Errorf("gb28181: play transport must be tcp or udp, not %q", p.PlayTransport)
+	}
 	if p.AgentLocalPort <= 0 {
 		p.AgentLocalPort = 5060
 	}
@@ -191,6 +208,7 @@ func (p *Platform) Initialize() error {
 	p.sessions = map[string]*Session{}
 	p.mints = map[string]*mint{}
 	p.revoked = map[string]time.Time{}
+	p.starting = map[string]chan struct{}{}
 	p.mu.Lock()
 	if p.metrics == nil {
 		p.metrics = newMetrics(p)
