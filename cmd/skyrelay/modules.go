@@ -37,9 +37,11 @@ func (a *app) modules() ([]namedModule, error) {
 	// url_type 3: devices register here over SIP and send MPEG-PS.
 	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
-		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
+		PublicHost: c.PublicHost, IdleStopAfter: c.Control.IdleStopAfter, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector())
-	a.api.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
+	// Mounted for every method: the handler answers 405 itself.
+	a.api.Handle(platform.APIPrefix, gb.DevicesHandler())
+	a.api.Handle(platform.APIPrefix+"/", gb.DevicesHandler())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -54,7 +56,13 @@ func (a *app) modules() ([]namedModule, error) {
 	}
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
 	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
-	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
+	a.hub.OnDemand = func(ctx context.Context, path string) error {
+		// gb28181/{device}/{channel}: a registered GB28181 device's channel.
+		if _, _, ok := platform.ParseChannelPath(path); ok {
+			return gb.StartOnDemand(ctx, path)
+		}
+		return plane.StartOnDemand(ctx, path)
+	}
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
