@@ -83,4 +83,3 @@ func TestThirdPartyGBDevice(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "the BYE of the API stop", func() bool { return d.Stats().Byes == 2 })
 }
-

@@ -112,4 +112,3 @@ func (c *streamClock) check(t *testing.T, minWall time.Duration) {
 	}
 	t.Logf("stream time %v over %v of real time", media, wall)
 }
-
