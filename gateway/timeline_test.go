@@ -101,3 +101,42 @@ func TestPublisherClockRestartKeepsStreamGoing(t *testing.T) {
 		t.Fatalf("repaired %d timestamps, want none: the jump is rebased, not nudged", n)
 	}
 }
+
+// FuzzTimeline feeds a timeline arbitrary timestamps of two tracks: it never
+// panics, and every mapped timestamp lands within a step of the track's
+// newest one or, after a rebase, right after it.
+func FuzzTimeline(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	f.Add([]byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		video := h264Track(true)
+		audio, _ := TrackFor(&format.Opus{PayloadTyp: 111, ChannelCount: 2})
+		tl := newTimeline([]*Track{video, audio}, 0)
+		now := time.Unix(0, 0)
+		for len(b) >= 9 {
+			i := int(b[0] & 1)
+			pts := int64(uint64(b[1]) | uint64(b[2])<<8 | uint64(b[3])<<16 | uint64(b[4])<<24 | uint64(b[5])<<32 | uint64(b[6])<<40 | uint64(b[7])<<48)
+			pts -= 1 << 55
+			now = now.Add(time.Duration(b[8]) * time.Millisecond)
+			b = b[9:]
+			before, seen := tl.last[i], tl.seen[i]
+			off, jump := tl.shift(i, pts, now)
+			m := pts + off
+			if jump != 0 && m <= before {
+				t.Fatalf("track %d rebased to %d, not after %d", i, m, before)
+			}
+			if seen && jump == 0 && !tl.steady(i, m-before) {
+				t.Fatalf("track %d: %d after %d without a rebase", i, m, before)
+			}
+		}
+	})
+}
+
+// BenchmarkTimelineShift is the cost the timeline adds to every unit.
+func BenchmarkTimelineShift(b *testing.B) {
+	tl := newTimeline([]*Track{h264Track(true)}, 0)
+	now := time.Now()
+	for i := 0; b.Loop(); i++ {
+		tl.shift(0, int64(i)*3000, now)
+	}
+}

@@ -186,3 +186,20 @@ func TestPlayAPI(t *testing.T) {
 		t.Fatalf("second stop: %d", res.StatusCode)
 	}
 }
+
+// FuzzParseChannelPath: any path either parses into ids that make the same
+// path again and are safe in SIP headers, or is refused.
+func FuzzParseChannelPath(f *testing.F) {
+	f.Add("gb28181/34020000001320000001/34020000001310000001")
+	f.Add("gb28181/a/b/c")
+	f.Add("gb28181//")
+	f.Fuzz(func(t *testing.T, path string) {
+		dev, ch, ok := ParseChannelPath(path)
+		if !ok {
+			return
+		}
+		if ChannelPath(dev, ch) != path || !validID(dev) || !validID(ch) {
+			t.Fatalf("%q parsed as %q %q", path, dev, ch)
+		}
+	})
+}
