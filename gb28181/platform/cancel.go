@@ -28,11 +28,22 @@ func (p *Platform) waitAnswer(ctx context.Context, dlg *sipgo.DialogClientSessio
 	stop := context.AfterFunc(ctx, func() { wcancel(sipgo.WaitAnswerForceCancelErr) })
 	defer stop()
 	err := dlg.WaitAnswer(wctx, sipgo.AnswerOptions{})
-	if err == nil || ctx.Err() == nil {
+	var refused *sipgo.ErrDialogResponse
+	if err == nil || ctx.Err() == nil || errors.As(err, &refused) {
 		return err
 	}
 	cancelReq := newCancel(dlg.InviteRequest)
-	p.wg.Add(1)
+	// Close waits for p.wg once closed is set, under p.mu: add to it only
+	// before that.
+	p.mu.Lock()
+	closing := p.closed
+	if !closing {
+		p.wg.Add(1)
+	}
+	p.mu.Unlock()
+	if closing {
+		return errInviteCanceled
+	}
 	go func() {
 		defer p.wg.Done()
 		cctx, cancel := context.WithTimeout(context.Background(), cancelWait)
