@@ -124,8 +124,13 @@ func (p *Platform) play(ctx context.Context, dev, ch string, pinned bool) (*Sess
 			return nil, err
 		}
 		s.pinned.Store(pinned)
-		p.wg.Add(1)
-		go p.idleStop(s)
+		// Close waits for p.wg once closed is set, under p.mu.
+		p.mu.Lock()
+		if !p.closed {
+			p.wg.Add(1)
+			go p.idleStop(s)
+		}
+		p.mu.Unlock()
 		return s, nil
 	}
 }
