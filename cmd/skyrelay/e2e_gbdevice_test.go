@@ -17,8 +17,8 @@ import (
 // TestThirdPartyGBDevice: a GB28181 device that is no DJI push (gbsim,
 // with the platform's default password) registers to the binary and lists
 // its channels. Viewers on gb28181/{device}/{channel} INVITE it on demand —
-// ffprobe over LL-HLS and over RTSP, and a WHEP viewer — with one INVITE
-// for them all; idle_stop_after after the last one left the platform sends
+// a WHEP viewer (pion), Chromium over WHEP, ffprobe over LL-HLS and over
+// RTSP — with one INVITE for them all; idle_stop_after after the last one left the platform sends
 // BYE. The API starts and stops a channel too, and the device list answers
 // 405 to POST.
 func TestThirdPartyGBDevice(t *testing.T) {
@@ -62,13 +62,16 @@ func TestThirdPartyGBDevice(t *testing.T) {
 	if err := v.WaitVideoFrames(ctx, 25); err != nil {
 		t.Fatal(err)
 	}
+	if r := playWHEP(t, g.URL("/"+path+"/whep"), 2*time.Second); r.FramesDecoded < 30 {
+		t.Fatalf("Chromium on %s: %+v", path, r)
+	}
 	for _, u := range []string{g.URL("/" + path + "/index.m3u8"), g.RTSPURL(path)} {
 		if vs, ok := testpeer.FFprobe(t, ctx, u, "-read_intervals", "%+2").Video(); !ok || vs.Codec != "h264" || vs.Packets < 25 {
 			t.Fatalf("ffprobe %s: %+v", u, vs)
 		}
 	}
 	if st := d.Stats(); st.Invites != 1 {
-		t.Fatalf("%d INVITEs for three viewers, want 1", st.Invites)
+		t.Fatalf("%d INVITEs for four viewers, want 1", st.Invites)
 	}
 	v.Close()
 	eventually(t, 20*time.Second, "the BYE after the last viewer", func() bool { return d.Stats().Byes == 1 })
