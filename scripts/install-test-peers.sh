@@ -54,6 +54,7 @@ present() {
     gstreamer1.0-plugins-bad) exists /usr/lib/*/gstreamer-1.0/libgstvideoparsersbad.so && exists /usr/lib/*/gstreamer-1.0/libgstmpegpsmux.so ;;
     nodejs) have node ;;
     npm) have npm ;;
+    yamllint) have yamllint ;;
     *) echo "install-test-peers.sh: no check for $1" >&2; return 1 ;;
   esac
 }
@@ -71,6 +72,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  yamllint
 )
 
 missing_deb=()
@@ -135,7 +137,7 @@ if [ $service_fix -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 if [ ${#missing_deb[@]} -eq 0 ] && [ $need_npm -eq 0 ] && [ $service_fix -eq 0 ]; then
-  echo "test peers: all present (ffmpeg, chromium, mosquitto, sipp, gstreamer rtsp server, playwright-core $want_pw)"
+  echo "test peers: all present (ffmpeg, chromium, mosquitto, sipp, gstreamer rtsp server, yamllint, playwright-core $want_pw)"
   exit 0
 fi
 

@@ -28,10 +28,10 @@ func (a *app) modules() ([]namedModule, error) {
 	rtmpIn := &rtmp.Server{Address: c.RTMP.Listen, Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmp")}
 	rtspIO := &rtsp.Server{Address: c.RTSP.Listen, UDPRTPAddress: c.RTSP.UDPRTPListen, UDPRTCPAddress: c.RTSP.UDPRTCPListen,
 		Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsp")}
-	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
+	webrtcIO := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
-	a.http.WHEP = whep.WHEP()
-	a.http.WHIP = whep.WHIP()
+	a.http.WHEP = webrtcIO.WHEP()
+	a.http.WHIP = webrtcIO.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
 	puller := &rtsppull.Puller{Hub: a.hub, Transport: c.RTSP.PullTransport, Log: a.log.With("module", "rtsppull")}
 	// url_type 3: devices register here over SIP and send MPEG-PS.
@@ -39,9 +39,7 @@ func (a *app) modules() ([]namedModule, error) {
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
 		PublicHost: c.PublicHost, IdleStopAfter: c.Control.IdleStopAfter, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector())
-	// Mounted for every method: the handler answers 405 itself.
-	a.api.Handle(platform.APIPrefix, gb.DevicesHandler())
-	a.api.Handle(platform.APIPrefix+"/", gb.DevicesHandler())
+	a.addAPI(gb.Routes())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -50,12 +48,8 @@ func (a *app) modules() ([]namedModule, error) {
 
 	// The control plane drives devices; it reaches media only through
 	// the media adapter, and hears of streams through hub events.
-	mqttCfg, ctlCfg, err := controlConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
-	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
+	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
+	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	a.hub.OnDemand = func(ctx context.Context, path string) error {
 		// gb28181/{device}/{channel}: a registered GB28181 device's channel.
 		if _, _, ok := platform.ParseChannelPath(path); ok {
@@ -66,10 +60,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
-	api := plane.Handler()
-	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
-		a.api.Handle(p, api)
-	}
+	a.addAPI(plane.Routes())
 
 	return []namedModule{
 		{"rtsppull", puller},
@@ -77,7 +68,7 @@ func (a *app) modules() ([]namedModule, error) {
 		{"control", plane},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
-		{"webrtc", whep},
+		{"webrtc", webrtcIO},
 		{"hls", hlsOut},
 		{"http", a.http},
 	}, nil

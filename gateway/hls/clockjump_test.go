@@ -14,6 +14,7 @@ import (
 
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 var (
@@ -27,7 +28,7 @@ var (
 // only finishes when the stream's clock follows real time; the media
 // playlist keeps adding segments, each of a sane duration.
 func TestClockRestartKeepsPlaylistGoing(t *testing.T) {
-	hlstest.Require(t, "ffprobe")
+	testpeer.Require(t, "ffprobe")
 	e := newEnv(t, 0, time.Minute)
 	clip := hlstest.H264Clip(t, 320, 240, 30, 4)
 	aac := hlstest.AAC(t, 4)

@@ -33,9 +33,8 @@ const APIPrefix = "/api/v1/gb28181/devices"
 //	POST   /api/v1/gb28181/devices/{device}/channels/{channel}/play  INVITE the channel (201)
 //	DELETE /api/v1/gb28181/devices/{device}/channels/{channel}/play  BYE (204)
 //
-// Other methods answer 405 with Allow. Mount it on APIPrefix and
-// APIPrefix+"/" behind the gateway's API authentication: it lists device
-// ids and addresses.
+// Other methods answer 405 with Allow. Mount it (Routes) behind the
+// gateway's API authentication: it lists device ids and addresses.
 func (p *Platform) DevicesHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, APIPrefix)
@@ -69,6 +68,14 @@ func (p *Platform) DevicesHandler() http.Handler {
 			gateway.WriteError(w, http.StatusNotFound, "not_found", "no such resource")
 		}
 	})
+}
+
+// Routes are the device API's routes for the gateway's one router, for
+// every method (the handler answers 405 itself, with the API's error
+// shape).
+func (p *Platform) Routes() map[string]http.HandlerFunc {
+	h := p.DevicesHandler().ServeHTTP
+	return map[string]http.HandlerFunc{APIPrefix: h, APIPrefix + "/": h}
 }
 
 // allow answers 405 to a method outside methods.

@@ -38,11 +38,12 @@ type mint struct {
 
 // MintPush prepares a GB28181 push of path (a DJI video_id such as
 // "SN/165-0-7/normal-0") and returns the url_type 3 url for live_start_push
-// (the Cloud API's url_type 3): serverIP, serverPort, serverID, agentID,
-// agentPassword, localPort and channel, keys in that exact case. agentID and
-// the password are new for each push (pushes of one device that run at the
-// same time share them: one registration carries its cameras); channel is
-// derived from the path, 20 digits and the same for the same path.
+// (docs/dji-cloud-api.md, "url formats per url_type"): serverIP, serverPort,
+// serverID, agentID, agentPassword, localPort and channel, keys in that exact
+// case. agentID and the password are new for each push (pushes of one device
+// that run at the same time share them: one registration carries its
+// cameras); channel is derived from the path, 20 digits and the same for
+// the same path.
 //
 // When the agent registers with it, the platform INVITEs the channel (over
 // PushTransport) and publishes the PS media on the hub as path. revoke ends
@@ -302,18 +303,6 @@ func (p *Platform) revokeMint(m *mint) {
 		cancel()
 	}
 	p.Log.Info("GB28181 push revoked", "path", m.path, "agent", m.agentID)
-}
-
-// MintedIDs returns the agent and channel ids a minted push of path uses,
-// for the API and tests.
-func (p *Platform) MintedIDs(path string) (agentID, channelID string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.mints[path]
-	if m == nil {
-		return "", "", errors.New("gb28181: no push minted for " + path)
-	}
-	return m.agentID, m.channelID, nil
 }
 
 // maxRevoked bounds the memory of revoked agent ids; the oldest are
