@@ -82,10 +82,13 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
 	a.addAPI(plane.Routes())
 
+	rec := a.recorder(plane)
+
 	mods = append(mods,
 		namedModule{"rtsppull", puller},
 		namedModule{"gb28181", gb},
 		namedModule{"control", plane},
+		namedModule{"record", rec},
 		namedModule{"rtmp", rtmpIn},
 		namedModule{"rtsp", rtspIO},
 	)
