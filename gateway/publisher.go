@@ -16,6 +16,7 @@ type Publisher struct {
 	// publisher that reconnects continues where the last one stopped and
 	// one whose clock jumps (an encoder restart) does not freeze it.
 	tl     *timeline
+	jumped []bool // per track: a rebase happened since its last unit
 	closed bool
 }
 
@@ -64,9 +65,11 @@ func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]by
 	t := s.tracks[track]
 	if p.tl == nil {
 		p.tl = newTimeline(s.tracks, p.startOffset(t, pts, arrival))
+		p.jumped = make([]bool, len(s.tracks))
 	}
 	off, jump := p.tl.shift(track, pts, arrival)
 	if jump != 0 {
+		p.jumped[track] = true
 		s.hub.metrics.process.Rebased.Add(1)
 		s.hub.Log.Info("publisher's clock jumped: timeline rebased", "path", s.path, "track", track, "jump", jump)
 	}
@@ -87,6 +90,9 @@ func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]by
 		return
 	}
 	u.Arrival = arrival
+	// Packets of an RTP access unit may come before the one that
+	// completes it: the mark waits for the unit.
+	u.Discontinuity, p.jumped[track] = p.jumped[track], false
 	if d := time.Duration(u.PTS) * time.Second / time.Duration(t.ClockRate()); d > s.lastTime {
 		s.lastTime = d
 	}

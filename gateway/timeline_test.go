@@ -140,3 +140,29 @@ func BenchmarkTimelineShift(b *testing.B) {
 		tl.shift(0, int64(i)*3000, now)
 	}
 }
+
+// The first unit after a clock jump carries Discontinuity, so that outputs
+// that keep runs (recording) cut one there; the units around it do not.
+func TestClockJumpMarksDiscontinuity(t *testing.T) {
+	h := newTestHub(t, 0)
+	pub, err := h.Publish("live/d", SourceInfo{Protocol: "test"}, []*Track{h264Track(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ch := collect(0)
+	if err := pub.Stream().AddReader(r); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range []int64{900000, 903600, 3600, 7200} {
+		nal := testP
+		if i%2 == 0 {
+			nal = testIDR
+		}
+		pub.WriteUnit(0, p, [][]byte{nal})
+	}
+	for i, want := range []bool{false, false, true, false} {
+		if f := recv(t, ch); f.Unit.Discontinuity != want {
+			t.Fatalf("unit %d: discontinuity %v, want %v", i, f.Unit.Discontinuity, want)
+		}
+	}
+}
