@@ -63,6 +63,7 @@ func (a *app) modules() ([]namedModule, error) {
 	// the media adapter, and hears of streams through hub events.
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
+	plane.PublicHost = c.PublicHost
 	if certs != nil {
 		plane.TLS = certs
 	}
@@ -88,6 +89,7 @@ func (a *app) modules() ([]namedModule, error) {
 		namedModule{"rtsppull", puller},
 		namedModule{"gb28181", gb},
 		namedModule{"control", plane},
+		namedModule{"gb28181-cascade", a.cascade(plane)}, // cascade.go
 		namedModule{"record", rec},
 		namedModule{"rtmp", rtmpIn},
 		namedModule{"rtsp", rtspIO},
