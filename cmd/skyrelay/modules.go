@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/skyrelay/skyrelay/gb28181/siplog"
-	"net/http"
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
@@ -11,6 +9,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway/tlscert"
 	"github.com/skyrelay/skyrelay/gateway/web"
 	"github.com/skyrelay/skyrelay/gb28181/platform"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/ingest/rtsppull"
@@ -52,9 +51,9 @@ func (a *app) modules() ([]namedModule, error) {
 	// url_type 3: devices register here over SIP and send MPEG-PS.
 	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
-		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
+		PublicHost: c.PublicHost, IdleStopAfter: c.Control.IdleStopAfter, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector(), siplog.Collector())
-	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/devices": gb.DevicesHandler().ServeHTTP})
+	a.addAPI(gb.Routes())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -69,7 +68,13 @@ func (a *app) modules() ([]namedModule, error) {
 	if certs != nil {
 		plane.TLS = certs
 	}
-	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
+	a.hub.OnDemand = func(ctx context.Context, path string) error {
+		// gb28181/{device}/{channel}: a registered GB28181 device's channel.
+		if _, _, ok := platform.ParseChannelPath(path); ok {
+			return gb.StartOnDemand(ctx, path)
+		}
+		return plane.StartOnDemand(ctx, path)
+	}
 	a.hub.OnEvent = func(e gateway.Event) {
 		if c, ok := streamChanges[e.Kind]; ok {
 			plane.StreamEvent(e.Path, c, e.Readers)

@@ -122,6 +122,12 @@ func (p *pathRec) frame(f gateway.Frame) {
 		p.dropped = d
 		p.closeSegment("frames lost to a slow disk", true)
 	}
+	if f.Unit.Discontinuity && t.hasLast {
+		// The publisher's clock jumped: the core rebased it, so the
+		// timestamps run on, but the media is not continuous.
+		p.r.metrics.jumps.Add(1)
+		p.closeSegment("timestamp jump", true)
+	}
 	if i == p.ref && t.video {
 		p.bframes = p.stream.HasBFrames()
 	}
