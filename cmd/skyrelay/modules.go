@@ -65,6 +65,9 @@ func (a *app) modules() ([]namedModule, error) {
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	plane.PublicHost = c.PublicHost
+	gb.OnDeviceEvent = func(e platform.DeviceEvent) {
+		plane.Publish(control.Event{Type: control.EventGB28181Device, SN: e.DeviceID, Data: e})
+	}
 	if certs != nil {
 		plane.TLS = certs
 	}
