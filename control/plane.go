@@ -25,6 +25,9 @@ type Plane struct {
 	Log   *slog.Logger
 	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
 	TLS broker.TLSListener
+	// Recorder, when set, hears which device and flight each live session
+	// films and every device's OSD (see Recorder).
+	Recorder Recorder
 
 	once     sync.Once
 	log      *slog.Logger
@@ -39,6 +42,7 @@ type Plane struct {
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
+	flights  sync.Map // gateway SN -> the flight id it reported last (recorder.go)
 
 	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 

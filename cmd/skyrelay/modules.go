@@ -70,7 +70,7 @@ func (a *app) modules() ([]namedModule, error) {
 	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
 	a.hub.OnEvent = func(e gateway.Event) {
 		if c, ok := streamChanges[e.Kind]; ok {
-			plane.StreamEvent(e.Path, c, e.Readers)
+			plane.StreamEvent(e.Path, c, viewers(a.hub, e.Path))
 		}
 	}
 	a.reg.MustRegister(plane.Collectors()...)
