@@ -164,3 +164,32 @@ func httpBase(t *testing.T, b *bare) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// FuzzFlightID: whatever a dock sends as flighttask_progress data, the
+// flight id is its ext.flight_id when that is a non-empty string and the
+// bid otherwise; nothing panics.
+func FuzzFlightID(f *testing.F) {
+	f.Add("job-1", []byte(`{"result":0,"output":{"status":"in_progress","ext":{"flight_id":"job-2"}}}`))
+	f.Add("job-1", []byte(`{"output":{"status":"ok"}}`))
+	f.Add("job-1", []byte(`{"output":{"ext":{"flight_id":5}}}`))
+	f.Add("", []byte(`{"output":"x"}`))
+	f.Add("b", []byte(`[1,2`))
+	f.Fuzz(func(t *testing.T, bid string, data []byte) {
+		id, _ := flightID(bid, data)
+		var d struct {
+			Output struct {
+				Ext struct {
+					FlightID any `json:"flight_id"`
+				} `json:"ext"`
+			} `json:"output"`
+		}
+		_ = json.Unmarshal(data, &d)
+		if s, ok := d.Output.Ext.FlightID.(string); ok && s != "" && json.Valid(data) {
+			if id != s {
+				t.Fatalf("flightID(%q, %s) = %q, want ext's %q", bid, data, id, s)
+			}
+		} else if id != bid && json.Valid(data) {
+			t.Fatalf("flightID(%q, %s) = %q, want the bid", bid, data, id)
+		}
+	})
+}
