@@ -8,8 +8,8 @@ import (
 
 // Recorder is what the plane tells the recorder of the media gateway
 // (gateway/record implements it; the binary wires them together). The
-// plane calls it from a device's message handler, so neither call may
-// block.
+// plane calls it from a device's message handler: both calls must return
+// at once (the recorder's OSD drops what its writer cannot take).
 type Recorder interface {
 	// SetVideo says that path carries the video videoID of device sn,
 	// filmed during flight (a dock's flight task or wayline job id, ""

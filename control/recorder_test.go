@@ -3,6 +3,8 @@ package control
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -192,4 +194,28 @@ func FuzzFlightID(f *testing.F) {
 			t.Fatalf("flightID(%q, %s) = %q, want the bid", bid, data, id)
 		}
 	})
+}
+
+// nopRecorder takes every call and does nothing.
+type nopRecorder struct{}
+
+func (nopRecorder) SetVideo(string, string, string, string) {}
+func (nopRecorder) OSD(string, time.Time, json.RawMessage)  {}
+
+// BenchmarkOnMessageOSDRecorded is BenchmarkOnMessageOSD with a recorder
+// attached: the plane's own cost of handing every OSD on.
+func BenchmarkOnMessageOSDRecorded(b *testing.B) {
+	p := New(embeddedConfig(), fastConfig(), newFakeMedia(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p.bus = discardBus{}
+	p.Recorder = nopRecorder{}
+	defer p.Close()
+	gw := benchSN(0)
+	p.onMessage("sys/product/"+gw+"/status", []byte(topoMsg("t", gw, "A"+gw)))
+	pl := benchOSD(nil, gw, 1)
+	topic := "thing/product/" + gw + "/osd"
+	b.SetBytes(int64(len(pl)))
+	b.ReportAllocs()
+	for b.Loop() {
+		p.onMessage(topic, pl)
+	}
 }
