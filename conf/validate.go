@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -129,11 +130,13 @@ func (m MQTT) validate(bad func(key, format string, a ...any)) {
 			bad(key+".user", "%q appears twice", u.User)
 		case u.Password == "":
 			bad(key+".password", "must not be empty")
+		case strings.HasPrefix(u.User, "pilot-"):
+			bad(key+".user", "%q: names starting with pilot- are minted by the API", u.User)
 		}
 		seen[u.User] = true
 		for j, g := range u.Gateways {
-			if g == "" || strings.ContainsAny(g, "/+#") {
-				bad(fmt.Sprintf("%s.gateways[%d]", key, j), "%q is not a device SN or *", g)
+			if _, err := path.Match(g, ""); g == "" || strings.ContainsAny(g, "/+#") || err != nil {
+				bad(fmt.Sprintf("%s.gateways[%d]", key, j), "%q is not a device SN, an SN glob or *", g)
 			}
 		}
 	}

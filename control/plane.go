@@ -28,6 +28,9 @@ type Plane struct {
 	// Recorder, when set, hears which device and flight each live session
 	// films and every device's OSD (see Recorder).
 	Recorder Recorder
+	// PublicHost names this gateway in the broker URL given with minted
+	// Pilot credentials; empty uses the host the request came to.
+	PublicHost string
 
 	once     sync.Once
 	log      *slog.Logger
@@ -81,7 +84,8 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker"),
+			OnRefused: p.met.aclRefused}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}

@@ -64,6 +64,7 @@ func (a *app) modules() ([]namedModule, error) {
 	// the media adapter, and hears of streams through hub events.
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
+	plane.PublicHost = c.PublicHost
 	if certs != nil {
 		plane.TLS = certs
 	}
