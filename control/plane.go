@@ -23,6 +23,9 @@ type Plane struct {
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
+	// Cluster, when set, makes this plane one node of a cluster on the
+	// external broker (cluster.go).
+	Cluster *ClusterLink
 	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
 	TLS broker.TLSListener
 	// Recorder, when set, hears which device and flight each live session
@@ -42,6 +45,8 @@ type Plane struct {
 	binds    bindings
 	events   eventBus
 	met      *metrics
+	// sharedReplies: replies go out only from sharedReply (cluster.go).
+	sharedReplies bool
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
@@ -99,6 +104,11 @@ func (p *Plane) Initialize() error {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
+		}
+		if p.Cluster != nil {
+			if err := p.joinCluster(x); err != nil {
+				return err
+			}
 		}
 		if err := x.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.broker: %w", err)

@@ -76,7 +76,15 @@ func (a *app) modules() ([]namedModule, error) {
 	}
 	a.reg.MustRegister(plane.Collectors()...)
 	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
-	a.addAPI(plane.Routes())
+	routes := plane.Routes()
+	var clustered []namedModule // started last: it needs the plane connected
+	if c.Cluster.Enabled {
+		cm := a.joinCluster(plane, puller) // cluster.go
+		clusterRoutes(cm.node, routes)
+		a.addAPI(cm.node.Routes())
+		clustered = append(clustered, namedModule{"cluster", cm})
+	}
+	a.addAPI(routes)
 
 	rec := a.recorder(plane)
 
@@ -98,9 +106,9 @@ func (a *app) modules() ([]namedModule, error) {
 		mods = append(mods, namedModule{"rtsps", &rtsp.Server{Address: c.RTSP.TLSListen, TLS: certs,
 			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsps")}})
 	}
-	return append(mods,
+	return append(append(mods,
 		namedModule{"webrtc", webrtcIO},
 		namedModule{"hls", hlsOut},
 		namedModule{"http", a.http},
-	), nil
+	), clustered...), nil
 }
