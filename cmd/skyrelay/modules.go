@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"net/http"
 
 	"github.com/skyrelay/skyrelay/control"
@@ -52,7 +53,7 @@ func (a *app) modules() ([]namedModule, error) {
 	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
 		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
-	a.reg.MustRegister(gb.Collector())
+	a.reg.MustRegister(gb.Collector(), siplog.Collector())
 	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/devices": gb.DevicesHandler().ServeHTTP})
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
 	"strconv"
@@ -244,7 +245,7 @@ func (p *Platform) closeListeners() {
 // startSIP builds the sipgo user agent, its server and client handles, and
 // serves the two listeners.
 func (p *Platform) startSIP() error {
-	slog := p.Log.With("layer", "sip")
+	slog := siplog.Logger(p.Log.With("layer", "sip"))
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Skyrelay"),
 		sipgo.WithUserAgentHostname(p.Domain),
