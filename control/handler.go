@@ -173,6 +173,7 @@ func (p inbox) onOSD(m message) {
 		legacy = list
 	}
 	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacyRaw, legacy, m.now)
+	p.recordOSD(m.sn, m.now, m.e.Data)
 	if r.cameOnline {
 		p.online(r.dev)
 	}
@@ -285,6 +286,9 @@ func (p inbox) onEvents(m message) {
 	dev, cameOnline, dup := p.reg.touchEvent(m.sn, e.Gateway, e.TID, m.now)
 	if cameOnline {
 		p.online(dev)
+	}
+	if !dup && e.Method == methodFlightProgress {
+		p.onFlightProgress(dev, e.BID, e.Data)
 	}
 	if !dup {
 		p.events.publish(Event{Type: EventDeviceEvent, SN: m.sn, Gateway: dev, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})

@@ -28,6 +28,9 @@ type Plane struct {
 	Cluster *ClusterLink
 	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
 	TLS broker.TLSListener
+	// Recorder, when set, hears which device and flight each live session
+	// films and every device's OSD (see Recorder).
+	Recorder Recorder
 	// PublicHost names this gateway in the broker URL given with minted
 	// Pilot credentials; empty uses the host the request came to.
 	PublicHost string
@@ -47,6 +50,7 @@ type Plane struct {
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
+	flights  sync.Map // gateway SN -> the flight id it reported last (recorder.go)
 
 	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 

@@ -41,7 +41,7 @@ func (a *app) joinCluster(plane *control.Plane, puller *rtsppull.Puller) *cluste
 	plain := a.hub.OnEvent
 	a.hub.OnEvent = func(e gateway.Event) {
 		plain(e)
-		relays.StreamEvent(e.Path, string(e.Kind), e.Readers)
+		relays.StreamEvent(e.Path, string(e.Kind), viewers(a.hub, e.Path)) // the recorder is no viewer
 	}
 	local := func(path string) bool { return a.hub.Stream(path) != nil }
 	a.http.WHEP = node.Redirect(a.http.WHEP, local)

@@ -80,7 +80,7 @@ func (a *app) modules() ([]namedModule, error) {
 	}
 	a.hub.OnEvent = func(e gateway.Event) {
 		if c, ok := streamChanges[e.Kind]; ok {
-			plane.StreamEvent(e.Path, c, e.Readers)
+			plane.StreamEvent(e.Path, c, viewers(a.hub, e.Path))
 		}
 	}
 	a.reg.MustRegister(plane.Collectors()...)

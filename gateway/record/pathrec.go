@@ -68,7 +68,7 @@ func newPathRec(r *Recorder, s *gateway.Stream, dev Device) (*pathRec, error) {
 	if p.ref < 0 {
 		return nil, errors.New("no track can be recorded")
 	}
-	p.reader = &gateway.Reader{Protocol: "record", SkipRTP: true, SkipBytes: true, QueueSize: r.QueueSize,
+	p.reader = &gateway.Reader{Protocol: ReaderProtocol, SkipRTP: true, SkipBytes: true, QueueSize: r.QueueSize,
 		Plays: func(t *gateway.Track) bool { return t.Index < len(p.tracks) && p.tracks[t.Index] != nil },
 		Handle: func(f gateway.Frame) error {
 			select {
