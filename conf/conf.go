@@ -33,6 +33,8 @@ type Config struct {
 	MQTT    MQTT    `yaml:"mqtt"`
 	Control Control `yaml:"control"`
 	GB28181 GB28181 `yaml:"gb28181"`
+	Console Console `yaml:"console"` // conf/pages.go
+	Pilot   Pilot   `yaml:"pilot"`   // conf/pages.go
 }
 
 // HTTP is the API, WHEP/WHIP, HLS, pages, metrics listener.

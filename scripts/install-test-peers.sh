@@ -52,6 +52,7 @@ present() {
     gstreamer1.0-plugins-base) exists /usr/lib/*/gstreamer-1.0/libgstapp.so ;;
     gstreamer1.0-plugins-good) exists /usr/lib/*/gstreamer-1.0/libgstisomp4.so && exists /usr/lib/*/gstreamer-1.0/libgstrtp.so ;;
     gstreamer1.0-plugins-bad) exists /usr/lib/*/gstreamer-1.0/libgstvideoparsersbad.so && exists /usr/lib/*/gstreamer-1.0/libgstmpegpsmux.so ;;
+    fonts-wqy-microhei) exists /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ;;
     nodejs) have node ;;
     npm) have npm ;;
     *) echo "install-test-peers.sh: no check for $1" >&2; return 1 ;;
@@ -71,6 +72,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  fonts-wqy-microhei # Chinese text in the pages' screenshots (gateway/web)
 )
 
 missing_deb=()

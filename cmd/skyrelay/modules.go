@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
-	"github.com/skyrelay/skyrelay/gateway/web"
 	"github.com/skyrelay/skyrelay/gb28181/platform"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
@@ -54,10 +52,11 @@ func (a *app) modules() ([]namedModule, error) {
 	}
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
 	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
-	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
+	a.hub.OnDemand = onDemand(plane)
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
-	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
+	pages, telemetry := a.pages(plane) // pages.go
+	a.http.Page = pages
 	api := plane.Handler()
 	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
 		a.api.Handle(p, api)
@@ -71,6 +70,7 @@ func (a *app) modules() ([]namedModule, error) {
 		{"rtsp", rtspIO},
 		{"webrtc", whep},
 		{"hls", hlsOut},
+		{"telemetry", telemetry},
 		{"http", a.http},
 	}, nil
 }
