@@ -14,6 +14,9 @@
 (() => {
   const { t, h } = window.Sky;
   Sky.translate();
+  document.querySelector('header').append(h('span.spacer'),
+    h('button.lang', { type: 'button', onclick: () => Sky.setLang(Sky.lang === 'zh' ? 'en' : 'zh') }, Sky.lang === 'zh' ? 'EN' : '中文'));
+  document.addEventListener('sky-lang', () => { document.querySelector('header button.lang').textContent = Sky.lang === 'zh' ? 'EN' : '中文'; });
   const bridge = window.djiBridge;
   const stepsEl = document.getElementById('steps');
   const errEl = document.getElementById('pilot-error');
@@ -70,8 +73,9 @@
       [t('jitter'), s.jitter !== undefined ? `${s.jitter}` : ''],
       [t('drop'), s.dropRate !== undefined ? `${s.dropRate} %` : ''],
     ].filter(([, v]) => v !== '');
-    lsFigs.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+    lsFigs.replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))));
     stopBtn.hidden = code !== 2;
+    goBtn.hidden = code === 2 && !running;
   };
   window.skyrelayLiveStatus = showStatus;
 
@@ -152,7 +156,7 @@
       step('config', 'run');
       call('liveshareSetConfig', 2, JSON.stringify({ url: sess.live.url }));
       try { call('liveshareStartLive'); } catch (e) { /* setting the config started it already */ }
-      step('config', 'ok', location.origin + sess.live.page);
+      step('config', 'ok', sess.live.url.replace(/\?.*$/, '') + ' (+ secret)');
       watchEl.textContent = `${t('watchAt')} ${location.origin}${sess.live.page}`;
       pollStatus();
     } catch (e) {

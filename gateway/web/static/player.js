@@ -43,6 +43,33 @@
   };
   document.addEventListener('sky-lang', render);
 
+  // watchSession follows the DJI session while the player waits: asked
+  // the device, device answered, media arriving; a refusal shows the
+  // decoded device error on its own line.
+  let watching = false;
+  const watchSession = async () => {
+    if (watching) return;
+    watching = true;
+    try {
+      while (sky.state !== 'playing') {
+        try {
+          // The list answers 200 also before the session exists.
+          const all = (await Sky.api('GET', '/api/v1/live')).items || [];
+          session = all.find((x) => x.video_id === path) || null;
+          sky.step = session ? session.state || '' : '';
+        } catch (e) {
+          if (e.status === 403 || e.status === 401) break; // no API for this browser
+          session = null;
+        }
+        render();
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    } finally {
+      watching = false;
+      if (sky.state === 'playing') { session = null; render(); }
+    }
+  };
+
   const player = SkyPlay.create({
     video,
     base: location.pathname,
@@ -61,31 +88,6 @@
       badge.hidden = !s.stalled;
     },
   });
-
-  // watchSession follows the DJI session while the player waits: asked
-  // the device, device answered, media arriving; a refusal shows the
-  // decoded device error on its own line.
-  let watching = false;
-  const watchSession = async () => {
-    if (watching) return;
-    watching = true;
-    try {
-      while (sky.state !== 'playing') {
-        try {
-          session = await Sky.api('GET', '/api/v1/live/' + path);
-          sky.step = session.state || '';
-        } catch (e) {
-          if (e.status === 403 || e.status === 401) break; // no API for this browser
-          session = null;
-        }
-        render();
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    } finally {
-      watching = false;
-      if (sky.state === 'playing') { session = null; render(); }
-    }
-  };
 
   const overlay = SkyOverlay.attach(document.getElementById('screen'), path, () => player.stats().latency);
   const osdBtn = document.getElementById('osd-toggle');
