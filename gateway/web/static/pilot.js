@@ -62,6 +62,7 @@
     if (typeof s === 'string') { try { s = JSON.parse(s); } catch (e) { return; } }
     if (!s || typeof s !== 'object') return;
     out.status = s;
+    document.getElementById('live-status').hidden = false;
     const code = Number(s.status);
     lsState.textContent = [0, 1, 2].includes(code) ? t('ls' + code) : `status ${s.status}`;
     lsState.dataset.status = String(code);
