@@ -32,6 +32,10 @@ type Telemetry struct {
 	TrackWindow time.Duration // default 10 min
 	Log         *slog.Logger
 
+	// Malformed counts OSD messages that were not JSON (skipped); read it
+	// under mu.
+	Malformed int
+
 	mu     sync.Mutex
 	last   map[string]*deviceTrack
 	subs   map[*telemetrySub]struct{}
@@ -51,6 +55,7 @@ type trackPoint [4]float64
 
 type deviceTrack struct {
 	osd     json.RawMessage
+	bad     json.RawMessage // the last malformed OSD, skipped
 	online  bool
 	gateway string
 	at      time.Time
@@ -129,6 +134,19 @@ func (t *Telemetry) sample(now time.Time) {
 			continue
 		}
 		tr := t.last[d.SN]
+		if tr != nil && bytes.Equal(tr.bad, d.OSD) {
+			continue
+		}
+		if !json.Valid(d.OSD) {
+			// Skipped and counted, once per distinct message.
+			if tr == nil {
+				tr = &deviceTrack{}
+				t.last[d.SN] = tr
+			}
+			tr.bad = d.OSD
+			t.Malformed++
+			continue
+		}
 		if tr == nil {
 			tr = &deviceTrack{}
 			t.last[d.SN] = tr
@@ -216,7 +234,7 @@ func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var first [][]byte
 	t.mu.Lock()
 	for sn, tr := range t.last {
-		if len(s.sns) > 0 && !s.sns[sn] {
+		if (len(s.sns) > 0 && !s.sns[sn]) || tr.osd == nil {
 			continue
 		}
 		pts := tr.points
