@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -407,6 +408,18 @@ func TestUnknownPathAndDJIPlayer(t *testing.T) {
 	g := gwproc.Start(t, "")
 	faults := sim.NewFaults()
 	devices(t, g, faults)
+	// WHEP on a plain path nobody published: 404 in plain words, not a
+	// 502 about live_capacity (the on-demand start only concerns DJI
+	// video_ids).
+	res, err := http.Post(g.URL("/live/nothing/whep"), "application/sdp", strings.NewReader(offerSDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 404 || strings.Contains(string(b), "capacity") || !strings.Contains(string(b), "no stream on path live/nothing") {
+		t.Fatalf("WHEP on an unpublished path: %d %s", res.StatusCode, b)
+	}
 	clip := smallClip(t)
 	var out struct {
 		Status string `json:"status"`
@@ -468,6 +481,14 @@ func TestUnknownPathAndDJIPlayer(t *testing.T) {
 		t.Errorf("the DJI player says %q", out.Status)
 	}
 }
+
+// offerSDP is a minimal recvonly H.264 WHEP offer.
+const offerSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+	"m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=recvonly\r\n" +
+	"a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n" +
+	"a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\n" +
+	"a=setup:actpass\r\na=rtcp-mux\r\na=rtpmap:96 H264/90000\r\n" +
+	"a=fmtp:96 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
 
 // getJSON decodes a 200 answer of url into out; anything else is an error.
 func getJSON(url string, out any) error {
