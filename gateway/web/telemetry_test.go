@@ -148,3 +148,26 @@ func BenchmarkTelemetrySample(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/20, "ns/device")
 }
+
+// FuzzTelemetryOSD: whatever a device puts in its OSD, sampling it never
+// panics, and a position that enters a track is a real one.
+func FuzzTelemetryOSD(f *testing.F) {
+	f.Add([]byte(`{"latitude":22.5,"longitude":113.9,"height":50}`))
+	f.Add([]byte(`{"latitude":"x"`))
+	f.Add([]byte(`{"latitude":1e400,"longitude":-0}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tel := &Telemetry{Source: func() []DeviceOSD { return []DeviceOSD{{SN: "A", OSD: b}} }, TrackWindow: time.Hour}
+		tel.last, tel.subs = map[string]*deviceTrack{}, map[*telemetrySub]struct{}{}
+		s := &telemetrySub{sns: map[string]bool{}, ch: make(chan []byte, 4)}
+		tel.subs[s] = struct{}{}
+		tel.sample(time.Unix(1_700_000_000, 0))
+		if tr := tel.last["A"]; tr != nil {
+			for _, p := range tr.points {
+				if p[1] < -90 || p[1] > 90 || p[2] < -180 || p[2] > 180 || (p[1] == 0 && p[2] == 0) {
+					t.Fatalf("track point %v from %q", p, b)
+				}
+			}
+		}
+	})
+}
