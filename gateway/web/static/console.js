@@ -127,7 +127,7 @@
         status),
       h('div.cam-ctl', {},
         lSel, qSel, action,
-        h('a.button', { href: '/' + vid + '/', target: '_blank', rel: 'noopener' }, t('play')),
+        h('a.button' + (d.online ? '' : '.disabled'), { href: '/' + vid + '/', target: '_blank', rel: 'noopener' }, t('play')),
         h('label.wallpick', { title: t('toWall') }, h('input', { type: 'checkbox', checked: onWall ? true : null, onchange: (e) => pickWall(vid, e.target.checked) }), t('toWall'))),
       err ? h('p.error', {}, Sky.deviceErrorText(err)) : null,
       h('div.vid', {}, vid));
@@ -167,7 +167,7 @@
   };
 
   // ---- streams ------------------------------------------------------
-  const djiPaths = () => new Set(state.devices.flatMap((d) => (d.cameras || []).map((c) => c.video_id)));
+  const djiPaths = () => new Map(state.devices.flatMap((d) => (d.cameras || []).map((c) => [c.video_id, `${Sky.cameraName(c)} · ${Sky.modelName(d)}`])));
   const renderStreams = () => {
     const dji = djiPaths();
     if (!state.streams.length) {
@@ -187,7 +187,8 @@
       return h('div.stream', { dataset: { path: s.path } },
         h('div.cam-head', {},
           h('a.path', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, s.path),
-          dji.has(s.path) ? h('span.tag', {}, 'DJI') : null, st),
+          dji.has(s.path) ? h('span.tag', { title: dji.get(s.path) }, 'DJI') : null, st),
+        dji.has(s.path) ? h('div.muted.small', {}, dji.get(s.path)) : null,
         h('div.meta', {},
           h('span', {}, `${s.source.protocol}${s.source.remote_addr ? ' · ' + s.source.remote_addr : ''}`),
           tracks ? h('span', {}, tracks) : null,

@@ -47,7 +47,7 @@
       p_wait: 'waiting', p_ok: 'done', p_fail: 'failed', p_run: 'working…',
       ls0: 'not connected to the server', ls1: 'connected, not live', ls2: 'live',
       fps: 'fps', bitrate: 'bitrate', rtt: 'RTT', jitter: 'jitter', drop: 'loss',
-      watchAt: 'Viewers watch at',
+      watchAt: 'Viewers watch at', camera: 'camera',
       gwRefused: 'The gateway refused: {0}',
       bridgeRefused: '{0} answered code {1}: {2}',
     },
@@ -92,7 +92,7 @@
       p_wait: '等待', p_ok: '完成', p_fail: '失败', p_run: '进行中…',
       ls0: '未连接服务器', ls1: '已连接，未直播', ls2: '直播中',
       fps: '帧率', bitrate: '码率', rtt: '往返时延', jitter: '抖动', drop: '丢包',
-      watchAt: '观看地址',
+      watchAt: '观看地址', camera: '相机',
       gwRefused: '网关拒绝：{0}',
       bridgeRefused: '{0} 返回错误码 {1}：{2}',
     },
@@ -271,7 +271,8 @@
   const cameraName = (cam) => {
     const idx = cam.camera_index || (cam.video_id || '').split('/')[1] || '';
     const n = CAMERAS[parseInt(idx, 10)];
-    return n ? n : 'camera ' + idx;
+    if (!n) return t('camera') + ' ' + idx;
+    return lang === 'zh' ? n.replace('dock camera', '机场相机').replace(' camera', ' 相机').replace('(aux)', '（辅助）') : n;
   };
   const lensName = (v) => t('lens_' + v) === 'lens_' + v ? v : t('lens_' + v);
   const qualityName = (q) => t('q' + q);
