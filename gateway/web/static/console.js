@@ -141,7 +141,7 @@
         h('div.dev-head', {},
           h('span.model', {}, Sky.modelName(s)), h('span.sn', {}, s.sn), pill(s.online),
           !s.online ? h('span.muted.small', {}, t('lastSeen', Sky.ago(s.last_seen))) : null),
-        h('div.figs', {}, figures(s, so)));
+        h('div.figs', { dataset: { figs: s.sn } }, figures(s, so)));
     });
     const byOwner = new Map();
     for (const c of d.cameras || []) {
@@ -153,7 +153,7 @@
       h('div.dev-head', {},
         h('span.model', {}, Sky.modelName(d)), h('span.sn', {}, d.sn), pill(d.online),
         h('span.muted.small.seen', { dataset: { seen: d.last_seen } }, d.online ? '' : t('lastSeen', Sky.ago(d.last_seen)))),
-      h('div.figs', {}, figures(d, o)),
+      h('div.figs', { dataset: { figs: d.sn } }, figures(d, o)),
       subs,
       cams.length ? h('div.cams', {}, cams) : null);
   };
@@ -277,11 +277,19 @@
   };
 
   // ---- render -------------------------------------------------------
+  // A redraw between a button's press and release would swallow the
+  // click: redraws wait while a pointer is down or a list is open.
+  let pointerDown = false;
+  document.addEventListener('pointerdown', () => { pointerDown = true; }, true);
+  document.addEventListener('pointerup', () => { setTimeout(() => { pointerDown = false; }, 0); }, true);
+  document.addEventListener('pointercancel', () => { pointerDown = false; }, true);
+  let deferred = null;
   const render = () => {
-    // Keep focus and open selects alive: skip a redraw while the operator
-    // is choosing from a list.
     const a = document.activeElement;
-    if (a && a.tagName === 'SELECT' && devicesEl.contains(a)) { setTimeout(render, 500); return; }
+    if (pointerDown || (a && a.tagName === 'SELECT' && devicesEl.contains(a))) {
+      if (!deferred) deferred = setTimeout(() => { deferred = null; render(); }, 300);
+      return;
+    }
     renderDevices();
     renderStreams();
     map.update(mapMarkers(), state.tracks);
@@ -317,10 +325,21 @@
     setHdr(up, err);
     if (up) { reload('devices'); reload('streams'); reload('sessions'); }
   });
+  // OSD changes (up to a few per second per device) redraw only the
+  // figures and the map, never the buttons.
   let osdTimer = null;
   const scheduleOSD = () => {
     if (osdTimer) return;
-    osdTimer = setTimeout(() => { osdTimer = null; render(); }, 400);
+    osdTimer = setTimeout(() => {
+      osdTimer = null;
+      for (const d of state.devices) {
+        for (const dev of [d, ...(d.sub_devices || [])]) {
+          const el = devicesEl.querySelector(`[data-figs="${CSS.escape(dev.sn)}"]`);
+          if (el) el.replaceChildren(...figures(dev, osdOf(dev.sn, dev.osd)).filter(Boolean));
+        }
+      }
+      map.update(mapMarkers(), state.tracks);
+    }, 400);
   };
   Sky.events('/api/v1/telemetry', (type, d) => {
     if (type === 'osd' && d.sn && d.osd) {
