@@ -6,7 +6,7 @@ BIN      := bin
 CONFIG   ?= configs/skyrelay.yml
 FUZZTIME ?= 30s
 
-.PHONY: all build run sim test peers bench fuzz lint clean
+.PHONY: all build run sim test peers bench soak fuzz lint clean
 
 all: build
 
@@ -34,6 +34,14 @@ bench: peers build
 	SKYRELAY_BIN=$(BIN)/skyrelay $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/...
 	$(GO) test -run '^$$' -bench . -timeout 10m ./gb28181/... ./control/...
 	$(GO) test -run '^$$' -bench 'WHIPToWHEP|PullReconnect' -benchtime 1x -timeout 5m ./webrtc/ ./ingest/rtsppull/
+
+# The soak (docs/testing.md): 50 streams with churning publishers and
+# viewers and malformed input on every port, for SOAK_DURATION.
+SOAK_DURATION ?= 30m
+SOAK_TIMEOUT  ?= 45m
+soak: peers build
+	SKYRELAY_SOAK=1 SOAK_DURATION=$(SOAK_DURATION) SKYRELAY_BIN=$(BIN)/skyrelay \
+		$(GO) test -count=1 -v -run '^TestSoak$$' -timeout $(SOAK_TIMEOUT) ./bench/soak/
 
 # A bounded fuzzing campaign over every parser we wrote.
 fuzz:

@@ -22,7 +22,7 @@ import (
 
 // The in-process benchmarks wire the stream core, RTMP ingest and the WHEP
 // server the way cmd/skyrelay does, in the test binary itself, so that
-// `go test -cpuprofile` and `-memprofile` see the gateway's own code. The
+// `go test -cpuprofile` and `-memprofile` see Skyrelay's own code. The
 // figures of record come from the binary (the other files); these exist to
 // explain them, and run only when asked:
 //
@@ -30,7 +30,7 @@ import (
 //	    -cpuprofile /tmp/cpu.prof ./bench/
 const inprocEnv = "SKYRELAY_INPROC"
 
-// inproc is a gateway inside the test process.
+// inproc is Skyrelay inside the test process.
 type inproc struct {
 	hub  *gateway.Hub
 	rtmp *rtmp.Server
@@ -127,7 +127,7 @@ func viewersProcess(b *testing.B, n int, urls []string) int {
 	return got
 }
 
-// heapProfile writes the gateway's in-use heap to $SKYRELAY_HEAPPROFILE
+// heapProfile writes Skyrelay's in-use heap to $SKYRELAY_HEAPPROFILE
 // while its viewers are still connected (go test's -memprofile is written
 // after the benchmark's cleanup, when they are gone).
 func heapProfile(b *testing.B) {

@@ -127,7 +127,7 @@ func BenchmarkJoinMidGOP(b *testing.B) {
 }
 
 // proxyAccepts forwards one TCP connection to target and reports when it
-// was accepted: the moment ffmpeg's RTMP connection reached the gateway's
+// was accepted: the moment ffmpeg's RTMP connection reached Skyrelay's
 // side of loopback, which ffmpeg itself does not tell.
 func proxyAccepts(b *testing.B, target string) (addr string, accepted <-chan time.Time) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -185,8 +185,8 @@ func BenchmarkRTMPFirstFrame(b *testing.B) {
 	gwproc.Report(b, "RTMP first playable frame: load average (1 min)", loadAvg(b), "load")
 }
 
-// relay copies src to dst, quick-acking every read from src like the
-// gateway does.
+// relay copies src to dst, quick-acking every read from src like
+// Skyrelay does.
 func relay(dst, src net.Conn) {
 	buf := make([]byte, 64<<10)
 	for {
@@ -205,7 +205,7 @@ func relay(dst, src net.Conn) {
 
 // waitReadyAt polls the streams API every poll until path is ready and
 // returns when it saw it.
-func waitReadyAt(b *testing.B, g *gwproc.Gateway, path string, poll, within time.Duration) time.Time {
+func waitReadyAt(b *testing.B, g *gwproc.Process, path string, poll, within time.Duration) time.Time {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if ready, err := g.Ready(path); err == nil && ready {

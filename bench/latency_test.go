@@ -19,9 +19,9 @@ const summaryMaxAge = time.Minute
 
 // BenchmarkAddedLatency: ffmpeg encodes testsrc2 live (720p30, x264
 // -tune zerolatency, 1 s GOP, AAC) and pushes RTMP; the ultrafast preset
-// keeps the encoder, which runs on the drone in the field, from taking the
-// gateway's two cores here. Ten WHEP viewers read
-// it. The gateway's own summary of ingest arrival -> handed to the peer
+// keeps the encoder, which runs on the drone in the field, from taking
+// Skyrelay's two cores here. Ten WHEP viewers read
+// it. Skyrelay's own summary of ingest arrival -> handed to the peer
 // connection (skyrelay_added_latency_seconds{protocol="webrtc"}) gives
 // p50/p90/p99 over the last minute, and _sum/_count the mean.
 func BenchmarkAddedLatency(b *testing.B) {

@@ -17,7 +17,7 @@ import (
 // running benchmarks: "N URL [URL...]" puts N viewers on each URL, prints
 // "ready" and keeps them until stdin closes. The in-process benchmarks run
 // their viewers this way, in another process, so that the profile of the
-// test process is the gateway's alone.
+// test process is Skyrelay's alone.
 const viewersEnv = "SKYRELAY_BENCH_VIEWERS"
 
 func TestMain(m *testing.M) {

@@ -12,15 +12,15 @@ import (
 	"github.com/skyrelay/skyrelay/webrtc/whepclient"
 )
 
-// window is the gateway's CPU rate and memory over one sampling window.
+// window is Skyrelay's CPU rate and memory over one sampling window.
 type window struct {
 	cpuPerSec float64 // CPU-seconds per wall-second
 	rss       int64   // bytes at the end of the window
 	hwm       int64
 }
 
-// sampleWindow sleeps for d and returns the gateway's CPU rate over it.
-func sampleWindow(b *testing.B, g *gwproc.Gateway, d time.Duration) window {
+// sampleWindow sleeps for d and returns Skyrelay's CPU rate over it.
+func sampleWindow(b *testing.B, g *gwproc.Process, d time.Duration) window {
 	s0 := g.Sample(b)
 	time.Sleep(d)
 	s1 := g.Sample(b)
@@ -39,12 +39,12 @@ func loadAvg(b *testing.B) float64 {
 	return l
 }
 
-// whepURL is the WHEP endpoint of path on the gateway.
-func whepURL(g *gwproc.Gateway, path string) string { return g.URL("/" + path + "/whep") }
+// whepURL is the WHEP endpoint of path on Skyrelay.
+func whepURL(g *gwproc.Process, path string) string { return g.URL("/" + path + "/whep") }
 
 // startViewers connects n WHEP viewers to each path (n*len(paths) in all)
 // and fails the benchmark when more than a tenth of them could not connect.
-func startViewers(b *testing.B, g *gwproc.Gateway, paths []string, n int) []*whepclient.Client {
+func startViewers(b *testing.B, g *gwproc.Process, paths []string, n int) []*whepclient.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var all []*whepclient.Client
@@ -78,10 +78,10 @@ func reportViewers(b *testing.B, prefix string, cs []*whepclient.Client, d time.
 	return s
 }
 
-// counters are the gateway's byte and drop counters at one instant.
+// counters are Skyrelay's byte and drop counters at one instant.
 type counters struct{ in, out, dropped float64 }
 
-func readCounters(b *testing.B, g *gwproc.Gateway) counters {
+func readCounters(b *testing.B, g *gwproc.Process) counters {
 	var c counters
 	for name, v := range map[string]*float64{"skyrelay_bytes_received_total": &c.in,
 		"skyrelay_bytes_sent_total": &c.out, "skyrelay_frames_dropped_total": &c.dropped} {

@@ -4,5 +4,5 @@ package bench
 
 import "net"
 
-// quickAck is Linux-only, like the gateway's own.
+// quickAck is Linux-only, like Skyrelay's own.
 func quickAck(net.Conn) {}

@@ -11,13 +11,13 @@ import (
 
 // readerWarmUp lets new viewers finish the catch-up through the GOP the
 // core replays to them (webrtc/catchup.go: a 1 s GOP at 4x takes ~0.3 s)
-// and the gateway's heap settle before sampling.
+// and Skyrelay's heap settle before sampling.
 const readerWarmUp = 5 * time.Second
 
-// readerCost measures the gateway with its publishers alone, then with n
+// readerCost measures Skyrelay with its publishers alone, then with n
 // WHEP viewers on each path, and reports the difference per viewer: CPU
 // per viewer-second and RSS per viewer.
-func readerCost(b *testing.B, g *gwproc.Gateway, name string, paths []string, n int) {
+func readerCost(b *testing.B, g *gwproc.Process, name string, paths []string, n int) {
 	base := sampleWindow(b, g, measureWindow/2)
 	load0 := loadAvg(b)
 	cs := startViewers(b, g, paths, n)
@@ -30,8 +30,8 @@ func readerCost(b *testing.B, g *gwproc.Gateway, name string, paths []string, n 
 	with := sampleWindow(b, g, measureWindow)
 	c1 := readCounters(b, g)
 	<-done
-	// The gateway's side: every reader must have been sent the whole
-	// stream, or the CPU per reader describes a gateway that gave up.
+	// Skyrelay's side: every reader must have been sent the whole
+	// stream, or the CPU per reader describes a server that gave up.
 	secs := measureWindow.Seconds()
 	inPerStream := (c1.in - c0.in) * 8 / 1000 / secs / float64(len(paths))
 	outPerReader := (c1.out - c0.out) * 8 / 1000 / secs / readers
@@ -43,9 +43,9 @@ func readerCost(b *testing.B, g *gwproc.Gateway, name string, paths []string, n 
 			outPerReader, inPerStream, c1.dropped-c0.dropped)
 	}
 	if seen.MeanFPS < 25 {
-		// The viewers share two cores with the gateway: a hundred pion
+		// The viewers share two cores with Skyrelay: a hundred pion
 		// clients decrypting 3 Mbit/s each cannot all keep up. What
-		// the gateway sent is checked above; this is the test rig.
+		// Skyrelay sent is checked above; this is the test rig.
 		b.Logf("viewers received %.1f fps on average: the viewer processes, not the gateway, ran short of CPU", seen.MeanFPS)
 	}
 	gwproc.Report(b, name+": gateway CPU-s/s, publishers only", base.cpuPerSec, "cpu-s/s-ingest")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
@@ -17,8 +18,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Config is the whole configuration. The yaml tags are the keys documented in
-// docs/configuration.md and interfaces.md.
+// Config is the whole configuration, and its only definition: the packages
+// that need a section take it from here. The yaml tags are the keys
+// documented in docs/configuration.md.
 type Config struct {
 	LogLevel   string `yaml:"log_level"`
 	PublicHost string `yaml:"public_host"`
@@ -99,22 +101,32 @@ type Credential struct {
 	Password Secret `yaml:"password"`
 }
 
-// MQTT selects the broker.
+// MQTT is which broker the devices talk to.
 type MQTT struct {
+	// Broker is "embedded" (run a broker here) or the URL of an external
+	// broker: tcp://, tls://, ws:// or wss://.
 	Broker   string       `yaml:"broker"`
 	Embedded MQTTEmbedded `yaml:"embedded"`
-	Username string       `yaml:"username"`
-	Password Secret       `yaml:"password"`
-	ClientID string       `yaml:"client_id"`
+	// Username and Password log in to an external broker; the password
+	// may come from SKYRELAY_MQTT_PASSWORD instead (see fromEnv).
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// ClientID for the external broker; empty picks skyrelay-<random>.
+	ClientID string `yaml:"client_id"`
 }
 
 // MQTTEmbedded configures the embedded broker.
 type MQTTEmbedded struct {
-	Listen   string     `yaml:"listen"`
-	WSListen string     `yaml:"ws_listen"`
-	Users    []MQTTUser `yaml:"users"`
-	// AllowAnonymous lets clients without credentials in from anywhere;
-	// loopback clients may always connect anonymously.
+	// Listen is the MQTT TCP address ("" disables it).
+	Listen string `yaml:"listen"`
+	// WSListen is the MQTT-over-WebSocket address, any path such as /mqtt
+	// ("" disables it).
+	WSListen string `yaml:"ws_listen"`
+	// Users are the device accounts (control/README.md has the topic rule).
+	Users []MQTTUser `yaml:"users"`
+	// AllowAnonymous lets clients without credentials in from anywhere,
+	// with access to every topic (a lab only); loopback clients may always
+	// connect anonymously.
 	AllowAnonymous bool `yaml:"allow_anonymous"`
 }
 
@@ -122,30 +134,53 @@ type MQTTEmbedded struct {
 type MQTTUser struct {
 	User     string `yaml:"user"`
 	Password Secret `yaml:"password"`
-	// Gateways lists the gateway SNs this account may act for; empty means
-	// the user name is the gateway SN; ["*"] means any gateway.
+	// Gateways lists the SNs of the devices holding the connection (docks,
+	// remote controllers) this account may act for; empty means the user
+	// name is that SN; ["*"] means any device.
 	Gateways []string `yaml:"gateways"`
 }
 
 // Control tunes the DJI control plane.
 type Control struct {
-	OfflineAfter      time.Duration `yaml:"offline_after"`
-	ReplyTimeout      time.Duration `yaml:"reply_timeout"`
-	ReadyTimeout      time.Duration `yaml:"ready_timeout"`
-	IdleStopAfter     time.Duration `yaml:"idle_stop_after"`
-	DefaultProtocol   string        `yaml:"default_protocol"`
-	RTSPDevicePort    int           `yaml:"rtsp_device_port"`
-	StartRetries      int           `yaml:"start_retries"`
+	// OfflineAfter: a device silent (no osd) for this long is offline.
+	OfflineAfter time.Duration `yaml:"offline_after"`
+	// ReplyTimeout bounds the wait for a services_reply.
+	ReplyTimeout time.Duration `yaml:"reply_timeout"`
+	// ReadyTimeout bounds the wait for playable media once the device has
+	// accepted live_start_push.
+	ReadyTimeout time.Duration `yaml:"ready_timeout"`
+	// IdleStopAfter stops a device push that has had no viewer for this
+	// long; 0 never stops.
+	IdleStopAfter time.Duration `yaml:"idle_stop_after"`
+	// DefaultProtocol is used when POST /api/v1/live names none and for
+	// on-demand starts: rtmp, rtsp, gb28181 or whip.
+	DefaultProtocol string `yaml:"default_protocol"`
+	// RTSPDevicePort is the port a remote controller is asked to serve
+	// RTSP on (url_type 2).
+	RTSPDevicePort int `yaml:"rtsp_device_port"`
+	// StartRetries bounds the retries of live_start_push refused with
+	// x13006 shortly after the device came online.
+	StartRetries int `yaml:"start_retries"`
+	// StartRetryBackoff is the first wait between such retries; it doubles.
 	StartRetryBackoff time.Duration `yaml:"start_retry_backoff"`
-	AppID             string        `yaml:"app_id"`
-	AppKey            Secret        `yaml:"app_key"`
-	AppLicense        Secret        `yaml:"app_license"`
-	NTPServerHost     string        `yaml:"ntp_server_host"`
-	NTPServerPort     int           `yaml:"ntp_server_port"`
-	OrganizationID    string        `yaml:"organization_id"`
-	Organization      string        `yaml:"organization_name"`
-	BindingCode       Secret        `yaml:"binding_code"`
-	AutoBind          bool          `yaml:"auto_bind"`
+
+	// Answers to the dock's `config` request (developer-portal app).
+	AppID         string `yaml:"app_id"`
+	AppKey        Secret `yaml:"app_key"`
+	AppLicense    Secret `yaml:"app_license"`
+	NTPServerHost string `yaml:"ntp_server_host"`
+	NTPServerPort int    `yaml:"ntp_server_port"`
+
+	// Answers to the binding requests of Pilot 2's cloud access.
+	OrganizationID   string `yaml:"organization_id"`
+	OrganizationName string `yaml:"organization_name"`
+	// BindingCode, when set, must match the device_binding_code a dock
+	// presents; empty accepts any code.
+	BindingCode Secret `yaml:"binding_code"`
+	// AutoBind reports every device as already bound to the organization,
+	// so the binding screens are skipped; false reports a device bound only
+	// after it bound itself through airport_organization_bind.
+	AutoBind bool `yaml:"auto_bind"`
 }
 
 // GB28181 is the SIP platform identity and media ports.
@@ -168,8 +203,13 @@ func (s Secret) String() string {
 	return "***"
 }
 
-// LogValue hides the value from slog.
-func (s Secret) LogValue() any { return s.String() }
+// RedactURL is a URL as it may be printed: any password in it masked.
+func RedactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
+}
 
 // Default returns the configuration of an empty file.
 func Default() Config {
@@ -184,7 +224,7 @@ func Default() Config {
 		MQTT:     MQTT{Broker: "embedded", Embedded: MQTTEmbedded{Listen: ":1883", WSListen: ":8083"}, ClientID: "skyrelay"},
 		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, ReadyTimeout: 20 * time.Second,
 			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", RTSPDevicePort: 8554, StartRetries: 3, StartRetryBackoff: 2 * time.Second,
-			NTPServerHost: "pool.ntp.org", NTPServerPort: 123, OrganizationID: "skyrelay", Organization: "Skyrelay", AutoBind: true},
+			NTPServerHost: "pool.ntp.org", NTPServerPort: 123, OrganizationID: "skyrelay", OrganizationName: "Skyrelay", AutoBind: true},
 		GB28181: GB28181{SIPListen: ":5060", MediaPorts: "30000-30499", Domain: "3402000000", ServerID: "34020000002000000001"},
 	}
 }

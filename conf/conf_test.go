@@ -28,6 +28,13 @@ func TestParse(t *testing.T) {
 		{"bad public ip", "webrtc:\n  public_ips: [example.com]\n", "webrtc.public_ips[0]"},
 		{"a section that is not a mapping", "http: 8080\n", "http: must be a mapping"},
 		{"not YAML", "http: [\n", "config:"},
+		{"embedded account without a password", "mqtt:\n  embedded:\n    users:\n      - user: DOCK1\n", "mqtt.embedded.users[0].password"},
+		{"embedded account twice", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b}\n      - {user: a, password: c}\n", "mqtt.embedded.users[1].user"},
+		{"a wildcard in an account's devices", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b, gateways: [\"x/+\"]}\n", "mqtt.embedded.users[0].gateways[0]"},
+		{"embedded broker without a listener", "mqtt:\n  embedded:\n    listen: \"\"\n    ws_listen: \"\"\n", "mqtt.embedded.listen"},
+		{"no ready timeout", "control:\n  ready_timeout: 0s\n", "control.ready_timeout: must be > 0"},
+		{"no retry back-off", "control:\n  start_retry_backoff: 0s\n", "control.start_retry_backoff: must be > 0"},
+		{"bad NTP port", "control:\n  ntp_server_port: 0\n", "control.ntp_server_port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))
@@ -56,7 +63,7 @@ func TestDefaults(t *testing.T) {
 		c.Control.IdleStopAfter != 30*time.Second || c.Control.DefaultProtocol != "rtmp" ||
 		c.GB28181.SIPListen != ":5060" || c.GB28181.Domain != "3402000000" || c.GB28181.ServerID != "34020000002000000001" ||
 		c.Streams.ReconnectGrace != 10*time.Second || c.PublicHost == "" {
-		t.Fatalf("defaults differ from interfaces.md: %+v", c)
+		t.Fatalf("defaults differ from docs/configuration.md: %+v", c)
 	}
 }
 
@@ -71,5 +78,14 @@ func TestSecretsFromEnvironmentNeverPrint(t *testing.T) {
 	}
 	if s := c.MQTT.Password.String(); strings.Contains(s, "hunter2") {
 		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+// TestBrokerErrorHidesPassword: a refused broker URL is named without the
+// password it carries.
+func TestBrokerErrorHidesPassword(t *testing.T) {
+	_, err := Parse([]byte("mqtt:\n  broker: \"foo://u:hunter2@h:1\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "mqtt.broker") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error = %v", err)
 	}
 }

@@ -27,19 +27,7 @@ func (c *Config) Validate() error {
 			bad(key, "%v", err)
 		}
 	}
-	if c.MQTT.Broker == "embedded" {
-		for key, addr := range map[string]string{"mqtt.embedded.listen": c.MQTT.Embedded.Listen, "mqtt.embedded.ws_listen": c.MQTT.Embedded.WSListen} {
-			if addr == "" {
-				continue // empty disables that listener
-			}
-			if err := checkListen(addr); err != nil {
-				bad(key, "%v", err)
-			}
-		}
-	} else if u, err := url.Parse(c.MQTT.Broker); err != nil || u.Host == "" ||
-		!strings.Contains(" tcp mqtt ssl tls ws wss ", " "+u.Scheme+" ") {
-		bad("mqtt.broker", "must be \"embedded\" or a tcp://, tls://, ws:// or wss:// URL, not %q", c.MQTT.Broker)
-	}
+	c.MQTT.validate(bad)
 	for i, ip := range c.WebRTC.PublicIPs {
 		if net.ParseIP(ip) == nil {
 			bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
@@ -62,6 +50,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Control.ReplyTimeout <= 0 {
 		bad("control.reply_timeout", "must be > 0")
+	}
+	if c.Control.ReadyTimeout <= 0 {
+		bad("control.ready_timeout", "must be > 0")
+	}
+	if c.Control.StartRetryBackoff <= 0 {
+		bad("control.start_retry_backoff", "must be > 0")
+	}
+	if p := c.Control.NTPServerPort; p < 1 || p > 65535 {
+		bad("control.ntp_server_port", "must be a port number")
 	}
 	if c.Control.IdleStopAfter < 0 {
 		bad("control.idle_stop_after", "must not be negative (0s = never)")
@@ -93,6 +90,49 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: %s", errs[0])
 	}
 	return nil
+}
+
+// validate checks the mqtt: section: an embedded broker needs a listener
+// and well-formed device accounts; an external one a URL, which is named
+// without its password.
+func (m MQTT) validate(bad func(key, format string, a ...any)) {
+	if m.Broker != "embedded" {
+		u, err := url.Parse(m.Broker)
+		if err != nil || u.Host == "" || !strings.Contains(" tcp mqtt ssl tls ws wss ", " "+u.Scheme+" ") {
+			bad("mqtt.broker", "must be \"embedded\" or a tcp://, tls://, ws:// or wss:// URL, not %q", RedactURL(m.Broker))
+		}
+		return
+	}
+	e := m.Embedded
+	if e.Listen == "" && e.WSListen == "" {
+		bad("mqtt.embedded.listen", "the embedded broker needs listen or ws_listen")
+	}
+	for key, addr := range map[string]string{"mqtt.embedded.listen": e.Listen, "mqtt.embedded.ws_listen": e.WSListen} {
+		if addr == "" {
+			continue // empty disables that listener
+		}
+		if err := checkListen(addr); err != nil {
+			bad(key, "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, u := range e.Users {
+		key := fmt.Sprintf("mqtt.embedded.users[%d]", i)
+		switch {
+		case u.User == "":
+			bad(key+".user", "must not be empty")
+		case seen[u.User]:
+			bad(key+".user", "%q appears twice", u.User)
+		case u.Password == "":
+			bad(key+".password", "must not be empty")
+		}
+		seen[u.User] = true
+		for j, g := range u.Gateways {
+			if g == "" || strings.ContainsAny(g, "/+#") {
+				bad(fmt.Sprintf("%s.gateways[%d]", key, j), "%q is not a device SN or *", g)
+			}
+		}
+	}
 }
 
 // PortRange parses media_ports ("30000-30499").

@@ -8,66 +8,44 @@ import (
 	"io"
 	"net/http"
 	"regexp"
-	"strings"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
+
+// api serves the control API's requests: each handler reads the request,
+// asks the plane and writes the answer; the work is the plane's.
+type api struct{ *Plane }
 
 // maxBody bounds request bodies; DJI service payloads are small.
 const maxBody = 1 << 20
 
-// Handler serves the control plane's HTTP API (interfaces.md):
-//
-//	GET    /api/v1/devices
-//	GET    /api/v1/devices/{sn}
-//	POST   /api/v1/devices/{gateway_sn}/services/{method}
-//	POST   /api/v1/live
-//	GET    /api/v1/live
-//	GET    /api/v1/live/{video_id...}
-//	PATCH  /api/v1/live/{video_id...}
-//	DELETE /api/v1/live/{video_id...}
-//	GET    /api/v1/events
-//
-// Mount it for those paths (or for /api/v1/ as a whole: unknown paths
-// answer a JSON 404, known paths with another method a JSON 405).
-func (p *Plane) Handler() http.Handler {
+// Routes are the control API's routes (docs/api.md), for the one HTTP
+// router; everything else under /api/ is answered there (a JSON 404, or a
+// 405 for a known path with another method).
+func (p *Plane) Routes() map[string]http.HandlerFunc {
 	p.ensure()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/devices", p.apiDevices)
-	mux.HandleFunc("GET /api/v1/devices/{sn}", p.apiDevice)
-	mux.HandleFunc("POST /api/v1/devices/{gateway_sn}/services/{method}", p.apiService)
-	mux.HandleFunc("POST /api/v1/live", p.apiStart)
-	mux.HandleFunc("GET /api/v1/live", p.apiSessions)
-	mux.HandleFunc("GET /api/v1/live/{video_id...}", p.apiSession)
-	mux.HandleFunc("PATCH /api/v1/live/{video_id...}", p.apiPatch)
-	mux.HandleFunc("DELETE /api/v1/live/{video_id...}", p.apiStop)
-	mux.HandleFunc("GET /api/v1/events", p.serveEvents)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		// ServeMux's own 404 and 405 are plain text; the API speaks JSON.
-		var allow []string
-		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
-			r2 := r.Clone(r.Context())
-			r2.Method = m
-			if _, pat := mux.Handler(r2); pat != "/" {
-				allow = append(allow, m)
-			}
-		}
-		if len(allow) > 0 {
-			w.Header().Set("Allow", strings.Join(allow, ", "))
-			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, ", "))
-			return
-		}
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
-	})
-	return mux
+	a := api{p}
+	return map[string]http.HandlerFunc{
+		"GET /api/v1/devices":                                 a.apiDevices,
+		"GET /api/v1/devices/{sn}":                            a.apiDevice,
+		"POST /api/v1/devices/{gateway_sn}/services/{method}": a.apiService,
+		"POST /api/v1/live":                                   a.apiStart,
+		"GET /api/v1/live":                                    a.apiSessions,
+		"GET /api/v1/live/{video_id...}":                      a.apiSession,
+		"PATCH /api/v1/live/{video_id...}":                    a.apiPatch,
+		"DELETE /api/v1/live/{video_id...}":                   a.apiStop,
+		"GET /api/v1/events":                                  a.serveEvents,
+	}
 }
 
-func (p *Plane) apiDevices(w http.ResponseWriter, _ *http.Request) {
+func (p api) apiDevices(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": p.Devices()})
 }
 
-func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
+func (p api) apiDevice(w http.ResponseWriter, r *http.Request) {
 	d, ok := p.Device(r.PathValue("sn"))
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", r.PathValue("sn")))
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no device %q has connected", r.PathValue("sn")))
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -76,7 +54,7 @@ func (p *Plane) apiDevice(w http.ResponseWriter, r *http.Request) {
 var methodName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // apiService passes any Cloud API service through: the body is data.
-func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
+func (p api) apiService(w http.ResponseWriter, r *http.Request) {
 	gw, method := r.PathValue("gateway_sn"), r.PathValue("method")
 	if !methodName.MatchString(method) {
 		writeError(w, http.StatusBadRequest, "bad_request", "method must be a Cloud API method name such as live_stop_push")
@@ -92,11 +70,11 @@ func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
 	}
 	known, online := p.reg.status(gw)
 	if !known {
-		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no gateway %q has connected", gw))
+		writeError(w, http.StatusNotFound, "unknown_device", fmt.Sprintf("no device %q has connected", gw))
 		return
 	}
 	if !online {
-		writeError(w, http.StatusNotFound, "device_offline", fmt.Sprintf("gateway %s is offline", gw))
+		writeError(w, http.StatusNotFound, "device_offline", fmt.Sprintf("device %s is offline", gw))
 		return
 	}
 	rep, err := p.call(r.Context(), gw, method, "", data)
@@ -106,13 +84,13 @@ func (p *Plane) apiService(w http.ResponseWriter, r *http.Request) {
 	}
 	out := map[string]any{"result": rep.Result, "output": rep.Output}
 	if rep.Result != 0 {
-		out["error"] = DecodeError(rep.Result)
+		out["error"] = cloudapi.DecodeError(rep.Result)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // apiStart is POST /api/v1/live.
-func (p *Plane) apiStart(w http.ResponseWriter, r *http.Request) {
+func (p api) apiStart(w http.ResponseWriter, r *http.Request) {
 	var req startRequest
 	if aerr := readJSON(r, &req, false); aerr != nil {
 		writeAPIError(w, aerr)
@@ -138,11 +116,11 @@ func (p *Plane) apiStart(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, s.view())
 }
 
-func (p *Plane) apiSessions(w http.ResponseWriter, _ *http.Request) {
+func (p api) apiSessions(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"items": p.Sessions()})
 }
 
-func (p *Plane) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly bool) *session {
+func (p api) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly bool) *session {
 	id := r.PathValue("video_id")
 	s := p.session(id)
 	if s == nil || (activeOnly && s.isEnded()) {
@@ -152,14 +130,14 @@ func (p *Plane) sessionOr404(w http.ResponseWriter, r *http.Request, activeOnly 
 	return s
 }
 
-func (p *Plane) apiSession(w http.ResponseWriter, r *http.Request) {
+func (p api) apiSession(w http.ResponseWriter, r *http.Request) {
 	if s := p.sessionOr404(w, r, false); s != nil {
 		writeJSON(w, http.StatusOK, s.view())
 	}
 }
 
 // apiPatch changes quality ({"quality":N}) and/or lens ({"lens":"zoom"}).
-func (p *Plane) apiPatch(w http.ResponseWriter, r *http.Request) {
+func (p api) apiPatch(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Quality *int    `json:"quality"`
 		Lens    *string `json:"lens"`
@@ -185,17 +163,13 @@ func (p *Plane) apiPatch(w http.ResponseWriter, r *http.Request) {
 
 // apiStop is DELETE: live_stop_push, then 204. An ended session is simply
 // forgotten.
-func (p *Plane) apiStop(w http.ResponseWriter, r *http.Request) {
+func (p api) apiStop(w http.ResponseWriter, r *http.Request) {
 	s := p.sessionOr404(w, r, false)
 	if s == nil {
 		return
 	}
 	if s.isEnded() {
-		p.smu.Lock()
-		if p.sessions[s.v.VideoID] == s {
-			delete(p.sessions, s.v.VideoID)
-		}
-		p.smu.Unlock()
+		p.sessions.remove(s)
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -229,7 +203,7 @@ func readJSON(r *http.Request, v any, loose bool) *APIError {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body is not valid JSON for this request: " + shortJSONError(err)}
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body is not valid JSON for this request: " + cloudapi.ShortError(err)}
 	}
 	if dec.More() {
 		return &APIError{Status: http.StatusBadRequest, Code: "bad_request", Message: "the body must hold one JSON object"}

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
+	"github.com/skyrelay/skyrelay/gateway"
 )
 
 // APIError is an error the API answers with: {"error":{"code","message"}},
@@ -14,7 +17,7 @@ type APIError struct {
 	Code    string
 	Message string
 	// Device is set when a device refused (code device_error).
-	Device *DeviceError
+	Device *cloudapi.DeviceError
 	// Err is what errors.Is matches (ErrUnknownVideo...).
 	Err error
 }
@@ -23,7 +26,7 @@ type APIError struct {
 var (
 	// ErrUnknownVideo: the path is not a video_id any device offers.
 	ErrUnknownVideo = errors.New("not a video_id in any device's live_capacity")
-	// ErrDeviceOffline: the video's gateway is offline.
+	// ErrDeviceOffline: the device offering the video is offline.
 	ErrDeviceOffline = errors.New("the device is offline")
 	// ErrNotImplemented: the protocol cannot be received yet.
 	ErrNotImplemented = errors.New("protocol not implemented")
@@ -49,31 +52,25 @@ func (e *APIError) MarshalJSON() ([]byte, error) {
 }
 
 func deviceError(method string, code int) *APIError {
-	d := DecodeError(code)
+	d := cloudapi.DecodeError(code)
 	return &APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d,
 		Message: method + " refused by the " + d.Source + ": " + d.Message}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := marshalNoEscape(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"cannot encode the answer"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
-	_, _ = w.Write([]byte("\n"))
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { gateway.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeAPIError(w, &APIError{Status: status, Code: code, Message: msg})
+	gateway.WriteError(w, status, code, msg)
 }
 
+// writeAPIError answers with the API's error shape, plus a device's
+// refusal decoded (see MarshalJSON).
 func writeAPIError(w http.ResponseWriter, e *APIError) {
-	writeJSON(w, e.Status, map[string]any{"error": e})
+	gateway.WriteJSON(w, e.Status, map[string]any{"error": e})
 }
 
-// marshalNoEscape keeps & < > readable in URLs.
+// marshalNoEscape keeps & < > readable in URLs, as gateway.WriteJSON does
+// around it.
 func marshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -26,6 +26,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // benchGateways is how many docks BenchmarkGateways1000 connects.
@@ -61,7 +64,7 @@ func BenchmarkGateways1000(b *testing.B) {
 	c := fastConfig()
 	c.OfflineAfter = 5 * time.Minute
 	c.IdleStopAfter = 0
-	m := MQTTConfig{Broker: "embedded", Embedded: EmbeddedBroker{Listen: "127.0.0.1:0", AllowAnonymousLoopback: true}}
+	m := conf.MQTT{Broker: "embedded", Embedded: conf.MQTTEmbedded{Listen: "127.0.0.1:0"}}
 	media := &benchMedia{}
 	p := New(m, c, media, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := p.Initialize(); err != nil {
@@ -155,7 +158,7 @@ func benchLiveStart(b *testing.B, p *Plane, media *benchMedia) {
 		d, _ := p.Device(gw)
 		return len(d.Cameras) == 3
 	})
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	defer srv.Close()
 	client := srv.Client()
 	vid := gw + "/165-0-7/normal-0"
@@ -308,7 +311,11 @@ func (m *benchMedia) WaitReady(ctx context.Context, _ string) error {
 func (m *benchMedia) PlayURLs(path string) PlayURLs {
 	return PlayURLs{WHEP: "http://127.0.0.1/" + path + "/whep"}
 }
-func (m *benchMedia) Readers(string) int { return 0 }
+func (m *benchMedia) Readers(string) int            { return 0 }
+func (m *benchMedia) Receives(protocol string) bool { return protocol == "rtmp" }
+func (m *benchMedia) Pull(string, string) (func(), error) {
+	return nil, fmt.Errorf("the benchmark media cannot pull")
+}
 
 // benchDevice is a dock that answers every service at once.
 type benchDevice struct {
@@ -657,5 +664,23 @@ func BenchmarkOnMessageOSD(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.onMessage(topic, pl)
+	}
+}
+
+// BenchmarkValidJSON compares Valid with json.Valid on a dock osd.
+func BenchmarkValidJSON(b *testing.B) {
+	pl := benchOSD(nil, "GW", 7)
+	for _, c := range []struct {
+		name string
+		fn   func([]byte) bool
+	}{{"encoding_json", json.Valid}, {"Valid", cloudapi.Valid}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(pl)))
+			for b.Loop() {
+				if !c.fn(pl) {
+					b.Fatal("invalid")
+				}
+			}
+		})
 	}
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
-// Camera is one pushable video of a gateway, from live_capacity.
+// Camera is one pushable video of a device, from live_capacity.
 type Camera struct {
 	VideoID     string `json:"video_id"`
 	DeviceSN    string `json:"device_sn"`
@@ -19,20 +21,20 @@ type Camera struct {
 	SwitchableVideoTypes []string `json:"switchable_video_types"`
 }
 
-// capacityJSON is live_capacity (dji-cloud-api.md §6). The same tree serves
+// capacityJSON is live_capacity (docs/dji-cloud-api.md, live_capacity). The same tree serves
 // docks (the dock camera and the aircraft) and remote controllers (the
 // aircraft only; older builds without switchable_video_types).
 type capacityJSON struct {
-	AvailableVideoNumber  FlexInt `json:"available_video_number"`
-	CoexistVideoNumberMax FlexInt `json:"coexist_video_number_max"`
+	AvailableVideoNumber  cloudapi.FlexInt `json:"available_video_number"`
+	CoexistVideoNumberMax cloudapi.FlexInt `json:"coexist_video_number_max"`
 	DeviceList            []struct {
-		SN         FlexString `json:"sn"`
+		SN         cloudapi.FlexString `json:"sn"`
 		CameraList []struct {
-			CameraIndex FlexString `json:"camera_index"`
+			CameraIndex cloudapi.FlexString `json:"camera_index"`
 			VideoList   []struct {
-				VideoIndex           FlexString `json:"video_index"`
-				VideoType            FlexString `json:"video_type"`
-				SwitchableVideoTypes []string   `json:"switchable_video_types"`
+				VideoIndex           cloudapi.FlexString `json:"video_index"`
+				VideoType            cloudapi.FlexString `json:"video_type"`
+				SwitchableVideoTypes []string            `json:"switchable_video_types"`
 			} `json:"video_list"`
 		} `json:"camera_list"`
 	} `json:"device_list"`
@@ -43,7 +45,7 @@ type capacityJSON struct {
 func parseCapacity(raw json.RawMessage) ([]Camera, error) {
 	var c capacityJSON
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("%w: live_capacity: %v", errMalformed, shortJSONError(err))
+		return nil, fmt.Errorf("%w: live_capacity: %v", cloudapi.ErrMalformed, cloudapi.ShortError(err))
 	}
 	cams := []Camera{}
 	for _, d := range c.DeviceList {
@@ -70,28 +72,28 @@ func parseCapacity(raw json.RawMessage) ([]Camera, error) {
 	return cams, nil
 }
 
-// LiveStatus is what a gateway says about one of its pushes (§7).
+// LiveStatus is what a device says about one of its pushes (docs/dji-cloud-api.md, live_status).
 type LiveStatus struct {
 	VideoID      string `json:"video_id"`
 	VideoType    string `json:"video_type,omitempty"`
 	VideoQuality int    `json:"video_quality"`
 	// Status is 1 while the device pushes, 0 otherwise.
-	Status      int          `json:"status"`
-	ErrorStatus int          `json:"error_status"`
-	Error       *DeviceError `json:"error,omitempty"`
+	Status      int                   `json:"status"`
+	ErrorStatus int                   `json:"error_status"`
+	Error       *cloudapi.DeviceError `json:"error,omitempty"`
 	// LiveTime and LiveTrendline come only from the legacy osd shape.
 	LiveTime      *int `json:"live_time,omitempty"`
 	LiveTrendline *int `json:"live_trendline,omitempty"`
 }
 
 type liveStatusJSON struct {
-	VideoID       FlexString `json:"video_id"`
-	VideoType     FlexString `json:"video_type"`
-	VideoQuality  FlexInt    `json:"video_quality"`
-	Status        *FlexInt   `json:"status"`
-	ErrorStatus   FlexInt    `json:"error_status"`
-	LiveTime      *FlexInt   `json:"live_time"`
-	LiveTrendline *FlexInt   `json:"live_trendline"`
+	VideoID       cloudapi.FlexString `json:"video_id"`
+	VideoType     cloudapi.FlexString `json:"video_type"`
+	VideoQuality  cloudapi.FlexInt    `json:"video_quality"`
+	Status        *cloudapi.FlexInt   `json:"status"`
+	ErrorStatus   cloudapi.FlexInt    `json:"error_status"`
+	LiveTime      *cloudapi.FlexInt   `json:"live_time"`
+	LiveTrendline *cloudapi.FlexInt   `json:"live_trendline"`
 }
 
 // parseLiveStatus reads both shapes: the current array (state topic) and
@@ -103,7 +105,7 @@ func parseLiveStatus(raw json.RawMessage) (list []LiveStatus, legacy bool, err e
 	if len(raw) > 0 && raw[0] == '{' {
 		var o liveStatusJSON
 		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, true, fmt.Errorf("%w: live_status: %v", errMalformed, shortJSONError(err))
+			return nil, true, fmt.Errorf("%w: live_status: %v", cloudapi.ErrMalformed, cloudapi.ShortError(err))
 		}
 		if o.VideoID == "" {
 			return []LiveStatus{}, true, nil
@@ -116,7 +118,7 @@ func parseLiveStatus(raw json.RawMessage) (list []LiveStatus, legacy bool, err e
 	}
 	var arr []liveStatusJSON
 	if err := json.Unmarshal(raw, &arr); err != nil {
-		return nil, false, fmt.Errorf("%w: live_status: %v", errMalformed, shortJSONError(err))
+		return nil, false, fmt.Errorf("%w: live_status: %v", cloudapi.ErrMalformed, cloudapi.ShortError(err))
 	}
 	list = make([]LiveStatus, 0, len(arr))
 	for _, o := range arr {
@@ -139,7 +141,7 @@ func (o liveStatusJSON) status() LiveStatus {
 		ls.Status = int(*o.Status)
 	}
 	if ls.ErrorStatus != 0 {
-		ls.Error = DecodeError(ls.ErrorStatus)
+		ls.Error = cloudapi.DecodeError(ls.ErrorStatus)
 	}
 	if o.LiveTime != nil {
 		v := int(*o.LiveTime)

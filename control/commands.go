@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skyrelay/skyrelay/control/broker"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // callReply is a services_reply.
@@ -32,12 +33,12 @@ var (
 type pending struct {
 	bid    string
 	method string
-	reply  chan *envelope
+	reply  chan *callReply
 	fail   chan error
 }
 
 // commander matches services_reply messages to the commands waiting for
-// them, by tid and bid (dji-cloud-api.md §2 rule 1).
+// them, by tid and bid (docs/dji-cloud-api.md, tid and bid).
 type commander struct {
 	mu      sync.Mutex
 	pending map[string]*pending
@@ -58,13 +59,14 @@ func (c *commander) remove(tid string) {
 	c.mu.Unlock()
 }
 
-// resolve hands a reply to its command; false when nobody waits for it (a
-// late reply, or one for another cloud on the same broker).
-func (c *commander) resolve(e *envelope) bool {
+// resolve hands a reply, matched by tid and bid, to its command; false
+// when nobody waits for it (a late reply, or one for another cloud on the
+// same broker).
+func (c *commander) resolve(tid, bid string, r *callReply) bool {
 	c.mu.Lock()
-	p := c.pending[e.TID]
-	if p != nil && p.bid == e.BID {
-		delete(c.pending, e.TID)
+	p := c.pending[tid]
+	if p != nil && p.bid == bid {
+		delete(c.pending, tid)
 	} else {
 		p = nil
 	}
@@ -72,7 +74,7 @@ func (c *commander) resolve(e *envelope) bool {
 	if p == nil {
 		return false
 	}
-	p.reply <- e // buffered, and removed above, so never blocks
+	p.reply <- r // buffered, and removed above, so never blocks
 	return true
 }
 
@@ -91,9 +93,9 @@ func (c *commander) failAll(err error) {
 // groups the calls of one live session; pass "" for a fresh one.
 func (p *Plane) call(ctx context.Context, gw, method, bid string, data any) (*callReply, error) {
 	if bid == "" {
-		bid = newUUID()
+		bid = cloudapi.NewID()
 	}
-	tid := newUUID()
+	tid := cloudapi.NewID()
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -101,21 +103,20 @@ func (p *Plane) call(ctx context.Context, gw, method, bid string, data any) (*ca
 	if err != nil {
 		return nil, err
 	}
-	w := &pending{bid: bid, method: method, reply: make(chan *envelope, 1), fail: make(chan error, 1)}
+	w := &pending{bid: bid, method: method, reply: make(chan *callReply, 1), fail: make(chan error, 1)}
 	// Registered before publishing: on the embedded broker a device can
 	// answer before Publish returns.
 	p.cmds.add(tid, w)
 	defer p.cmds.remove(tid)
 	start := time.Now()
-	if err := p.bus.Publish(ctx, topicServices(gw), payload); err != nil {
+	if err := p.bus.Publish(ctx, cloudapi.TopicServices(gw), payload); err != nil {
 		return nil, fmt.Errorf("publish %s: %w", method, err)
 	}
 	p.log.Debug("command sent", "gateway", gw, "method", method, "tid", tid, "bid", bid)
 	timer := time.NewTimer(p.Config.ReplyTimeout)
 	defer timer.Stop()
 	select {
-	case e := <-w.reply:
-		r := parseReply(e)
+	case r := <-w.reply:
 		r.took = time.Since(start)
 		return r, nil
 	case err := <-w.fail:
@@ -129,19 +130,20 @@ func (p *Plane) call(ctx context.Context, gw, method, bid string, data any) (*ca
 	}
 }
 
-func parseReply(e *envelope) *callReply {
+// parseReply reads a services_reply, once, in the message handler.
+func parseReply(e *cloudapi.Envelope) *callReply {
 	r := &callReply{Method: e.Method, Data: e.Data}
 	var d map[string]json.RawMessage
 	if json.Unmarshal(e.Data, &d) == nil {
-		if n, ok := flexInt(d["result"]); ok {
+		if n, ok := cloudapi.Int(d["result"]); ok {
 			r.Result = int(n)
 		}
 		r.Output = d["output"]
-		if isNull(r.Output) {
+		if cloudapi.IsNull(r.Output) {
 			r.Output = d["info"]
 		}
 	}
-	if isNull(r.Output) {
+	if cloudapi.IsNull(r.Output) {
 		r.Output = nil
 	}
 	return r

@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Device is a gateway as GET /api/v1/devices shows it (interfaces.md).
+// Device is a device holding an MQTT connection (a dock or a remote
+// controller) as GET /api/v1/devices shows it (docs/api.md).
 type Device struct {
 	SN           string      `json:"sn"`
 	Online       bool        `json:"online"`
@@ -28,7 +29,8 @@ type Device struct {
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
-// SubDevice is a device attached to a gateway, usually its aircraft.
+// SubDevice is a device attached to a dock or remote controller, usually
+// its aircraft.
 type SubDevice struct {
 	SN           string                     `json:"sn"`
 	Online       bool                       `json:"online"`
@@ -43,8 +45,8 @@ type SubDevice struct {
 	Extra        map[string]json.RawMessage `json:"extra,omitempty"`
 }
 
-// view copies a gateway for the API; callers hold r.mu.
-func (g *gateway) view() Device {
+// view copies a device for the API; callers hold the registry lock.
+func (g *device) view() Device {
 	d := Device{
 		SN: g.sn, Online: g.online, Domain: g.domain, Type: g.typ, SubType: g.subType,
 		ThingVersion: g.thingVersion, LastSeen: g.lastSeen,
@@ -82,25 +84,8 @@ func copyState(m map[string]json.RawMessage) map[string]json.RawMessage {
 	return out
 }
 
-// Devices lists every gateway, sorted by SN.
-func (p *Plane) Devices() []Device {
-	p.reg.mu.RLock()
-	defer p.reg.mu.RUnlock()
-	out := make([]Device, 0, len(p.reg.gateways))
-	for _, g := range p.reg.gateways {
-		out = append(out, g.view())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].SN < out[j].SN })
-	return out
-}
+// Devices lists every device holding a connection, sorted by SN.
+func (p *Plane) Devices() []Device { return p.reg.list() }
 
-// Device returns one gateway.
-func (p *Plane) Device(sn string) (Device, bool) {
-	p.reg.mu.RLock()
-	defer p.reg.mu.RUnlock()
-	g := p.reg.gateways[sn]
-	if g == nil {
-		return Device{}, false
-	}
-	return g.view(), true
-}
+// Device returns one device holding a connection.
+func (p *Plane) Device(sn string) (Device, bool) { return p.reg.get(sn) }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // TestEmbeddedDeviceLifecycle plays a Dock 3 with mosquitto_pub and
@@ -91,8 +93,8 @@ func TestEmbeddedDeviceLifecycle(t *testing.T) {
 			dev.pub(t, "thing/product/"+gw+"/requests", msg(rtid, "config", map[string]any{"config_type": "json", "config_scope": "product"}, nil))
 			r = replies.await(t, "config reply", onTopic("thing/product/"+gw+"/requests_reply"))
 			cd := r.data()
-			if r.str("tid") != rtid || flexString(cd["app_id"]) != "123456" || flexString(cd["app_key"]) != "app-key-secret" ||
-				flexString(cd["ntp_server_host"]) != "pool.ntp.org" || cd["result"] != nil {
+			if r.str("tid") != rtid || cloudapi.String(cd["app_id"]) != "123456" || cloudapi.String(cd["app_key"]) != "app-key-secret" ||
+				cloudapi.String(cd["ntp_server_host"]) != "pool.ntp.org" || cd["result"] != nil {
 				t.Fatalf("config reply = %s", r.Raw)
 			}
 			for _, c := range []struct {

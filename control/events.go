@@ -38,10 +38,10 @@ const (
 	EventMQTT             = "mqtt"    // broker connection up or down
 )
 
-// eventHub fans events out to the SSE clients. Publishing never blocks a
+// eventBus fans events out to the SSE clients. Publishing never blocks a
 // device's message handler: a client that falls behind by more than its
 // buffer is cut off (it reconnects) instead.
-type eventHub struct {
+type eventBus struct {
 	mu     sync.Mutex
 	subs   map[*eventSub]struct{}
 	n      atomic.Int32
@@ -58,82 +58,82 @@ const subBuffer = 1024
 
 // active tells whether anyone listens; producers skip building events when
 // nobody does.
-func (h *eventHub) active() bool { return h.n.Load() > 0 }
+func (b *eventBus) active() bool { return b.n.Load() > 0 }
 
-func (h *eventHub) publish(ev Event) {
-	if !h.active() {
+func (b *eventBus) publish(ev Event) {
+	if !b.active() {
 		return
 	}
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	b, err := json.Marshal(ev)
+	data, err := json.Marshal(ev)
 	if err != nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.seq++
-	frame := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", h.seq, ev.Type, b))
-	for s := range h.subs {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	frame := []byte(fmt.Sprintf("id: %d\nevent: %s\ndata: %s\n\n", b.seq, ev.Type, data))
+	for s := range b.subs {
 		select {
 		case s.ch <- frame:
 		default:
 			s.overflow = true
 			close(s.ch)
-			delete(h.subs, s)
-			h.n.Add(-1)
+			delete(b.subs, s)
+			b.n.Add(-1)
 		}
 	}
 }
 
-func (h *eventHub) subscribe() *eventSub {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (b *eventBus) subscribe() *eventSub {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	s := &eventSub{ch: make(chan []byte, subBuffer)}
-	if h.closed {
+	if b.closed {
 		close(s.ch)
 		return s
 	}
-	if h.subs == nil {
-		h.subs = map[*eventSub]struct{}{}
+	if b.subs == nil {
+		b.subs = map[*eventSub]struct{}{}
 	}
-	h.subs[s] = struct{}{}
-	h.n.Add(1)
+	b.subs[s] = struct{}{}
+	b.n.Add(1)
 	return s
 }
 
-func (h *eventHub) unsubscribe(s *eventSub) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
+func (b *eventBus) unsubscribe(s *eventSub) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.subs[s]; ok {
+		delete(b.subs, s)
 		close(s.ch)
-		h.n.Add(-1)
+		b.n.Add(-1)
 	}
 }
 
-func (h *eventHub) close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closed = true
-	for s := range h.subs {
+func (b *eventBus) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	for s := range b.subs {
 		close(s.ch)
-		delete(h.subs, s)
+		delete(b.subs, s)
 	}
-	h.n.Store(0)
+	b.n.Store(0)
 }
 
 // serveEvents streams events as Server-Sent Events. A comment line is sent
 // at once, so a client knows it is subscribed, and every 15 s after that.
-func (p *Plane) serveEvents(w http.ResponseWriter, r *http.Request) {
+func (p api) serveEvents(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "no_streaming", "this connection cannot stream events")
 		return
 	}
-	s := p.hub.subscribe()
-	defer p.hub.unsubscribe(s)
+	s := p.events.subscribe()
+	defer p.events.unsubscribe(s)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

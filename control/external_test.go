@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -32,7 +34,7 @@ func TestExternalBroker(t *testing.T) {
 
 func testExternalBroker(t *testing.T, version string) {
 	b := testpeer.Mosquitto(t)
-	m := MQTTConfig{Broker: b.URL(), ClientID: "skyrelay-test-" + version}
+	m := conf.MQTT{Broker: b.URL(), ClientID: "skyrelay-test-" + version}
 	c := fastConfig()
 	// Long enough that a failure from a dropped connection cannot be
 	// mistaken for a reply timeout.
@@ -66,7 +68,7 @@ func testExternalBroker(t *testing.T, version string) {
 	rtid := nextTID("req")
 	dev.pub(t, "thing/product/"+gw+"/requests", msg(rtid, "config", map[string]any{"config_type": "json", "config_scope": "product"}, nil))
 	r := replies.await(t, "config reply", onTopic("thing/product/"+gw+"/requests_reply"))
-	if r.str("tid") != rtid || flexString(r.data()["app_id"]) != "123456" || flexString(r.data()["ntp_server_host"]) != "pool.ntp.org" {
+	if r.str("tid") != rtid || cloudapi.String(r.data()["app_id"]) != "123456" || cloudapi.String(r.data()["ntp_server_host"]) != "pool.ntp.org" {
 		t.Fatalf("config reply = %s", r.Raw)
 	}
 	etid := nextTID("ev")
@@ -157,7 +159,7 @@ type apiResult struct {
 }
 
 // waitConnected waits until the plane is connected to the external broker
-// with its subscriptions in place.
+// with its cloudapi.Subscriptions in place.
 func waitConnected(t testing.TB, tp *testPlane) {
 	t.Helper()
 	waitFor(t, "the connection to the MQTT broker", func() bool { return tp.external != nil && tp.external.Connected() })

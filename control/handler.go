@@ -5,127 +5,100 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // onMessage handles one device message. It runs on the broker's goroutine
 // of the device's connection (embedded) or on a worker of the client
 // (external), concurrently for different devices.
-func (p *Plane) onMessage(topic string, payload []byte) {
-	sn, kind := parseTopic(topic)
+func (p *Plane) onMessage(topic string, payload []byte) { inbox{p}.handle(topic, payload) }
+
+// inbox handles what devices send: it records it in the registry, answers
+// what needs an answer, hands replies to the commands waiting for them and
+// tells the sessions what concerns them.
+type inbox struct{ *Plane }
+
+func (p inbox) handle(topic string, payload []byte) {
+	sn, kind := cloudapi.ParseTopic(topic)
 	p.met.message(kind)
-	if kind == kindUnknown {
+	if kind == cloudapi.KindUnknown {
 		return
 	}
-	e, err := parseEnvelope(payload)
+	e, err := cloudapi.Parse(payload)
 	if err != nil {
 		p.malformed(topic, err)
 		return
 	}
 	now := time.Now()
 	switch kind {
-	case kindStatus:
+	case cloudapi.KindStatus:
 		p.onStatus(sn, e, now)
-	case kindOSD:
+	case cloudapi.KindOSD:
 		p.onOSD(sn, e, now)
-	case kindState:
+	case cloudapi.KindState:
 		p.onState(sn, e, now)
-	case kindServicesReply:
-		p.touchGateway(sn, now)
-		resolved := p.cmds.resolve(e)
-		if p.hub.active() {
-			r := parseReply(e)
-			p.hub.publish(Event{Type: EventServicesReply, SN: sn, Gateway: sn, Data: map[string]any{
+	case cloudapi.KindServicesReply:
+		p.touch(sn, now)
+		r := parseReply(e)
+		resolved := p.cmds.resolve(e.TID, e.BID, r)
+		if p.events.active() {
+			p.events.publish(Event{Type: EventServicesReply, SN: sn, Gateway: sn, Data: map[string]any{
 				"method": e.Method, "tid": e.TID, "bid": e.BID, "result": r.Result, "awaited": resolved}})
 		}
-	case kindEvents:
+	case cloudapi.KindEvents:
 		p.onEvents(sn, e, now)
-	case kindRequests:
+	case cloudapi.KindRequests:
 		p.onRequests(sn, e, now)
-	case kindPropertySetReply:
-		p.touchGateway(sn, now)
-		p.hub.publish(Event{Type: EventPropertySetReply, SN: sn, Gateway: sn, Data: e.Data})
-	case kindDRCUp:
-		p.touchGateway(sn, now)
+	case cloudapi.KindPropertySetReply:
+		p.touch(sn, now)
+		p.events.publish(Event{Type: EventPropertySetReply, SN: sn, Gateway: sn, Data: e.Data})
+	case cloudapi.KindDRCUp:
+		p.touch(sn, now)
 		// osd_info_push and friends arrive at up to 10 Hz; only replies go
 		// to the event stream.
 		if !strings.HasSuffix(e.Method, "_push") {
-			p.hub.publish(Event{Type: EventDRC, SN: sn, Gateway: sn, Data: map[string]any{"method": e.Method, "data": e.Data}})
+			p.events.publish(Event{Type: EventDRC, SN: sn, Gateway: sn, Data: map[string]any{"method": e.Method, "data": e.Data}})
 		}
 	}
 }
 
-func (p *Plane) malformed(topic string, err error) {
+func (p inbox) malformed(topic string, err error) {
 	p.met.malformed.Inc()
 	p.log.Debug("malformed message ignored", "topic", topic, "error", err)
 }
 
-// send publishes a reply. On the embedded broker that is an in-memory hand
-// over; on an external one it goes through the outbox, since waiting for a
-// PUBACK on the goroutine that delivers messages would stall them.
-func (p *Plane) send(topic string, payload []byte) {
-	if p.outbox == nil {
-		if err := p.bus.Publish(p.ctx, topic, payload); err != nil {
-			p.log.Debug("reply not sent", "topic", topic, "error", err)
-		}
-		return
-	}
-	select {
-	case p.outbox <- outMsg{topic, payload}:
-	default:
-		p.log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", topic)
-	}
-}
+// send publishes a reply without waiting (see broker.Bus.Send).
+func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
 
-type outMsg struct {
-	topic   string
-	payload []byte
-}
-
-func (p *Plane) runOutbox() {
-	defer p.wg.Done()
-	for {
-		select {
-		case m := <-p.outbox:
-			if err := p.bus.Publish(p.ctx, m.topic, m.payload); err != nil {
-				p.log.Debug("reply not sent", "topic", m.topic, "error", err)
-			}
-		case <-p.done:
-			return
-		}
-	}
-}
-
-// touchGateway records a message on a topic keyed by the gateway SN.
-func (p *Plane) touchGateway(sn string, now time.Time) {
-	p.reg.mu.Lock()
-	t := p.reg.touchLocked(sn, "", true, now)
-	p.reg.mu.Unlock()
-	if t.cameOnline {
+// touch records a message on a topic of the device's own.
+func (p inbox) touch(sn string, now time.Time) {
+	if p.reg.touch(sn, now) {
 		p.online(sn)
 	}
 }
 
-func (p *Plane) online(gw string) {
+func (p inbox) online(gw string) {
 	p.log.Info("device online", "gateway", gw)
-	p.hub.publish(Event{Type: EventDeviceOnline, SN: gw, Gateway: gw})
+	p.events.publish(Event{Type: EventDeviceOnline, SN: gw, Gateway: gw})
 }
 
 // onStatus answers update_topo (always: the device re-sends until it gets a
 // reply) and records the topology.
-func (p *Plane) onStatus(gw string, e *envelope, now time.Time) {
+func (p inbox) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
 	method := e.Method
 	if method == "" {
 		method = "update_topo"
 	}
-	p.send(topicStatusReply(gw), reply(e, method, map[string]any{"result": 0}))
+	p.send(cloudapi.TopicStatusReply(gw), cloudapi.Reply(e, method, map[string]any{"result": 0}))
 	if method != "update_topo" {
-		p.touchGateway(gw, now)
+		p.touch(gw, now)
 		return
 	}
 	t, err := parseTopo(e.Data)
 	if err != nil {
-		p.malformed(topicStatusReply(gw), err)
-		p.touchGateway(gw, now)
+		p.malformed(cloudapi.TopicStatus(gw), err)
+		p.touch(gw, now)
 		return
 	}
 	tc, added, removed := p.reg.applyTopo(gw, t, now)
@@ -134,15 +107,15 @@ func (p *Plane) onStatus(gw string, e *envelope, now time.Time) {
 	}
 	if len(added)+len(removed) > 0 {
 		p.log.Info("topology changed", "gateway", gw, "online", added, "offline", removed)
-		p.hub.publish(Event{Type: EventTopology, SN: gw, Gateway: gw, Data: map[string]any{"online": added, "offline": removed}})
+		p.events.publish(Event{Type: EventTopology, SN: gw, Gateway: gw, Data: map[string]any{"online": added, "offline": removed}})
 	}
 }
 
 // onOSD keeps the last osd and liveness. The legacy (v1.1) live_status sits
-// in the gateway's osd; it is parsed only when present and changed.
-func (p *Plane) onOSD(sn string, e *envelope, now time.Time) {
+// in the osd of the device holding the connection; it is parsed only when present and changed.
+func (p inbox) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
 	if len(e.Data) > 0 && !bytes.HasPrefix(bytes.TrimSpace(e.Data), []byte("{")) {
-		p.malformed("thing/product/"+sn+"/osd", errMalformed)
+		p.malformed(cloudapi.TopicOSD(sn), cloudapi.ErrMalformed)
 		return
 	}
 	var legacy json.RawMessage
@@ -154,137 +127,99 @@ func (p *Plane) onOSD(sn string, e *envelope, now time.Time) {
 			legacy = d.LiveStatus
 		}
 	}
-	p.reg.mu.Lock()
-	t := p.reg.touchLocked(sn, e.Gateway, false, now)
-	if t.sub != nil {
-		t.sub.osd = e.Data
-	} else {
-		t.gw.osd = e.Data
+	r := p.reg.applyOSD(sn, e.Gateway, e.Data, legacy, now)
+	if r.cameOnline {
+		p.online(r.dev)
 	}
-	var changed []LiveStatus
-	if legacy != nil && !bytes.Equal(legacy, t.gw.legacyLS) {
-		t.gw.legacyLS = legacy
-		if list, _, err := parseLiveStatus(legacy); err == nil {
-			changed = t.gw.setLiveStatus(list)
-		}
-	}
-	gw := t.gw.sn
-	p.reg.mu.Unlock()
-	if t.cameOnline {
-		p.online(gw)
-	}
-	if len(changed) > 0 {
-		p.hub.publish(Event{Type: EventState, SN: sn, Gateway: gw, Data: map[string]any{"live_status": changed}})
-		p.onLiveStatus(gw, changed)
+	if len(r.changed) > 0 {
+		p.events.publish(Event{Type: EventState, SN: sn, Gateway: r.dev, Data: map[string]any{"live_status": r.changed}})
+		p.onLiveStatus(r.dev, r.changed)
 	}
 }
 
 // onState merges a state message (only changed keys arrive), applies
 // live_capacity and live_status, and answers need_reply every time while
 // applying a repeated tid once.
-func (p *Plane) onState(sn string, e *envelope, now time.Time) {
-	d, err := e.object()
+func (p inbox) onState(sn string, e *cloudapi.Envelope, now time.Time) {
+	d, err := e.Object()
 	if err != nil {
-		p.malformed("thing/product/"+sn+"/state", err)
+		p.malformed(cloudapi.TopicState(sn), err)
 		return
 	}
 	if e.NeedReply {
-		p.send(topicStateReply(sn), reply(e, e.Method, map[string]any{"result": 0}))
+		p.send(cloudapi.TopicStateReply(sn), cloudapi.Reply(e, e.Method, map[string]any{"result": 0}))
 	}
-	// Parsed outside the lock; applied under it.
-	var cams []Camera
-	capRaw, hasCap := d["live_capacity"]
-	if hasCap {
-		if cams, err = parseCapacity(capRaw); err != nil {
-			p.malformed("thing/product/"+sn+"/state", err)
-			hasCap = false
+	// Parsed here, outside the registry's lock; applied under it.
+	u := stateUpdate{sn: sn, hint: e.Gateway, tid: e.TID, data: d}
+	if capRaw, ok := d["live_capacity"]; ok {
+		if u.cameras, err = parseCapacity(capRaw); err != nil {
+			p.malformed(cloudapi.TopicState(sn), err)
+		} else {
+			u.capacity = capRaw
 		}
 	}
-	var statuses []LiveStatus
-	lsRaw, hasLS := d["live_status"]
-	if hasLS {
-		if statuses, _, err = parseLiveStatus(lsRaw); err != nil {
-			p.malformed("thing/product/"+sn+"/state", err)
-			hasLS = false
+	if lsRaw, ok := d["live_status"]; ok {
+		if u.statuses, _, err = parseLiveStatus(lsRaw); err != nil {
+			p.malformed(cloudapi.TopicState(sn), err)
+		} else {
+			u.hasStatus = true
 		}
 	}
-
-	p.reg.mu.Lock()
-	t := p.reg.touchLocked(sn, e.Gateway, false, now)
-	target, ring := t.gw.state, &t.gw.tids
-	if t.sub != nil {
-		target, ring = t.sub.state, &t.sub.tids
-	}
-	if ring.seen(e.TID) {
-		p.reg.mu.Unlock()
+	r := p.reg.applyState(u, now)
+	if r.dup {
 		return
 	}
-	changedKeys := mergeState(target, d)
-	var gone []string
-	if hasCap {
-		gone = p.reg.setCapacity(t.gw, capRaw, cams)
+	if r.cameOnline {
+		p.online(r.dev)
 	}
-	var lsChanged []LiveStatus
-	if hasLS {
-		lsChanged = t.gw.setLiveStatus(statuses)
-	}
-	gw := t.gw.sn
-	p.reg.mu.Unlock()
-
-	if t.cameOnline {
-		p.online(gw)
-	}
-	if len(changedKeys) > 0 && p.hub.active() {
-		values := make(map[string]json.RawMessage, len(changedKeys))
-		for _, k := range changedKeys {
+	if len(r.changedKeys) > 0 && p.events.active() {
+		values := make(map[string]json.RawMessage, len(r.changedKeys))
+		for _, k := range r.changedKeys {
 			values[k] = d[k]
 		}
 		data := map[string]any{"changed": values}
-		if hasLS {
-			data["live_status_decoded"] = statuses
+		if u.hasStatus {
+			data["live_status_decoded"] = u.statuses
 		}
-		if hasCap {
-			data["cameras"] = cams
+		if u.capacity != nil {
+			data["cameras"] = u.cameras
 		}
-		p.hub.publish(Event{Type: EventState, SN: sn, Gateway: gw, Data: data})
+		p.events.publish(Event{Type: EventState, SN: sn, Gateway: r.dev, Data: data})
 	}
-	if len(gone) > 0 {
-		p.onCamerasGone(gw, gone)
+	if len(r.gone) > 0 {
+		p.onCamerasGone(r.dev, r.gone)
 	}
-	if len(lsChanged) > 0 {
-		p.onLiveStatus(gw, lsChanged)
+	if len(r.liveChanged) > 0 {
+		p.onLiveStatus(r.dev, r.liveChanged)
 	}
 }
 
 // onEvents forwards a device event once and answers need_reply every time.
-func (p *Plane) onEvents(gw string, e *envelope, now time.Time) {
+func (p inbox) onEvents(gw string, e *cloudapi.Envelope, now time.Time) {
 	if e.NeedReply {
-		p.send(topicEventsReply(gw), reply(e, e.Method, map[string]any{"result": 0}))
+		p.send(cloudapi.TopicEventsReply(gw), cloudapi.Reply(e, e.Method, map[string]any{"result": 0}))
 	}
-	p.reg.mu.Lock()
-	t := p.reg.touchLocked(gw, "", true, now)
-	dup := t.gw.tids.seen(e.TID)
-	p.reg.mu.Unlock()
-	if t.cameOnline {
+	cameOnline, dup := p.reg.touchEvent(gw, e.TID, now)
+	if cameOnline {
 		p.online(gw)
 	}
 	if !dup {
-		p.hub.publish(Event{Type: EventDeviceEvent, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})
+		p.events.publish(Event{Type: EventDeviceEvent, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})
 	}
 }
 
 // onRequests answers a device's request.
-func (p *Plane) onRequests(gw string, e *envelope, now time.Time) {
-	p.touchGateway(gw, now)
-	if _, err := e.object(); err != nil {
+func (p inbox) onRequests(gw string, e *cloudapi.Envelope, now time.Time) {
+	p.touch(gw, now)
+	if _, err := e.Object(); err != nil {
 		// Still answered below: a device waits ~40 s for a request that
-		// gets no reply (§4.4).
-		p.malformed("thing/product/"+gw+"/requests", err)
+		// gets no reply (docs/field-quirks.md).
+		p.malformed(cloudapi.TopicRequests(gw), err)
 	}
 	data, served := p.answerRequest(gw, e)
-	p.send(topicRequestsReply(gw), reply(e, e.Method, data))
+	p.send(cloudapi.TopicRequestsReply(gw), cloudapi.Reply(e, e.Method, data))
 	if !served {
 		p.log.Info("device request not served; answered with a failure", "gateway", gw, "method", e.Method, "result", unservedResult)
 	}
-	p.hub.publish(Event{Type: EventRequest, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "served": served}})
+	p.events.publish(Event{Type: EventRequest, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "served": served}})
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
+	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -121,10 +125,28 @@ func (m *fakeMedia) Readers(path string) int {
 	return m.readers[path]
 }
 
+// Receives: a plain fakeMedia takes rtmp only.
+func (m *fakeMedia) Receives(protocol string) bool { return protocol == "rtmp" }
+
+// Pull: a plain fakeMedia cannot pull.
+func (m *fakeMedia) Pull(path, url string) (func(), error) {
+	return nil, errors.New("this media gateway cannot pull")
+}
+
 func (m *fakeMedia) revokedN(path string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.revoked[path]
+}
+
+// apiHandler routes the plane's API as the gateway's one router does.
+func apiHandler(p *Plane) http.Handler {
+	mux := http.NewServeMux()
+	for pattern, h := range p.Routes() {
+		mux.Handle(pattern, h)
+	}
+	mux.Handle("/api/", gateway.APINotFound(mux, "/api/"))
+	return mux
 }
 
 // testPlane is a running plane with its API on an httptest server.
@@ -135,8 +157,8 @@ type testPlane struct {
 }
 
 // fastConfig is the control config for tests: short timeouts.
-func fastConfig() Config {
-	c := DefaultConfig()
+func fastConfig() conf.Control {
+	c := conf.Default().Control
 	c.ReplyTimeout = 5 * time.Second
 	c.ReadyTimeout = 5 * time.Second
 	c.StartRetryBackoff = 10 * time.Millisecond
@@ -145,21 +167,21 @@ func fastConfig() Config {
 }
 
 // embeddedConfig is an embedded broker on free loopback ports.
-func embeddedConfig() MQTTConfig {
-	m := DefaultMQTTConfig()
+func embeddedConfig() conf.MQTT {
+	m := conf.Default().MQTT
 	m.Embedded.Listen = "127.0.0.1:0"
 	m.Embedded.WSListen = "127.0.0.1:0"
 	return m
 }
 
-func startPlane(t testing.TB, m MQTTConfig, c Config) *testPlane {
+func startPlane(t testing.TB, m conf.MQTT, c conf.Control) *testPlane {
 	t.Helper()
 	media := newFakeMedia()
 	p := New(m, c, media, testLogger(t))
 	if err := p.Initialize(); err != nil {
 		t.Fatalf("Initialize: %v", err)
 	}
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
@@ -230,7 +252,7 @@ type sseEvent struct {
 func (e sseEvent) field(key string) string {
 	var m map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &m)
-	return flexString(m[key])
+	return cloudapi.String(m[key])
 }
 
 // sseClient reads the event stream.
@@ -375,7 +397,7 @@ type mqttMsg struct {
 	Raw     string
 }
 
-func (m mqttMsg) str(key string) string { return flexString(m.Payload[key]) }
+func (m mqttMsg) str(key string) string { return cloudapi.String(m.Payload[key]) }
 
 func (m mqttMsg) data() map[string]json.RawMessage {
 	var d map[string]json.RawMessage

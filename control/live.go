@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sort"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // retryWindow is how soon after a device (or its aircraft) came online an
 // x13006 refusal is taken for "not ready yet" and retried with back-off
-// (dji-cloud-api.md §14 item 3). Later, x13006 is final.
+// (docs/field-quirks.md, x13006). Later, x13006 is final.
 const retryWindow = 2 * time.Minute
 
 // startRequest is POST /api/v1/live's body.
@@ -44,37 +45,34 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 	}
 	if !online {
 		return nil, false, &APIError{Status: http.StatusNotFound, Code: "device_offline", Err: ErrDeviceOffline,
-			Message: fmt.Sprintf("gateway %s of video_id %q is offline", gw, req.VideoID)}
+			Message: fmt.Sprintf("device %s of video_id %q is offline", gw, req.VideoID)}
 	}
 
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	if old := p.sessions[req.VideoID]; old != nil && !old.isEnded() {
-		return old, true, nil
+	check := func() *APIError {
+		if p.Media == nil {
+			return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+		}
+		if !receives(p.Media, req.Protocol) {
+			return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
+				Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
+		}
+		return nil
 	}
-	if p.Media == nil {
-		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
+	mk := func() *session {
+		ctx, cancel := context.WithCancel(context.Background())
+		now := time.Now()
+		s := &session{p: p, bid: cloudapi.NewID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+			v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
+				Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
+				Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			p.runStart(s)
+		}()
+		return s
 	}
-	if !receives(p.Media, req.Protocol) {
-		return nil, false, &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
-			Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
-	}
-	if p.closing {
-		return nil, false, &APIError{Status: http.StatusServiceUnavailable, Code: "closing", Message: "shutting down"}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	now := time.Now()
-	s = &session{p: p, bid: newUUID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
-		v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
-			Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
-			Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
-	p.sessions[req.VideoID] = s
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.runStart(s)
-	}()
-	return s, false, nil
+	return p.sessions.join(req.VideoID, check, mk)
 }
 
 // runStart is a session's start flow: mint, command, reply, media.
@@ -136,9 +134,9 @@ func (p *Plane) runStart(s *session) {
 			break
 		}
 		since := time.Since(p.reg.cameOnlineAt(v.Gateway))
-		if isRetryAfterOnline(rep.Result) && attempt <= p.Config.StartRetries && since < retryWindow {
+		if cloudapi.IsRetryAfterOnline(rep.Result) && attempt <= p.Config.StartRetries && since < retryWindow {
 			wait := p.Config.StartRetryBackoff << (attempt - 1)
-			d := DecodeError(rep.Result)
+			d := cloudapi.DecodeError(rep.Result)
 			s.note("refused with %d (%s) %s after the device came online: retry %d of %d in %s",
 				rep.Result, d.Message, since.Round(time.Second), attempt, p.Config.StartRetries, wait)
 			t := time.NewTimer(wait)
@@ -152,7 +150,7 @@ func (p *Plane) runStart(s *session) {
 			continue
 		}
 		e := deviceError("live_start_push", rep.Result)
-		if isRetryAfterOnline(rep.Result) && attempt > 1 {
+		if cloudapi.IsRetryAfterOnline(rep.Result) && attempt > 1 {
 			e.Message += fmt.Sprintf(" (after %d attempts)", attempt)
 		}
 		fail(e)
@@ -316,13 +314,7 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 		}
 	}
 	if quality != nil {
-		rep, err := p.call(ctx, v.Gateway, "live_set_quality", s.bid, map[string]any{"video_id": v.VideoID, "video_quality": *quality})
-		if err != nil {
-			return callError("live_set_quality", err, p.Config.ReplyTimeout)
-		}
-		if rep.Result != 0 {
-			e := deviceError("live_set_quality", rep.Result)
-			s.note("%s", e.Message)
+		if e := p.command(ctx, s, "live_set_quality", map[string]any{"video_id": v.VideoID, "video_quality": *quality}); e != nil {
 			return e
 		}
 		s.mu.Lock()
@@ -333,13 +325,7 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 	if lens != nil {
 		// Docs disagree on the payload (docks: video_type only; RCs and the
 		// SDK: both); devices accept both fields, so both are sent.
-		rep, err := p.call(ctx, v.Gateway, "live_lens_change", s.bid, map[string]any{"video_id": v.VideoID, "video_type": *lens})
-		if err != nil {
-			return callError("live_lens_change", err, p.Config.ReplyTimeout)
-		}
-		if rep.Result != 0 {
-			e := deviceError("live_lens_change", rep.Result)
-			s.note("%s", e.Message)
+		if e := p.command(ctx, s, "live_lens_change", map[string]any{"video_id": v.VideoID, "video_type": *lens}); e != nil {
 			return e
 		}
 		s.mu.Lock()
@@ -351,46 +337,31 @@ func (p *Plane) patchSession(ctx context.Context, s *session, quality *int, lens
 	return nil
 }
 
-// session returns the session of a video_id (ended ones included).
-func (p *Plane) session(videoID string) *session {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	return p.sessions[videoID]
+// command sends one command of a session and turns a failure or the
+// device's refusal into the API's error; a refusal is noted on the session.
+func (p *Plane) command(ctx context.Context, s *session, method string, data map[string]any) *APIError {
+	rep, err := p.call(ctx, s.v.Gateway, method, s.bid, data)
+	if err != nil {
+		return callError(method, err, p.Config.ReplyTimeout)
+	}
+	if rep.Result != 0 {
+		e := deviceError(method, rep.Result)
+		s.note("%s", e.Message)
+		return e
+	}
+	return nil
 }
+
+// session returns the session of a video_id (ended ones included).
+func (p *Plane) session(videoID string) *session { return p.sessions.get(videoID) }
 
 // Sessions lists the live sessions, ended ones included, by video_id.
-func (p *Plane) Sessions() []Session {
-	p.smu.Lock()
-	ss := make([]*session, 0, len(p.sessions))
-	for _, s := range p.sessions {
-		ss = append(ss, s)
-	}
-	p.smu.Unlock()
-	out := make([]Session, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, s.view())
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].VideoID < out[j].VideoID })
-	return out
-}
-
-// activeSessionsOf returns the active sessions of a gateway.
-func (p *Plane) activeSessionsOf(gw string) []*session {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	var out []*session
-	for _, s := range p.sessions {
-		if s.v.Gateway == gw && !s.isEnded() {
-			out = append(out, s)
-		}
-	}
-	return out
-}
+func (p *Plane) Sessions() []Session { return p.sessions.views() }
 
 func (p *Plane) sessionChanged(s *session) {
-	if p.hub.active() {
+	if p.events.active() {
 		v := s.view()
-		p.hub.publish(Event{Type: EventSession, SN: v.Gateway, Gateway: v.Gateway, Path: v.Path, Data: v})
+		p.events.publish(Event{Type: EventSession, SN: v.Gateway, Gateway: v.Gateway, Path: v.Path, Data: v})
 	}
 }
 
@@ -415,13 +386,13 @@ func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
 		case ls.Status == 1 && accepted && state == StepAccepted:
 			s.step(StepMediaArriving, "the device reports the push running; waiting for a keyframe")
 		case ls.Status == 0 && sawLive && ls.ErrorStatus != 0:
-			d := DecodeError(ls.ErrorStatus)
+			d := cloudapi.DecodeError(ls.ErrorStatus)
 			s.end(StepFailed, "the device reports the push broke: "+d.Message,
 				&APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d, Message: "live_status error_status: " + d.Message})
 		case ls.Status == 0 && sawLive:
 			s.end(StepStopped, "the device reports the push ended", nil)
 		case ls.ErrorStatus != 0:
-			s.note("the device reports error_status %d: %s", ls.ErrorStatus, DecodeError(ls.ErrorStatus).Message)
+			s.note("the device reports error_status %d: %s", ls.ErrorStatus, cloudapi.DecodeError(ls.ErrorStatus).Message)
 		default:
 			p.sessionChanged(s)
 		}
@@ -437,19 +408,23 @@ func (p *Plane) onCamerasGone(gw string, gone []string) {
 	}
 }
 
-// onGatewayOffline ends the gateway's sessions.
-func (p *Plane) onGatewayOffline(gw string) {
-	for _, s := range p.activeSessionsOf(gw) {
-		s.end(StepFailed, fmt.Sprintf("gateway %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
-			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the gateway went offline"})
+// onDeviceOffline ends the sessions of a device that went offline.
+func (p *Plane) onDeviceOffline(gw string) {
+	for _, s := range p.sessions.activeOf(gw) {
+		s.end(StepFailed, fmt.Sprintf("device %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
+			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the device went offline"})
 	}
 }
 
-// StreamEvent is how the media gateway reports a path: "ready", "gone",
-// "readers" (readers changed), and others it may have ("lost", "back").
-// It drives idle stop and the event stream.
+// StreamEvent is how the media gateway reports a change of a path: "gone"
+// (the stream ended), "readers" (its viewers changed), "lost" and "back"
+// (its publisher dropped and returned within the grace period); "ready"
+// and any other kind only go to the event stream. Readiness reaches the
+// plane one way, by asking Media.WaitReady: at the start, and again after
+// "gone" (see awaitReturn). StreamEvent drives idle stop and the event
+// stream.
 func (p *Plane) StreamEvent(path string, ev string, readers int) {
-	p.hub.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
+	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
 	s := p.session(path)
 	if s == nil || s.isEnded() {
 		return
@@ -459,32 +434,9 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	state := s.v.State
 	s.mu.Unlock()
 	switch ev {
-	case "ready":
-		s.mu.Lock()
-		if s.regone != nil {
-			s.regone.Stop()
-			s.regone = nil
-		}
-		s.mu.Unlock()
-		// The start flow makes the first playable step; this is a return.
-		if state == StepMediaArriving && s.startDone() {
-			s.step(StepPlayable, "media is playable again")
-		}
 	case "gone":
-		if state == StepPlayable {
-			s.step(StepMediaArriving, "the media stopped; waiting for the device to push again")
-			s.mu.Lock()
-			if s.regone == nil {
-				wait := p.Config.ReadyTimeout
-				s.regone = time.AfterFunc(wait, func() {
-					if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
-						&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
-						v := s.view()
-						p.stopQuietly(v.Gateway, s.bid, v.VideoID)
-					}
-				})
-			}
-			s.mu.Unlock()
+		if state == StepPlayable && s.step(StepMediaArriving, "the media stopped; waiting for the device to push again") {
+			p.awaitReturn(s)
 		}
 	case "lost":
 		s.note("the device's media connection dropped; the gateway holds viewers while it reconnects")
@@ -499,11 +451,38 @@ func (p *Plane) StreamEvent(path string, ev string, readers int) {
 	}
 }
 
-func (s *session) startDone() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
+// awaitReturn waits, once per loss, for the media of a session to become
+// playable again within ready_timeout; otherwise the session fails and the
+// device is told to stop.
+func (p *Plane) awaitReturn(s *session) {
+	s.mu.Lock()
+	if s.rewaiting {
+		s.mu.Unlock()
+		return
 	}
+	s.rewaiting = true
+	s.mu.Unlock()
+	wait := p.Config.ReadyTimeout
+	p.background(func(context.Context) {
+		ctx, cancel := context.WithTimeout(s.ctx, wait)
+		defer cancel()
+		err := p.Media.WaitReady(ctx, s.v.Path)
+		s.mu.Lock()
+		s.rewaiting = false
+		s.mu.Unlock()
+		switch {
+		case err == nil:
+			if s.stepFrom(StepMediaArriving, StepPlayable, "media is playable again") {
+				s.mu.Lock()
+				s.armIdleLocked()
+				s.mu.Unlock()
+			}
+		case s.ctx.Err() == nil:
+			if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
+				&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
+				v := s.view()
+				p.stopQuietly(v.Gateway, s.bid, v.VideoID)
+			}
+		}
+	})
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // fakeDock is a Dock 3 played by mosquitto_pub/mosquitto_sub: it announces
@@ -126,8 +128,8 @@ func TestLiveSessionRTMP(t *testing.T) {
 	res := tp.startAsync(t, `{"video_id":"`+vid+`","quality":3}`)
 	start := dock.next("live_start_push")
 	sd := start.data()
-	if flexString(sd["url_type"]) != "1" || flexString(sd["video_id"]) != vid || flexString(sd["video_quality"]) != "3" ||
-		!strings.HasPrefix(flexString(sd["url"]), "rtmp://127.0.0.1:1935/"+vid+"?secret=") {
+	if cloudapi.String(sd["url_type"]) != "1" || cloudapi.String(sd["video_id"]) != vid || cloudapi.String(sd["video_quality"]) != "3" ||
+		!strings.HasPrefix(cloudapi.String(sd["url"]), "rtmp://127.0.0.1:1935/"+vid+"?secret=") {
 		t.Fatalf("live_start_push = %s", start.Raw)
 	}
 	bid := start.str("bid")
@@ -156,7 +158,7 @@ func TestLiveSessionRTMP(t *testing.T) {
 	res2 := make(chan int, 1)
 	go func() { res2 <- tp.do(t, "PATCH", "/api/v1/live/"+vid, `{"quality":1}`, &p) }()
 	q := dock.next("live_set_quality")
-	if q.str("bid") != bid || flexString(q.data()["video_quality"]) != "1" || flexString(q.data()["video_id"]) != vid {
+	if q.str("bid") != bid || cloudapi.String(q.data()["video_quality"]) != "1" || cloudapi.String(q.data()["video_id"]) != vid {
 		t.Fatalf("live_set_quality = %s", q.Raw)
 	}
 	if code := <-res2; code != 200 || p.Quality != 1 {
@@ -164,7 +166,7 @@ func TestLiveSessionRTMP(t *testing.T) {
 	}
 	go func() { res2 <- tp.do(t, "PATCH", "/api/v1/live/"+vid, `{"lens":"ir"}`, &p) }()
 	l := dock.next("live_lens_change")
-	if l.str("bid") != bid || flexString(l.data()["video_type"]) != "ir" || flexString(l.data()["video_id"]) != vid {
+	if l.str("bid") != bid || cloudapi.String(l.data()["video_type"]) != "ir" || cloudapi.String(l.data()["video_id"]) != vid {
 		t.Fatalf("live_lens_change = %s", l.Raw)
 	}
 	if code := <-res2; code != 200 || p.Lens != "ir" {
@@ -185,7 +187,7 @@ func TestLiveSessionRTMP(t *testing.T) {
 	// DELETE: live_stop_push, 204, secret revoked.
 	go func() { res2 <- tp.do(t, "DELETE", "/api/v1/live/"+vid, "", nil) }()
 	stop := dock.next("live_stop_push")
-	if stop.str("bid") != bid || flexString(stop.data()["video_id"]) != vid {
+	if stop.str("bid") != bid || cloudapi.String(stop.data()["video_id"]) != vid {
 		t.Fatalf("live_stop_push = %s", stop.Raw)
 	}
 	if code := <-res2; code != 204 {

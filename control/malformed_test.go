@@ -265,6 +265,7 @@ type discardBus struct{}
 
 func (discardBus) Publish(context.Context, string, []byte) error { return nil }
 func (discardBus) Subscribe([]string, broker.Handler) error      { return nil }
+func (discardBus) Send(string, []byte)                           {}
 
 // newBarePlane is a plane without a broker, fed through onMessage.
 func newBarePlane(t testing.TB) *Plane {

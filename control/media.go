@@ -13,58 +13,33 @@ type Media interface {
 	PlayURLs(path string) PlayURLs
 	// Readers returns how many viewers path has now.
 	Readers(path string) int
+	// Receives tells whether the gateway can take a stream of protocol
+	// (rtmp, rtsp, gb28181, whip).
+	Receives(protocol string) bool
+	// Pull pulls a stream a device serves onto path until stop: in
+	// url_type 2 the remote controller runs an RTSP server and replies
+	// with its URL.
+	Pull(path, url string) (stop func(), err error)
 }
 
 // PlayURLs are the viewer URLs of a path.
-type PlayURLs struct{ WHEP, HLS, RTSP, Page string } // JSON: whep, hls, rtsp, page
-
-// MarshalJSON writes the lower-case keys of the API.
-func (u PlayURLs) MarshalJSON() ([]byte, error) {
-	return marshalNoEscape(struct {
-		WHEP string `json:"whep"`
-		HLS  string `json:"hls"`
-		RTSP string `json:"rtsp"`
-		Page string `json:"page"`
-	}{u.WHEP, u.HLS, u.RTSP, u.Page})
+type PlayURLs struct {
+	WHEP string `json:"whep"`
+	HLS  string `json:"hls"`
+	RTSP string `json:"rtsp"`
+	Page string `json:"page"`
 }
 
-// urlTypes maps a protocol to live_start_push's url_type (§8.1). A session
+// urlTypes maps a protocol to live_start_push's url_type (docs/dji-cloud-api.md, url_type). A session
 // needs nothing else protocol-specific: the media gateway's MintPush builds
 // the url string in that protocol's format.
 var urlTypes = map[string]int{"rtmp": 1, "rtsp": 2, "gb28181": 3, "whip": 4}
 
 // implemented are the protocols the control plane can drive; the others
-// answer 501. Beyond rtmp, the media gateway must also say it receives a
-// protocol (Receiver), and rtsp needs a Puller: see receives.
+// answer 501, and so do those the media gateway says it cannot receive.
 var implemented = map[string]bool{"rtmp": true, "rtsp": true, "whip": true, "gb28181": true}
-
-// Receiver is implemented by a Media that tells which protocols it can
-// receive. A Media without it is taken to receive rtmp only.
-type Receiver interface {
-	Receives(protocol string) bool
-}
-
-// Puller is implemented by a Media that can pull a stream a device serves:
-// in url_type 2 the remote controller runs an RTSP server and replies with
-// its URL, and the gateway pulls it onto the session's path until stop.
-type Puller interface {
-	Pull(path, url string) (stop func(), err error)
-}
 
 // receives tells whether m can take a push (or pull) of protocol.
 func receives(m Media, protocol string) bool {
-	if !implemented[protocol] {
-		return false
-	}
-	if protocol == "rtmp" {
-		return true
-	}
-	if r, ok := m.(Receiver); !ok || !r.Receives(protocol) {
-		return false
-	}
-	if protocol == "rtsp" {
-		_, ok := m.(Puller)
-		return ok
-	}
-	return true
+	return implemented[protocol] && m.Receives(protocol)
 }

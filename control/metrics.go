@@ -1,12 +1,16 @@
 package control
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
+)
 
 // metrics are the plane's Prometheus collectors. They belong to the plane
 // (not to the global registry), so tests and several planes do not clash.
 type metrics struct {
 	messages  *prometheus.CounterVec
-	byKind    [kindCount]prometheus.Counter // resolved once: no label lookup per message
+	byKind    [cloudapi.KindCount]prometheus.Counter // resolved once: no label lookup per message
 	malformed prometheus.Counter
 	online    prometheus.Collector
 	sessions  prometheus.Collector
@@ -23,7 +27,7 @@ func newMetrics(p *Plane) *metrics {
 			Help: "Device messages ignored because they could not be parsed.",
 		}),
 	}
-	for k := topicKind(0); k < kindCount; k++ {
+	for k := cloudapi.Kind(0); k < cloudapi.KindCount; k++ {
 		m.byKind[k] = m.messages.WithLabelValues(k.String())
 	}
 	m.online = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -34,11 +38,11 @@ func newMetrics(p *Plane) *metrics {
 		return float64(g)
 	})
 	m.sessions = &sessionCollector{p: p, desc: prometheus.NewDesc("skyrelay_live_sessions",
-		"Live sessions driven by this gateway, by step.", []string{"state"}, nil)}
+		"Live sessions driven by Skyrelay, by step.", []string{"state"}, nil)}
 	return m
 }
 
-func (m *metrics) message(k topicKind) { m.byKind[k].Inc() }
+func (m *metrics) message(k cloudapi.Kind) { m.byKind[k].Inc() }
 
 // sessionCollector counts sessions per step at scrape time.
 type sessionCollector struct {

@@ -4,18 +4,21 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control/broker"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // Plane is the DJI control plane. Fill its fields (or use New), then call
 // Initialize; Close ends it.
 type Plane struct {
-	MQTT   MQTTConfig
-	Config Config
+	// MQTT and Config are the mqtt and control sections of the
+	// configuration, already validated by conf.
+	MQTT   conf.MQTT
+	Config conf.Control
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
@@ -28,13 +31,10 @@ type Plane struct {
 	reg      *registry
 	cmds     commander
 	binds    bindings
-	hub      eventHub
+	events   eventBus
 	met      *metrics
-	outbox   chan outMsg
 
-	smu      sync.Mutex // guards sessions and closing
-	sessions map[string]*session
-	closing  bool
+	sessions sessionTable
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -43,7 +43,7 @@ type Plane struct {
 }
 
 // New returns a plane; call Initialize to start it.
-func New(mqtt MQTTConfig, cfg Config, media Media, log *slog.Logger) *Plane {
+func New(mqtt conf.MQTT, cfg conf.Control, media Media, log *slog.Logger) *Plane {
 	p := &Plane{MQTT: mqtt, Config: cfg, Media: media, Log: log}
 	p.ensure()
 	return p
@@ -58,60 +58,38 @@ func (p *Plane) ensure() {
 			p.log = slog.Default()
 		}
 		p.reg = newRegistry()
-		p.sessions = map[string]*session{}
 		p.met = newMetrics(p)
 		p.ctx, p.cancel = context.WithCancel(context.Background())
 		p.done = make(chan struct{})
 	})
 }
 
-// Initialize validates the configuration, starts the broker (or connects to
-// the external one) and subscribes to the device topics.
+// Initialize starts the broker (or connects to the external one) and
+// subscribes to the device topics. The configuration was validated when
+// it was loaded (conf.Parse).
 func (p *Plane) Initialize() error {
 	p.ensure()
-	if err := p.MQTT.Validate(); err != nil {
-		return fmt.Errorf("mqtt.%w", err)
-	}
-	if err := p.Config.Validate(); err != nil {
-		return fmt.Errorf("control.%w", err)
-	}
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		users := make([]broker.User, 0, len(m.Embedded.Users))
-		for _, u := range m.Embedded.Users {
-			users = append(users, broker.User{Username: u.Username, Password: u.Password, Gateways: u.Gateways})
-		}
-		e := &broker.Embedded{
-			Listen: m.Embedded.Listen, WSListen: m.Embedded.WSListen, Users: users,
-			AllowAnonymous: m.Embedded.AllowAnonymous, AllowAnonymousLoopback: m.Embedded.AllowAnonymousLoopback,
-			GatewayOf: p.reg.gatewayOf, Log: p.log.With("component", "mqtt-broker"),
-		}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
 		p.embedded, p.bus = e, e
-		if err := e.Subscribe(subscriptions, p.onMessage); err != nil {
+		if err := e.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			e.Close()
 			return err
 		}
-		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(users))
+		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(m.Embedded.Users))
 	} else {
-		password := m.Password
-		if password == "" {
-			password = os.Getenv(EnvMQTTPassword)
-		}
-		x := &broker.External{URL: m.Broker, Username: m.Username, Password: password, ClientID: m.ClientID,
-			ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
-		p.outbox = make(chan outMsg, 4096)
-		if err := x.Subscribe(subscriptions, p.onMessage); err != nil {
+		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
+		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
 		}
 		if err := x.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.broker: %w", err)
 		}
 		p.external, p.bus = x, x
-		p.wg.Add(1)
-		go p.runOutbox()
 	}
 	p.wg.Add(1)
 	go p.runSweep()
@@ -123,24 +101,17 @@ func (p *Plane) Initialize() error {
 var reconnectMin = 250 * time.Millisecond
 
 // Close stops every goroutine and the broker. Live sessions are left as they
-// are on the devices: a restarted gateway takes over nothing.
+// are on the devices: a restarted Skyrelay takes over nothing.
 func (p *Plane) Close() {
 	p.ensure()
-	p.smu.Lock()
-	if p.closing {
-		p.smu.Unlock()
+	sessions, first := p.sessions.close()
+	if !first {
 		return
 	}
-	p.closing = true
-	sessions := make([]*session, 0, len(p.sessions))
-	for _, s := range p.sessions {
-		sessions = append(sessions, s)
-	}
-	p.smu.Unlock()
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
-		s.end(StepStopped, "the gateway is shutting down", nil)
+		s.end(StepStopped, "Skyrelay is shutting down", nil)
 	}
 	p.cmds.failAll(broker.ErrClosed)
 	if p.embedded != nil {
@@ -150,7 +121,7 @@ func (p *Plane) Close() {
 		p.external.Close()
 	}
 	p.wg.Wait()
-	p.hub.close()
+	p.events.close()
 }
 
 // BrokerAddr is the embedded broker's TCP address ("" otherwise).
@@ -161,27 +132,16 @@ func (p *Plane) BrokerAddr() string {
 	return p.embedded.Addr()
 }
 
-// BrokerWSAddr is the embedded broker's WebSocket address ("" otherwise).
-func (p *Plane) BrokerWSAddr() string {
-	if p.embedded == nil {
-		return ""
-	}
-	return p.embedded.WSAddr()
-}
-
 // background runs fn on a goroutine Close waits for; fn's context ends at
 // Close. It does nothing once Close has begun.
 func (p *Plane) background(fn func(ctx context.Context)) {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	if p.closing {
-		return
-	}
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		fn(p.ctx)
-	}()
+	p.sessions.ifOpen(func() {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			fn(p.ctx)
+		}()
+	})
 }
 
 // onConnection follows the external broker connection. Commands waiting for
@@ -189,17 +149,17 @@ func (p *Plane) background(fn func(ctx context.Context)) {
 // and failing after reply_timeout would hide why.
 func (p *Plane) onConnection(up bool, err error) {
 	if up {
-		p.hub.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": true}})
+		p.events.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": true}})
 		return
 	}
 	if err == nil {
 		err = broker.ErrConnectionLost
 	}
 	p.cmds.failAll(err)
-	p.hub.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": false, "error": err.Error()}})
+	p.events.publish(Event{Type: EventMQTT, Data: map[string]any{"connected": false, "error": err.Error()}})
 }
 
-// runSweep marks silent gateways offline and forgets long-ended sessions.
+// runSweep marks silent devices offline and forgets long-ended sessions.
 func (p *Plane) runSweep() {
 	defer p.wg.Done()
 	tick := min(max(p.Config.OfflineAfter/4, 10*time.Millisecond), time.Second)
@@ -210,10 +170,10 @@ func (p *Plane) runSweep() {
 		case now := <-t.C:
 			for _, gw := range p.reg.sweep(now, p.Config.OfflineAfter) {
 				p.log.Info("device offline", "gateway", gw, "silent_for", p.Config.OfflineAfter)
-				p.hub.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
-				p.onGatewayOffline(gw)
+				p.events.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
+				p.onDeviceOffline(gw)
 			}
-			p.forgetEnded(now)
+			p.sessions.forgetEnded(now, endedKept)
 		case <-p.done:
 			return
 		}
@@ -222,16 +182,3 @@ func (p *Plane) runSweep() {
 
 // endedKept is how long an ended session stays visible in GET /api/v1/live.
 const endedKept = time.Hour
-
-func (p *Plane) forgetEnded(now time.Time) {
-	p.smu.Lock()
-	defer p.smu.Unlock()
-	for id, s := range p.sessions {
-		s.mu.Lock()
-		old := s.ended && s.v.EndedAt != nil && now.Sub(*s.v.EndedAt) > endedKept
-		s.mu.Unlock()
-		if old {
-			delete(p.sessions, id)
-		}
-	}
-}

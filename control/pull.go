@@ -7,15 +7,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // pullURL takes the RTSP URL a device returns in live_start_push's reply
-// for url_type 2 (dji-cloud-api.md §8.1): in data.output (current SDK) or
+// for url_type 2 (docs/dji-cloud-api.md, url_type): in data.output (current SDK) or
 // data.info (legacy Pilot; parseReply already falls back to it), as a
 // string or as an object holding the URL ({"url": "rtsp://..."}, or any
 // string member that is an rtsp:// URL).
 func pullURL(raw json.RawMessage) (string, error) {
-	if isNull(raw) {
+	if cloudapi.IsNull(raw) {
 		return "", errors.New("the reply carries no pull URL in data.output or data.info")
 	}
 	var s string
@@ -63,20 +66,15 @@ func checkPullURL(s string) (string, error) {
 // stop runs with the session's revoke.
 func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 	v := s.view()
-	pl, ok := p.Media.(Puller)
-	if !ok {
-		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
-			Message: "the media gateway cannot pull RTSP"}
-	}
 	u, err := pullURL(output)
 	if err != nil {
 		return &APIError{Status: http.StatusBadGateway, Code: "bad_reply",
 			Message: "the device accepted live_start_push (url_type 2) but " + err.Error()}
 	}
-	stop, err := pl.Pull(v.Path, u)
+	stop, err := p.Media.Pull(v.Path, u)
 	if err != nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable",
-			Message: fmt.Sprintf("cannot pull %s: %v", redactURL(u), err)}
+			Message: fmt.Sprintf("cannot pull %s: %v", conf.RedactURL(u), err)}
 	}
 	s.mu.Lock()
 	if s.ended {
@@ -92,6 +90,6 @@ func (p *Plane) startPull(s *session, output json.RawMessage) *APIError {
 		}
 	}
 	s.mu.Unlock()
-	s.note("pulling %s from the device", redactURL(u))
+	s.note("pulling %s from the device", conf.RedactURL(u))
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // pullMedia is fakeMedia that also receives rtsp and pulls, recording what
@@ -52,7 +54,7 @@ func startPullPlane(t *testing.T) (*testPlane, *pullMedia) {
 	if err := p.Initialize(); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(p.Handler())
+	srv := httptest.NewServer(apiHandler(p))
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); p.Close() })
 	return &testPlane{Plane: p, media: pm.fakeMedia, srv: srv}, pm
 }
@@ -131,7 +133,7 @@ func TestLiveRTSPPull(t *testing.T) {
 			vid := "AIRP/99-0-0/normal-0"
 			res := tp.startAsync(t, `{"video_id":"`+vid+`","protocol":"rtsp"}`)
 			start := nextCmd(t, cmds, "live_start_push")
-			if u := flexString(start.data()["url"]); flexString(start.data()["url_type"]) != "2" || !strings.HasPrefix(u, "userName=") {
+			if u := cloudapi.String(start.data()["url"]); cloudapi.String(start.data()["url_type"]) != "2" || !strings.HasPrefix(u, "userName=") {
 				t.Fatalf("live_start_push = %s", start.Raw)
 			}
 			r := <-res

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 func TestPullURL(t *testing.T) {
@@ -38,14 +41,14 @@ func TestPullURLFromReply(t *testing.T) {
 		`{"result":0,"output":{"url":"rtsp://u:p@10.0.0.2:8554/live/1"}}`,
 		`{"result":0,"output":null,"info":"rtsp://u:p@10.0.0.2:8554/live/1"}`,
 	} {
-		r := parseReply(&envelope{Method: "live_start_push", Data: json.RawMessage(data)})
+		r := parseReply(&cloudapi.Envelope{Method: "live_start_push", Data: json.RawMessage(data)})
 		got, err := pullURL(r.Output)
 		if err != nil || got != "rtsp://u:p@10.0.0.2:8554/live/1" {
 			t.Errorf("%s: %q %v", data, got, err)
 		}
 	}
-	if s := redactURL("rtsp://u:secret@h:1/p"); strings.Contains(s, "secret") {
-		t.Errorf("redactURL kept the password: %s", s)
+	if s := conf.RedactURL("rtsp://u:secret@h:1/p"); strings.Contains(s, "secret") {
+		t.Errorf("RedactURL kept the password: %s", s)
 	}
 }
 

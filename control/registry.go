@@ -6,22 +6,25 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // registry is the plane's picture of the devices. Messages of different
 // devices are handled concurrently (one goroutine per device connection in
-// the embedded broker), so every access holds mu; the work under it is map
-// updates only, never I/O.
+// the embedded broker), so every method takes mu, which nothing outside
+// this file touches; the work under it is map updates only, never I/O.
 type registry struct {
 	mu       sync.RWMutex
-	gateways map[string]*gateway
-	aircraft map[string]string // sub-device SN -> gateway SN, from update_topo
-	videos   map[string]string // video_id -> gateway SN, from live_capacity
+	devices  map[string]*device
+	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo
+	videos   map[string]string // video_id -> device SN, from live_capacity
 }
 
-// gateway is a device holding an MQTT connection: a dock or a remote
-// controller running Pilot 2.
-type gateway struct {
+// device is a device holding an MQTT connection: a dock or a remote
+// controller running Pilot 2 (the Cloud API calls it a "gateway"; its SN
+// is the one in the topics).
+type device struct {
 	sn           string
 	domain       *int
 	typ, subType *int
@@ -44,7 +47,7 @@ type gateway struct {
 	legacyLS []byte // last legacy live_status object, to skip repeats
 }
 
-// subDevice is what hangs off a gateway: usually its aircraft.
+// subDevice is what hangs off a device: usually its aircraft.
 type subDevice struct {
 	sn           string
 	domain       *int
@@ -81,57 +84,58 @@ func (r *tidRing) seen(tid string) bool {
 }
 
 func newRegistry() *registry {
-	return &registry{gateways: map[string]*gateway{}, aircraft: map[string]string{}, videos: map[string]string{}}
+	return &registry{devices: map[string]*device{}, aircraft: map[string]string{}, videos: map[string]string{}}
 }
 
 // touched says what a message changed about liveness.
 type touched struct {
-	gw         *gateway
-	sub        *subDevice // nil when the message is the gateway's own
+	dev        *device
+	sub        *subDevice // nil when the message is the device's own
 	cameOnline bool
 }
 
-// gatewayLocked returns the gateway sn, creating it.
-func (r *registry) gatewayLocked(sn string) *gateway {
-	g := r.gateways[sn]
+// deviceLocked returns the device sn, creating it.
+func (r *registry) deviceLocked(sn string) *device {
+	g := r.devices[sn]
 	if g == nil {
-		g = &gateway{sn: sn, subs: map[string]*subDevice{}, state: map[string]json.RawMessage{}, live: map[string]*LiveStatus{}}
-		r.gateways[sn] = g
+		g = &device{sn: sn, subs: map[string]*subDevice{}, state: map[string]json.RawMessage{}, live: map[string]*LiveStatus{}}
+		r.devices[sn] = g
 		delete(r.aircraft, sn)
 	}
 	return g
 }
 
-// touchLocked records a message from device sn. hint is the message's
-// "gateway" field. A device not announced by update_topo (the plane
-// restarted while the devices stayed connected) is placed by the hint:
-// a different gateway SN makes it that gateway's sub-device.
-func (r *registry) touchLocked(sn, hint string, asGateway bool, now time.Time) touched {
+// touchLocked records a message from sn. hint is the message's "gateway"
+// field. An SN not announced by update_topo (the plane restarted while the
+// devices stayed connected) is placed by the hint: a different SN there
+// makes it that device's sub-device. own says the topic is the device's
+// own (services_reply, events, requests...), never a sub-device's.
+func (r *registry) touchLocked(sn, hint string, own bool, now time.Time) touched {
 	var t touched
 	switch {
-	case r.gateways[sn] != nil || asGateway:
-		t.gw = r.gatewayLocked(sn)
+	case r.devices[sn] != nil || own:
+		t.dev = r.deviceLocked(sn)
 	case r.aircraft[sn] != "":
-		t.gw = r.gatewayLocked(r.aircraft[sn])
+		t.dev = r.deviceLocked(r.aircraft[sn])
 	case hint != "" && hint != sn:
-		t.gw = r.gatewayLocked(hint)
+		t.dev = r.deviceLocked(hint)
 		r.aircraft[sn] = hint
 	default:
-		t.gw = r.gatewayLocked(sn)
+		t.dev = r.deviceLocked(sn)
 	}
-	if t.gw.sn != sn {
-		t.sub = t.gw.subs[sn]
+	if t.dev.sn != sn {
+		t.sub = t.dev.subs[sn]
 		if t.sub == nil {
 			t.sub = &subDevice{sn: sn, state: map[string]json.RawMessage{}}
-			t.gw.subs[sn] = t.sub
+			t.dev.subs[sn] = t.sub
 		}
 		t.sub.lastSeen = now
 		t.sub.online = true
 	}
-	t.gw.lastSeen = now
-	if !t.gw.online {
-		t.gw.online = true
-		t.gw.onlineSince = now
+	t.dev.lastSeen = now
+	if !t.dev.online {
+		t.dev.online = true
+		t.dev.onlineSince = now
 		t.cameOnline = true
 	}
 	return t
@@ -139,23 +143,23 @@ func (r *registry) touchLocked(sn, hint string, asGateway bool, now time.Time) t
 
 // topo is update_topo's data.
 type topo struct {
-	Domain       *FlexInt   `json:"domain"`
-	Type         *FlexInt   `json:"type"`
-	SubType      *FlexInt   `json:"sub_type"`
-	ThingVersion FlexString `json:"thing_version"`
-	Version      FlexString `json:"version"` // v1.1
-	SubDevices   []topoSub  `json:"sub_devices"`
+	Domain       *cloudapi.FlexInt   `json:"domain"`
+	Type         *cloudapi.FlexInt   `json:"type"`
+	SubType      *cloudapi.FlexInt   `json:"sub_type"`
+	ThingVersion cloudapi.FlexString `json:"thing_version"`
+	Version      cloudapi.FlexString `json:"version"` // v1.1
+	SubDevices   []topoSub           `json:"sub_devices"`
 	extra        map[string]json.RawMessage
 }
 
 type topoSub struct {
-	SN           FlexString `json:"sn"`
-	Domain       *FlexInt   `json:"domain"`
-	Type         *FlexInt   `json:"type"`
-	SubType      *FlexInt   `json:"sub_type"`
-	Index        FlexString `json:"index"`
-	ThingVersion FlexString `json:"thing_version"`
-	Version      FlexString `json:"version"`
+	SN           cloudapi.FlexString `json:"sn"`
+	Domain       *cloudapi.FlexInt   `json:"domain"`
+	Type         *cloudapi.FlexInt   `json:"type"`
+	SubType      *cloudapi.FlexInt   `json:"sub_type"`
+	Index        cloudapi.FlexString `json:"index"`
+	ThingVersion cloudapi.FlexString `json:"thing_version"`
+	Version      cloudapi.FlexString `json:"version"`
 	extra        map[string]json.RawMessage
 }
 
@@ -170,7 +174,7 @@ func extraFields(raw json.RawMessage) map[string]json.RawMessage {
 		return nil
 	}
 	for k := range m {
-		if topoKnown[normKey(k)] {
+		if topoKnown[cloudapi.NormKey(k)] {
 			delete(m, k)
 		}
 	}
@@ -190,7 +194,7 @@ func parseTopo(raw json.RawMessage) (*topo, error) {
 		SubDevices []json.RawMessage `json:"sub_devices"`
 	}
 	if err := json.Unmarshal(raw, t); err != nil {
-		return nil, errMalformed
+		return nil, cloudapi.ErrMalformed
 	}
 	_ = json.Unmarshal(raw, &subsRaw)
 	t.extra = extraFields(raw)
@@ -202,7 +206,7 @@ func parseTopo(raw json.RawMessage) (*topo, error) {
 	return t, nil
 }
 
-func intPtr(f *FlexInt) *int {
+func intPtr(f *cloudapi.FlexInt) *int {
 	if f == nil {
 		return nil
 	}
@@ -210,20 +214,20 @@ func intPtr(f *FlexInt) *int {
 	return &v
 }
 
-func firstNonEmpty(a, b FlexString) string {
+func firstNonEmpty(a, b cloudapi.FlexString) string {
 	if a != "" {
 		return string(a)
 	}
 	return string(b)
 }
 
-// applyTopo records a gateway's topology. Sub-devices missing from the list
+// applyTopo records a device's topology. Sub-devices missing from the list
 // went offline; an empty list means nothing is attached.
 func (r *registry) applyTopo(gwSN string, t *topo, now time.Time) (tc touched, added, removed []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	tc = r.touchLocked(gwSN, "", true, now)
-	g := tc.gw
+	g := tc.dev
 	if t.Domain != nil {
 		g.domain = intPtr(t.Domain)
 	}
@@ -245,7 +249,7 @@ func (r *registry) applyTopo(gwSN string, t *topo, now time.Time) (tc touched, a
 		}
 		listed[sn] = true
 		if old := r.aircraft[sn]; old != "" && old != gwSN {
-			if og := r.gateways[old]; og != nil {
+			if og := r.devices[old]; og != nil {
 				delete(og.subs, sn)
 			}
 		}
@@ -293,9 +297,9 @@ func mergeState(dst, src map[string]json.RawMessage) (changed []string) {
 	return changed
 }
 
-// setCapacity stores live_capacity and re-indexes the gateway's videos. It
+// setCapacity stores live_capacity and re-indexes the device's videos. It
 // returns the video_ids that are no longer offered.
-func (r *registry) setCapacity(g *gateway, raw json.RawMessage, cams []Camera) (gone []string) {
+func (r *registry) setCapacity(g *device, raw json.RawMessage, cams []Camera) (gone []string) {
 	newIDs := map[string]bool{}
 	for _, c := range cams {
 		newIDs[c.VideoID] = true
@@ -318,9 +322,9 @@ func (r *registry) setCapacity(g *gateway, raw json.RawMessage, cams []Camera) (
 
 // setLiveStatus records a live_status report and returns the entries whose
 // status, error or lens changed. The current shape lists every push of the
-// gateway, so a video missing from it is not live; the legacy shape speaks
+// device, so a video missing from it is not live; the legacy shape speaks
 // of one video, so every other video is not live either.
-func (g *gateway) setLiveStatus(list []LiveStatus) (changed []LiveStatus) {
+func (g *device) setLiveStatus(list []LiveStatus) (changed []LiveStatus) {
 	listed := map[string]bool{}
 	for i := range list {
 		ls := list[i]
@@ -341,11 +345,11 @@ func (g *gateway) setLiveStatus(list []LiveStatus) (changed []LiveStatus) {
 	return changed
 }
 
-// sweep marks gateways silent for longer than after as offline.
+// sweep marks devices silent for longer than after as offline.
 func (r *registry) sweep(now time.Time, after time.Duration) (offline []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for sn, g := range r.gateways {
+	for sn, g := range r.devices {
 		if g.online && now.Sub(g.lastSeen) > after {
 			g.online = false
 			for _, s := range g.subs {
@@ -361,12 +365,12 @@ func (r *registry) sweep(now time.Time, after time.Duration) (offline []string) 
 	return offline
 }
 
-// camera finds a video_id offered by some gateway's live_capacity.
+// camera finds a video_id offered by some device's live_capacity.
 func (r *registry) camera(videoID string) (gw string, cam Camera, online, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	gw = r.videos[videoID]
-	g := r.gateways[gw]
+	g := r.devices[gw]
 	if g == nil {
 		return "", Camera{}, false, false
 	}
@@ -382,7 +386,7 @@ func (r *registry) camera(videoID string) (gw string, cam Camera, online, ok boo
 func (r *registry) videoLive(gw, videoID string) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if g := r.gateways[gw]; g != nil {
+	if g := r.devices[gw]; g != nil {
 		if ls := g.live[videoID]; ls != nil {
 			return ls.Status == 1
 		}
@@ -390,12 +394,12 @@ func (r *registry) videoLive(gw, videoID string) bool {
 	return false
 }
 
-// cameOnlineAt is when the gateway, or the latest of its sub-devices, came
+// cameOnlineAt is when the device, or the latest of its sub-devices, came
 // online: devices refuse pushes with x13006 for a while after that.
 func (r *registry) cameOnlineAt(gw string) time.Time {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	g := r.gateways[gw]
+	g := r.devices[gw]
 	if g == nil {
 		return time.Time{}
 	}
@@ -405,28 +409,29 @@ func (r *registry) cameOnlineAt(gw string) time.Time {
 	return g.onlineSince
 }
 
-// status says whether a gateway is known and online.
+// status says whether a device is known and online.
 func (r *registry) status(gw string) (known, online bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	g := r.gateways[gw]
+	g := r.devices[gw]
 	return g != nil, g != nil && g.online
 }
 
-// gatewayOf names the gateway of a sub-device, for the broker's ACL.
-func (r *registry) gatewayOf(sn string) string {
+// parentOf names the device holding the connection of a sub-device, for
+// the broker's ACL.
+func (r *registry) parentOf(sn string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.aircraft[sn]
 }
 
-// counts returns online gateways and sub-devices, for the metrics.
-func (r *registry) countOnline() (gateways, subs int) {
+// countOnline returns online devices and sub-devices, for the metrics.
+func (r *registry) countOnline() (devices, subs int) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, g := range r.gateways {
+	for _, g := range r.devices {
 		if g.online {
-			gateways++
+			devices++
 			for _, s := range g.subs {
 				if s.online {
 					subs++
@@ -434,5 +439,118 @@ func (r *registry) countOnline() (gateways, subs int) {
 			}
 		}
 	}
-	return gateways, subs
+	return devices, subs
+}
+
+// touch records a message on a topic of the device's own (services_reply,
+// requests, property/set_reply, drc/up, a status that is not update_topo).
+func (r *registry) touch(sn string, now time.Time) (cameOnline bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.touchLocked(sn, "", true, now).cameOnline
+}
+
+// touchEvent records an events message; dup says its tid was applied
+// already (the device sends it again until it gets its reply).
+func (r *registry) touchEvent(sn, tid string, now time.Time) (cameOnline, dup bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.touchLocked(sn, "", true, now)
+	return t.cameOnline, t.dev.tids.seen(tid)
+}
+
+// osdResult is what an osd message changed.
+type osdResult struct {
+	dev        string // the device holding the connection
+	cameOnline bool
+	changed    []LiveStatus // from a legacy live_status, when it changed
+}
+
+// applyOSD keeps the last osd of sn; legacy is the v1.1 live_status found
+// in it, nil when there is none.
+func (r *registry) applyOSD(sn, hint string, data, legacy json.RawMessage, now time.Time) osdResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.touchLocked(sn, hint, false, now)
+	if t.sub != nil {
+		t.sub.osd = data
+	} else {
+		t.dev.osd = data
+	}
+	res := osdResult{dev: t.dev.sn, cameOnline: t.cameOnline}
+	if legacy != nil && !bytes.Equal(legacy, t.dev.legacyLS) {
+		t.dev.legacyLS = legacy
+		if list, _, err := parseLiveStatus(legacy); err == nil {
+			res.changed = t.dev.setLiveStatus(list)
+		}
+	}
+	return res
+}
+
+// stateUpdate is a state message, parsed outside the lock.
+type stateUpdate struct {
+	sn, hint, tid string
+	data          map[string]json.RawMessage
+	capacity      json.RawMessage // live_capacity as sent; nil when absent or unreadable
+	cameras       []Camera
+	statuses      []LiveStatus // live_status decoded
+	hasStatus     bool
+}
+
+// stateResult is what a state message changed.
+type stateResult struct {
+	dev         string
+	cameOnline  bool
+	dup         bool     // the tid was applied already: nothing else is set
+	changedKeys []string // state keys whose value changed
+	gone        []string // video_ids no longer offered
+	liveChanged []LiveStatus
+}
+
+// applyState merges a state message (only changed keys arrive) and applies
+// live_capacity and live_status, once per tid.
+func (r *registry) applyState(u stateUpdate, now time.Time) stateResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.touchLocked(u.sn, u.hint, false, now)
+	res := stateResult{dev: t.dev.sn, cameOnline: t.cameOnline}
+	target, ring := t.dev.state, &t.dev.tids
+	if t.sub != nil {
+		target, ring = t.sub.state, &t.sub.tids
+	}
+	if ring.seen(u.tid) {
+		res.dup = true
+		return res
+	}
+	res.changedKeys = mergeState(target, u.data)
+	if u.capacity != nil {
+		res.gone = r.setCapacity(t.dev, u.capacity, u.cameras)
+	}
+	if u.hasStatus {
+		res.liveChanged = t.dev.setLiveStatus(u.statuses)
+	}
+	return res
+}
+
+// list returns every device as the API shows it, sorted by SN.
+func (r *registry) list() []Device {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Device, 0, len(r.devices))
+	for _, g := range r.devices {
+		out = append(out, g.view())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SN < out[j].SN })
+	return out
+}
+
+// get returns one device as the API shows it.
+func (r *registry) get(sn string) (Device, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g := r.devices[sn]
+	if g == nil {
+		return Device{}, false
+	}
+	return g.view(), true
 }

@@ -3,10 +3,12 @@ package control
 import (
 	"encoding/json"
 	"sync"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
-// requestResult for requests this gateway does not serve. Answering at all
-// matters (a dock waits about 40 s for an unanswered request, §4.4), but
+// requestResult for requests Skyrelay does not serve. Answering at all
+// matters (a dock waits about 40 s for an unanswered request, docs/field-quirks.md), but
 // answering 0 would tell it something was granted - say storage credentials
 // that were never sent. 1 is the "failed" of DJI's own result vocabulary
 // (property/set_reply), so the device gets a quick, honest no.
@@ -35,26 +37,26 @@ func (b *bindings) get(sn string) (string, bool) {
 }
 
 // answerRequest builds the requests_reply data of a request, and tells
-// whether the method is one this gateway serves.
-func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
+// whether the method is one Skyrelay serves.
+func (p inbox) answerRequest(gw string, e *cloudapi.Envelope) (data any, served bool) {
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(e.Data, &d)
 	c := p.Config
 	switch e.Method {
 	case "config":
 		// The dock's config reply has its fields directly in data, without
-		// result/output (§4.4).
+		// result/output (docs/dji-cloud-api.md, requests).
 		return map[string]any{
 			"app_id":          c.AppID,
-			"app_key":         c.AppKey,
-			"app_license":     c.AppLicense,
+			"app_key":         string(c.AppKey),
+			"app_license":     string(c.AppLicense),
 			"ntp_server_host": c.NTPServerHost,
 			"ntp_server_port": c.NTPServerPort,
 		}, true
 	case "airport_bind_status":
 		var req struct {
 			Devices []struct {
-				SN FlexString `json:"sn"`
+				SN cloudapi.FlexString `json:"sn"`
 			} `json:"devices"`
 		}
 		_ = json.Unmarshal(e.Data, &req)
@@ -77,8 +79,8 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 		return result(0, map[string]any{"bind_status": out}), true
 	case "airport_organization_get":
 		var req struct {
-			Code  FlexString `json:"device_binding_code"`
-			OrgID FlexString `json:"organization_id"`
+			Code  cloudapi.FlexString `json:"device_binding_code"`
+			OrgID cloudapi.FlexString `json:"organization_id"`
 		}
 		_ = json.Unmarshal(e.Data, &req)
 		if !p.bindingOK(string(req.Code), string(req.OrgID)) {
@@ -88,10 +90,10 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 	case "airport_organization_bind":
 		var req struct {
 			BindDevices []struct {
-				SN       FlexString `json:"sn"`
-				Code     FlexString `json:"device_binding_code"`
-				OrgID    FlexString `json:"organization_id"`
-				Callsign FlexString `json:"device_callsign"`
+				SN       cloudapi.FlexString `json:"sn"`
+				Code     cloudapi.FlexString `json:"device_binding_code"`
+				OrgID    cloudapi.FlexString `json:"organization_id"`
+				Callsign cloudapi.FlexString `json:"device_callsign"`
 			} `json:"bind_devices"`
 		}
 		_ = json.Unmarshal(e.Data, &req)
@@ -108,15 +110,15 @@ func (p *Plane) answerRequest(gw string, e *envelope) (data any, served bool) {
 		return result(0, map[string]any{"err_infos": errs}), true
 	case "flight_areas_get", "offline_map_get":
 		// Nothing to offer; a plain 0 spares older docks a ~40 s wait
-		// before every take-off (§4.4).
+		// before every take-off (docs/field-quirks.md).
 		return result(0, nil), true
 	}
 	return result(unservedResult, nil), false
 }
 
 // bindingOK checks a binding code and organization against the config.
-func (p *Plane) bindingOK(code, orgID string) bool {
-	if p.Config.BindingCode != "" && code != p.Config.BindingCode {
+func (p inbox) bindingOK(code, orgID string) bool {
+	if p.Config.BindingCode != "" && code != string(p.Config.BindingCode) {
 		return false
 	}
 	return orgID == "" || orgID == p.Config.OrganizationID

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
 // TestRequestsBinding plays a dock through Pilot 2's cloud access with
@@ -42,7 +44,7 @@ func TestRequestsBinding(t *testing.T) {
 	d := ask("config", `{"config_type":"json","config_scope":"product"}`).data()
 	for k, want := range map[string]string{"app_id": "123456", "app_key": "app-key-secret", "app_license": "app-license-secret",
 		"ntp_server_host": "ntp.example.test", "ntp_server_port": "1123"} {
-		if got := flexString(d[k]); got != want {
+		if got := cloudapi.String(d[k]); got != want {
 			t.Errorf("config %s = %q, want %q", k, got, want)
 		}
 	}
@@ -57,7 +59,7 @@ func TestRequestsBinding(t *testing.T) {
 		_ = json.Unmarshal(output(r)["bind_status"], &list)
 		out := map[string]map[string]json.RawMessage{}
 		for _, e := range list {
-			out[flexString(e["sn"])] = e
+			out[cloudapi.String(e["sn"])] = e
 		}
 		if len(out) != 2 {
 			t.Fatalf("airport_bind_status lists %d devices: %s", len(out), r.Raw)
@@ -65,7 +67,7 @@ func TestRequestsBinding(t *testing.T) {
 		return out
 	}
 	for sn, e := range bindStatus() {
-		if string(e["is_device_bind_organization"]) != "false" || flexString(e["organization_id"]) != "" {
+		if string(e["is_device_bind_organization"]) != "false" || cloudapi.String(e["organization_id"]) != "" {
 			t.Errorf("%s before binding: %v", sn, e)
 		}
 	}
@@ -85,7 +87,7 @@ func TestRequestsBinding(t *testing.T) {
 		if string(r.data()["result"]) != c.result {
 			t.Errorf("airport_organization_get %s = %s, want result %s", c.data, r.Raw, c.result)
 		}
-		if c.result == "0" && flexString(output(r)["organization_name"]) != "Org Seven" {
+		if c.result == "0" && cloudapi.String(output(r)["organization_name"]) != "Org Seven" {
 			t.Errorf("airport_organization_get %s = %s", c.data, r.Raw)
 		}
 	}
@@ -101,8 +103,8 @@ func TestRequestsBinding(t *testing.T) {
 		t.Fatalf("airport_organization_bind = %s", r.Raw)
 	}
 	st := bindStatus()
-	if e := st[gw]; string(e["is_device_bind_organization"]) != "true" || flexString(e["organization_id"]) != "org-7" ||
-		flexString(e["organization_name"]) != "Org Seven" || flexString(e["device_callsign"]) != "Dock A" {
+	if e := st[gw]; string(e["is_device_bind_organization"]) != "true" || cloudapi.String(e["organization_id"]) != "org-7" ||
+		cloudapi.String(e["organization_name"]) != "Org Seven" || cloudapi.String(e["device_callsign"]) != "Dock A" {
 		t.Errorf("dock after binding: %v", e)
 	}
 	if e := st[ac]; string(e["is_device_bind_organization"]) != "false" {

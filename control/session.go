@@ -58,15 +58,15 @@ type session struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the start flow is over
 
-	mu       sync.Mutex
-	v        Session
-	startErr *APIError
-	ended    bool
-	accepted bool // the device accepted the start
-	sawLive  bool // ...and then reported the video live
-	revoke   func()
-	idle     *time.Timer
-	regone   *time.Timer // media gone: how long to wait for it to return
+	mu        sync.Mutex
+	v         Session
+	startErr  *APIError
+	ended     bool
+	accepted  bool // the device accepted the start
+	sawLive   bool // ...and then reported the video live
+	revoke    func()
+	idle      *time.Timer
+	rewaiting bool // awaitReturn waits for the media to come back
 }
 
 func (s *session) view() Session {
@@ -101,14 +101,18 @@ func (s *session) note(format string, a ...any) {
 }
 
 // step moves an active session to a new step.
-func (s *session) step(step, reason string) bool {
+func (s *session) step(step, reason string) bool { return s.stepFrom("", step, reason) }
+
+// stepFrom moves an active session in step from ("" for any) to another
+// step; false when it is in another step (or ended) by then.
+func (s *session) stepFrom(from, to, reason string) bool {
 	s.mu.Lock()
-	if s.ended {
+	if s.ended || (from != "" && s.v.State != from) {
 		s.mu.Unlock()
 		return false
 	}
-	s.v.State, s.v.Reason = step, reason
-	s.noteLocked("%s: %s", step, reason)
+	s.v.State, s.v.Reason = to, reason
+	s.noteLocked("%s: %s", to, reason)
 	s.mu.Unlock()
 	s.p.sessionChanged(s)
 	return true
@@ -131,9 +135,6 @@ func (s *session) end(step, reason string, err *APIError) bool {
 	s.noteLocked("%s: %s", step, reason)
 	if s.idle != nil {
 		s.idle.Stop()
-	}
-	if s.regone != nil {
-		s.regone.Stop()
 	}
 	revoke := s.revoke
 	s.revoke = nil

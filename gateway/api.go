@@ -9,7 +9,7 @@ import (
 	h265 "github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
 
-// StreamInfo is a stream as GET /api/v1/streams shows it (interfaces.md).
+// StreamInfo is a stream as GET /api/v1/streams shows it (docs/api.md).
 type StreamInfo struct {
 	Path          string       `json:"path"`
 	Ready         bool         `json:"ready"`
@@ -72,16 +72,16 @@ func dimensions(t *Track) (int, int) {
 	return 0, 0
 }
 
-// RegisterAPI adds GET /api/v1/streams and /api/v1/streams/{path...}.
-func (h *Hub) RegisterAPI(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/streams", func(w http.ResponseWriter, _ *http.Request) {
+// Routes are the stream API's routes, for the one HTTP router:
+// GET /api/v1/streams and GET /api/v1/streams/{path...}.
+func (h *Hub) Routes() map[string]http.HandlerFunc {
+	return map[string]http.HandlerFunc{"GET /api/v1/streams": func(w http.ResponseWriter, _ *http.Request) {
 		items := []StreamInfo{}
 		for _, s := range h.Streams() {
 			items = append(items, s.Info())
 		}
 		WriteJSON(w, http.StatusOK, map[string]any{"items": items})
-	})
-	mux.HandleFunc("GET /api/v1/streams/{path...}", func(w http.ResponseWriter, r *http.Request) {
+	}, "GET /api/v1/streams/{path...}": func(w http.ResponseWriter, r *http.Request) {
 		p := strings.Trim(r.PathValue("path"), "/")
 		s := h.Stream(p)
 		if s == nil {
@@ -89,5 +89,5 @@ func (h *Hub) RegisterAPI(mux *http.ServeMux) {
 			return
 		}
 		WriteJSON(w, http.StatusOK, s.Info())
-	})
+	}}
 }

@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"strings"
 )
 
 // WriteError answers with the API's error shape:
@@ -11,9 +13,42 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 	WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
 }
 
-// WriteJSON answers with v as JSON.
+// WriteJSON answers with v as JSON, the one writer of every JSON answer of
+// the HTTP server (API, WHEP/WHIP and HLS errors, control API). & < > stay
+// as they are: answers carry URLs with query strings.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"internal","message":"cannot encode the answer"}}` + "\n")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// APINotFound answers the requests no route of mux takes, for everything
+// under prefix (register it there): 405 with Allow when the path has routes
+// for other methods, 404 otherwise, both in the API's JSON (ServeMux's own
+// answers are plain text).
+func APINotFound(mux *http.ServeMux, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pat := mux.Handler(r2); pat != prefix && pat != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, ", "))
+			return
+		}
+		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	})
 }

@@ -24,7 +24,8 @@ type HTTPServer struct {
 	AllowOrigins []string
 	Log          *slog.Logger
 
-	// Fixed routes: "/api/v1/...", "/metrics", "/healthz".
+	// Mux is the one router of fixed routes: every "/api/..." route,
+	// "/metrics" and "/healthz".
 	Mux *http.ServeMux
 
 	WHEP, WHIP PathHandler // POST /P/whep, PATCH/DELETE /P/whep/ID

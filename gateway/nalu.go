@@ -18,7 +18,7 @@ const (
 
 // classifyH264 sorts an H.264 NAL unit (ITU-T H.264 §7.4.1).
 // DJI docks send custom SEI with the forbidden_zero_bit set (0xF5, see
-// dji-cloud-api.md §12): browsers' decoders reject it, so it counts as bad.
+// docs/field-quirks.md): browsers' decoders reject it, so it counts as bad.
 func classifyH264(n []byte) naluKind {
 	if len(n) == 0 || n[0]&0x80 != 0 {
 		return naluBad

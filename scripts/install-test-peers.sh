@@ -55,6 +55,7 @@ present() {
     fonts-wqy-microhei) exists /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ;;
     nodejs) have node ;;
     npm) have npm ;;
+    yamllint) have yamllint ;;
     *) echo "install-test-peers.sh: no check for $1" >&2; return 1 ;;
   esac
 }
@@ -72,6 +73,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
+  yamllint
   fonts-wqy-microhei # Chinese text in the pages' screenshots (gateway/web)
 )
 
@@ -137,7 +139,7 @@ if [ $service_fix -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 if [ ${#missing_deb[@]} -eq 0 ] && [ $need_npm -eq 0 ] && [ $service_fix -eq 0 ]; then
-  echo "test peers: all present (ffmpeg, chromium, mosquitto, sipp, gstreamer rtsp server, playwright-core $want_pw)"
+  echo "test peers: all present (ffmpeg, chromium, mosquitto, sipp, gstreamer rtsp server, yamllint, playwright-core $want_pw)"
   exit 0
 fi
 

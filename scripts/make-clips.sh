@@ -28,7 +28,7 @@ recipe() {
     -c:a aac -b:a 128k -ac 2)
   local small=(-f lavfi -i testsrc2=size=320x240:rate=25 -t 5 -an -pix_fmt yuv420p)
   case "$1" in
-    # test-peers.md's clip: 1280x720 30 fps 3 Mbit/s, keyframe every 1 s,
+    # the benchmark clip (docs/testing.md): 1280x720 30 fps 3 Mbit/s, keyframe every 1 s,
     # no B-frames (WebRTC cannot carry them), AAC stereo, 30 s.
     h264-720p30.mp4) R=("${av720[@]}" -g 30 -keyint_min 30) ;;
     # The same with 2.5 s between keyframes, as DJI devices send.

@@ -8,7 +8,7 @@ import (
 
 // ControlHandler serves the failure-injection endpoint of a running
 // simulator: POST /inject with an Injection as JSON body applies it to every
-// gateway in faults (keyed by gateway SN), or only to the one named by the
+// device in faults (keyed by device SN), or only to the one named by the
 // query parameter sn. It answers {"applied_to":[SN...]}.
 func ControlHandler(faults map[string]*Faults) http.Handler {
 	mux := http.NewServeMux()
@@ -23,7 +23,7 @@ func ControlHandler(faults map[string]*Faults) http.Handler {
 		var sns []string
 		if sn := r.URL.Query().Get("sn"); sn != "" {
 			if faults[sn] == nil {
-				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no simulated gateway " + sn})
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": "no simulated device " + sn})
 				return
 			}
 			sns = []string{sn}

@@ -1,9 +1,9 @@
-// Package sim simulates DJI Cloud API gateways — a DJI Dock 3 with its
+// Package sim simulates DJI Cloud API devices — a DJI Dock 3 with its
 // Matrice 4TD and a DJI RC Plus 2 running Pilot 2 with a Matrice 4T — against
 // any MQTT 3.1.1 or 5 broker, so that Skyrelay can be tried and tested
 // without a drone.
 //
-// A simulated gateway speaks the protocol of docs/dji-cloud-api.md: it
+// A simulated device speaks the protocol of docs/dji-cloud-api.md: it
 // announces its topology with update_topo until the cloud answers, publishes
 // osd every two seconds and state (live_capacity, live_status) on change,
 // answers services (live_start_push, live_stop_push, live_set_quality,

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Faults are the failures a simulated gateway shows on purpose, the ones real
-// DJI devices show in the field (field-reports.md): error codes for a few
+// Faults are the failures a simulated device shows on purpose, the ones real
+// DJI devices show in the field (docs/field-quirks.md): error codes for a few
 // starts in a row, slow or missing replies, a lost MQTT link, a media gap.
-// Change them at any time with Inject; one Faults belongs to one gateway.
+// Change them at any time with Inject; one Faults belongs to one device.
 type Faults struct {
 	mu         sync.Mutex
 	startCode  int // reply this code to the next startTimes live_start_push
@@ -38,7 +38,7 @@ type Injection struct {
 	// ReplyDelay delays every services_reply from now on; set a negative
 	// value (or Clear) to remove the delay.
 	ReplyDelay Duration `json:"reply_delay,omitempty"`
-	// NoReply makes the gateway ignore the next N services commands entirely
+	// NoReply makes the device ignore the next N services commands entirely
 	// (no action, no reply); -1 ignores all of them until cleared.
 	NoReply int `json:"no_reply,omitempty"`
 	// DropMQTT closes the MQTT connection without DISCONNECT and reconnects

@@ -14,7 +14,7 @@ import (
 // gbPusher is url_type 3: the device becomes a GB28181 device that
 // REGISTERs to serverIP:serverPort as agentID with agentPassword and, when
 // the platform INVITEs its channel, sends the clip as MPEG-PS over RTP
-// (dji-cloud-api.md §8.1; the transport is the one the INVITE offers).
+// (docs/dji-cloud-api.md, "url formats per url_type"; the transport is the one the INVITE offers).
 type gbPusher struct {
 	dev    *gbsim.Device
 	cancel context.CancelFunc
@@ -25,7 +25,7 @@ func (p *gbPusher) start(ctx context.Context, req pushRequest) error {
 	if err != nil {
 		return &pushError{reason: reasonBadURL, err: fmt.Errorf("url_type 3: %w", err)}
 	}
-	// Key case is exact (§8.1): serverIP, not serverIp.
+	// Key case is exact: serverIP, not serverIp.
 	ip, port, serverID := q.Get("serverIP"), q.Get("serverPort"), q.Get("serverID")
 	agent, pass, channel := q.Get("agentID"), q.Get("agentPassword"), q.Get("channel")
 	if ip == "" || serverID == "" || agent == "" || channel == "" {

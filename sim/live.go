@@ -7,22 +7,22 @@ import (
 )
 
 // service carries out one services command and returns its reply data.
-func (g *gateway) service(req envelope, log *slog.Logger) result {
+func (dev *device) service(req envelope, log *slog.Logger) result {
 	switch req.Method {
 	case "live_start_push":
-		return g.liveStart(req.Data, log)
+		return dev.liveStart(req.Data, log)
 	case "live_stop_push":
-		return g.liveStop(req.Data, log)
+		return dev.liveStop(req.Data, log)
 	case "live_set_quality":
-		return g.liveSetQuality(req.Data, log)
+		return dev.liveSetQuality(req.Data, log)
 	case "live_lens_change":
-		return g.liveLensChange(req.Data, log)
+		return dev.liveLensChange(req.Data, log)
 	}
 	log.Info("services command accepted without action")
 	return result{}
 }
 
-// liveParams is the data of the live_* services (§8).
+// liveParams is the data of the live_* services (docs/dji-cloud-api.md, "Services and replies").
 type liveParams struct {
 	URLType      *int   `json:"url_type"`
 	URL          string `json:"url"`
@@ -31,68 +31,68 @@ type liveParams struct {
 	VideoType    string `json:"video_type"`
 }
 
-func (g *gateway) fail(reason int) result { return result{Result: g.m.code(reason)} }
+func (dev *device) fail(reason int) result { return result{Result: dev.m.code(reason)} }
 
-func (g *gateway) liveStart(data json.RawMessage, log *slog.Logger) result {
+func (dev *device) liveStart(data json.RawMessage, log *slog.Logger) result {
 	var p liveParams
 	if err := json.Unmarshal(data, &p); err != nil || p.URLType == nil || p.URL == "" {
 		log.Warn("live_start_push without url_type and url", "err", err)
-		return g.fail(reasonBadURL)
+		return dev.fail(reasonBadURL)
 	}
 	log = log.With("video_id", p.VideoID, "url_type", *p.URLType)
-	if code, ok := g.faults.takeStartCode(); ok {
+	if code, ok := dev.faults.takeStartCode(); ok {
 		log.Warn("fault: failing live_start_push", "result", code)
 		return result{Result: code}
 	}
-	cam, reason := g.m.cameraByID(p.VideoID)
+	cam, reason := dev.m.cameraByID(p.VideoID)
 	if cam == nil {
 		log.Warn("live_start_push for an unknown video_id")
-		return g.fail(reason)
+		return dev.fail(reason)
 	}
 	quality := 0
 	if p.VideoQuality != nil {
 		quality = *p.VideoQuality
 	}
 	if quality < 0 || quality > 4 {
-		return g.fail(reasonBadQuality)
+		return dev.fail(reasonBadQuality)
 	}
 	newPusher := pushers[*p.URLType]
 	if newPusher == nil {
 		log.Warn("url_type not supported by the simulator yet")
-		return g.fail(reasonURLTypeUnsup)
+		return dev.fail(reasonURLTypeUnsup)
 	}
-	g.mu.Lock()
-	_, live := g.sessions[cam]
-	g.mu.Unlock()
+	dev.mu.Lock()
+	_, live := dev.sessions[cam]
+	dev.mu.Unlock()
 	if live {
-		return g.fail(reasonAlreadyLive)
+		return dev.fail(reasonAlreadyLive)
 	}
 
 	s := &session{pusher: newPusher(), gap: make(chan time.Duration, 1)}
 	if *p.URLType == urlTypeRTMP || *p.URLType == urlTypeWHIP {
 		log = log.With("url", redactURL(p.URL))
 	}
-	err := s.pusher.start(g.ctx, pushRequest{
-		url: p.URL, videoID: p.VideoID, clip: g.clip, quirks: g.quirks, log: log, gap: s.gap,
-		onHealth:   func(reason int) { g.setHealth(cam, reason) },
-		onResumed:  func() { g.note(Note{Kind: NotePushResumed, VideoID: p.VideoID}) },
-		rtspListen: g.opts.RTSPListen, rtspHost: g.opts.RTSPHost,
+	err := s.pusher.start(dev.ctx, pushRequest{
+		url: p.URL, videoID: p.VideoID, clip: dev.clip, quirks: dev.quirks, log: log, gap: s.gap,
+		onHealth:   func(reason int) { dev.setHealth(cam, reason) },
+		onResumed:  func() { dev.note(Note{Kind: NotePushResumed, VideoID: p.VideoID}) },
+		rtspListen: dev.opts.RTSPListen, rtspHost: dev.opts.RTSPHost,
 	})
 	if err != nil {
 		log.Warn("push could not start", "err", err)
-		return g.fail(reasonOf(err))
+		return dev.fail(reasonOf(err))
 	}
 
-	g.mu.Lock()
-	g.sessions[cam] = s
-	s.entry = g.entry(cam)
+	dev.mu.Lock()
+	dev.sessions[cam] = s
+	s.entry = dev.entry(cam)
 	*s.entry = liveStatus{VideoID: p.VideoID, VideoType: cam.lens, VideoQuality: quality, Status: 1}
-	g.mu.Unlock()
-	log.Info("push started", "quality", quality, "stream_quirks", g.quirks)
-	g.note(Note{Kind: NotePushStarted, VideoID: p.VideoID})
-	g.sendLiveStatus()
+	dev.mu.Unlock()
+	log.Info("push started", "quality", quality, "stream_quirks", dev.quirks)
+	dev.note(Note{Kind: NotePushStarted, VideoID: p.VideoID})
+	dev.sendLiveStatus()
 	if r, ok := s.pusher.(replier); ok {
-		if g.opts.RTSPReplyInfo {
+		if dev.opts.RTSPReplyInfo {
 			return result{Info: r.output()}
 		}
 		return result{Output: r.output()}
@@ -101,65 +101,65 @@ func (g *gateway) liveStart(data json.RawMessage, log *slog.Logger) result {
 }
 
 // entry returns cam's live_status entry, adding it on first use. Call with
-// g.mu held.
-func (g *gateway) entry(cam *camera) *liveStatus {
-	for _, e := range g.status {
-		if c, _ := g.m.cameraByID(e.VideoID); c == cam {
+// dev.mu held.
+func (dev *device) entry(cam *camera) *liveStatus {
+	for _, e := range dev.status {
+		if c, _ := dev.m.cameraByID(e.VideoID); c == cam {
 			return e
 		}
 	}
 	e := &liveStatus{VideoID: cam.videoID(), VideoType: cam.lens}
-	g.status = append(g.status, e)
+	dev.status = append(dev.status, e)
 	return e
 }
 
-func (g *gateway) liveStop(data json.RawMessage, log *slog.Logger) result {
+func (dev *device) liveStop(data json.RawMessage, log *slog.Logger) result {
 	var p liveParams
 	_ = json.Unmarshal(data, &p)
 	log = log.With("video_id", p.VideoID)
-	cam, _ := g.m.cameraByID(p.VideoID)
-	g.mu.Lock()
-	s := g.sessions[cam]
-	delete(g.sessions, cam)
-	g.mu.Unlock()
+	cam, _ := dev.m.cameraByID(p.VideoID)
+	dev.mu.Lock()
+	s := dev.sessions[cam]
+	delete(dev.sessions, cam)
+	dev.mu.Unlock()
 	if s == nil {
 		log.Warn("live_stop_push: nothing is live for this video_id")
-		return g.fail(reasonNotLive)
+		return dev.fail(reasonNotLive)
 	}
 	s.pusher.stop()
-	g.mu.Lock()
+	dev.mu.Lock()
 	s.entry.Status, s.entry.ErrorStatus = 0, 0
-	g.mu.Unlock()
+	dev.mu.Unlock()
 	log.Info("push stopped")
-	g.note(Note{Kind: NotePushStopped, VideoID: p.VideoID})
-	g.sendLiveStatus()
+	dev.note(Note{Kind: NotePushStopped, VideoID: p.VideoID})
+	dev.sendLiveStatus()
 	return result{}
 }
 
-func (g *gateway) liveSetQuality(data json.RawMessage, log *slog.Logger) result {
+func (dev *device) liveSetQuality(data json.RawMessage, log *slog.Logger) result {
 	var p liveParams
 	_ = json.Unmarshal(data, &p)
 	if p.VideoQuality == nil || *p.VideoQuality < 0 || *p.VideoQuality > 4 {
-		return g.fail(reasonBadQuality)
+		return dev.fail(reasonBadQuality)
 	}
-	cam, _ := g.m.cameraByID(p.VideoID)
-	g.mu.Lock()
-	s := g.sessions[cam]
+	cam, _ := dev.m.cameraByID(p.VideoID)
+	dev.mu.Lock()
+	s := dev.sessions[cam]
 	if s != nil {
 		s.entry.VideoQuality = *p.VideoQuality
 	}
-	g.mu.Unlock()
+	dev.mu.Unlock()
 	if s == nil {
-		return g.fail(reasonNotLive)
+		return dev.fail(reasonNotLive)
 	}
 	log.Info("quality changed", "video_id", p.VideoID, "video_quality", *p.VideoQuality)
-	g.sendLiveStatus()
+	dev.sendLiveStatus()
 	return result{}
 }
 
 // liveLensChange switches a camera's lens. Dock requests may name only the
-// video_type (§8.4): then the aircraft's switchable camera is meant.
-func (g *gateway) liveLensChange(data json.RawMessage, log *slog.Logger) result {
+// video_type (live_lens_change in docs/dji-cloud-api.md): then the aircraft's switchable camera is meant.
+func (dev *device) liveLensChange(data json.RawMessage, log *slog.Logger) result {
 	var p liveParams
 	_ = json.Unmarshal(data, &p)
 	lens := p.VideoType
@@ -169,11 +169,11 @@ func (g *gateway) liveLensChange(data json.RawMessage, log *slog.Logger) result 
 	var cam *camera
 	if p.VideoID != "" {
 		var reason int
-		if cam, reason = g.m.cameraByID(p.VideoID); cam == nil {
-			return g.fail(reason)
+		if cam, reason = dev.m.cameraByID(p.VideoID); cam == nil {
+			return dev.fail(reason)
 		}
 	} else {
-		for _, c := range g.m.cameras {
+		for _, c := range dev.m.cameras {
 			if len(c.switchable) > 1 {
 				cam = c
 				break
@@ -182,19 +182,19 @@ func (g *gateway) liveLensChange(data json.RawMessage, log *slog.Logger) result 
 	}
 	if cam == nil || !contains(cam.switchable, lens) {
 		log.Warn("live_lens_change to a lens the camera does not have", "video_type", p.VideoType)
-		return g.fail(reasonUnsupported)
+		return dev.fail(reasonUnsupported)
 	}
-	g.mu.Lock()
+	dev.mu.Lock()
 	cam.lens = lens
-	s := g.sessions[cam]
+	s := dev.sessions[cam]
 	if s != nil {
 		s.entry.VideoType = lens
 	}
-	g.mu.Unlock()
+	dev.mu.Unlock()
 	log.Info("lens changed", "video_id", cam.videoID(), "video_type", lens)
-	g.sendCapacity()
+	dev.sendCapacity()
 	if s != nil {
-		g.sendLiveStatus()
+		dev.sendLiveStatus()
 	}
 	return result{}
 }
@@ -210,43 +210,43 @@ func contains(list []string, s string) bool {
 
 // setHealth records a push's error_status and publishes live_status when
 // it changes.
-func (g *gateway) setHealth(cam *camera, reason int) {
+func (dev *device) setHealth(cam *camera, reason int) {
 	code := 0
 	if reason != 0 {
-		code = g.m.code(reason)
+		code = dev.m.code(reason)
 	}
-	g.mu.Lock()
-	s := g.sessions[cam]
+	dev.mu.Lock()
+	s := dev.sessions[cam]
 	changed := s != nil && s.entry.ErrorStatus != code
 	if changed {
 		s.entry.ErrorStatus = code
 	}
-	g.mu.Unlock()
+	dev.mu.Unlock()
 	if changed {
-		g.note(Note{Kind: NotePushHealth, VideoID: s.entry.VideoID, Result: code})
-		g.sendLiveStatus()
+		dev.note(Note{Kind: NotePushHealth, VideoID: s.entry.VideoID, Result: code})
+		dev.sendLiveStatus()
 	}
 }
 
 // mediaGap asks every running push to pause for d and then reconnect.
-func (g *gateway) mediaGap(d time.Duration) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.sessions) == 0 {
-		g.log.Warn("fault: media gap asked for, but nothing is pushing")
+func (dev *device) mediaGap(d time.Duration) {
+	dev.mu.Lock()
+	defer dev.mu.Unlock()
+	if len(dev.sessions) == 0 {
+		dev.log.Warn("fault: media gap asked for, but nothing is pushing")
 	}
-	for _, s := range g.sessions {
-		g.log.Warn("fault: media gap", "video_id", s.entry.VideoID, "for", d)
+	for _, s := range dev.sessions {
+		dev.log.Warn("fault: media gap", "video_id", s.entry.VideoID, "for", d)
 		replaceOne(s.gap, d)
 	}
 }
 
 // stopAll ends every push when the simulation ends.
-func (g *gateway) stopAll() {
-	g.mu.Lock()
-	sessions := g.sessions
-	g.sessions = map[*camera]*session{}
-	g.mu.Unlock()
+func (dev *device) stopAll() {
+	dev.mu.Lock()
+	sessions := dev.sessions
+	dev.sessions = map[*camera]*session{}
+	dev.mu.Unlock()
 	for _, s := range sessions {
 		s.pusher.stop()
 	}

@@ -2,8 +2,9 @@ package sim
 
 import "strings"
 
-// What each simulated product is: identifiers from dji-cloud-api.md §4.1 and
-// §5, live_capacity shapes from §6.
+// What each simulated product is: identifiers and live_capacity shapes as
+// docs/dji-cloud-api.md describes them ("Topology: update_topo", "Identifiers:
+// video_id", "live_capacity").
 
 // Default serial numbers. They look like DJI SNs but say "SIM" so that no one
 // mistakes them for real hardware.
@@ -14,7 +15,7 @@ const (
 	DefaultRCAircraftSN   = "1581FSIMM4T00001"
 )
 
-// Error-code origin digits (dji-cloud-api.md §10): the first of six digits.
+// Error-code origin digits (docs/dji-cloud-api.md, "Error codes"): the first of six digits.
 const (
 	originDock  = 5
 	originPilot = 6
@@ -35,12 +36,13 @@ const (
 	reasonUnknownFailure = 13099
 )
 
-// device is one node of the topology: a gateway or its aircraft.
-type device struct {
+// node is one node of the topology: the dock or remote controller, or its
+// aircraft.
+type node struct {
 	sn            string
 	domain        int // 0 aircraft, 2 remote controller, 3 dock
 	typ, subType  int
-	index         string // the gateway channel an aircraft uses ("A")
+	index         string // the channel of the dock or RC an aircraft uses ("A")
 	thingVersion  string
 	firmware      string
 	availableVids int // available_video_number in live_capacity
@@ -60,28 +62,28 @@ type camera struct {
 
 func (c *camera) videoID() string { return c.owner + "/" + c.index + "/" + c.videoIndex }
 
-// model describes one simulated gateway product with its aircraft.
+// model describes one simulated product (dock or remote controller) with its aircraft.
 type model struct {
 	name       string // for logs: "dock" or "rc"
 	origin     int    // error-code origin digit
-	gateway    device
-	aircraft   device
+	device     node
+	aircraft   node
 	cameras    []*camera
-	available  int  // gateway-level available_video_number
-	coexistMax int  // gateway-level coexist_video_number_max
+	available  int  // device-level available_video_number
+	coexistMax int  // device-level coexist_video_number_max
 	config     bool // asks for the Dock "config" request on connect
 }
 
 // dock3Model is a DJI Dock 3 with a Matrice 4TD: dock camera 165-0-7 and the
 // aircraft's auxiliary (176-0-0) and main (99-0-0) cameras, three streams at
-// once, as in the real capture of dji-cloud-api.md §6.
+// once, as in the real capture in docs/dji-cloud-api.md, "live_capacity".
 func dock3Model(dockSN, aircraftSN string) *model {
 	return &model{
 		name:   "dock",
 		origin: originDock,
-		gateway: device{sn: dockSN, domain: 3, typ: 3, subType: 0, thingVersion: "1.3.0",
+		device: node{sn: dockSN, domain: 3, typ: 3, subType: 0, thingVersion: "1.3.0",
 			firmware: "10.01.2001", availableVids: 1, coexistVids: 1},
-		aircraft: device{sn: aircraftSN, domain: 0, typ: 100, subType: 1, index: "A", thingVersion: "1.3.0",
+		aircraft: node{sn: aircraftSN, domain: 0, typ: 100, subType: 1, index: "A", thingVersion: "1.3.0",
 			firmware: "10.01.2002", availableVids: 2, coexistVids: 1},
 		cameras: []*camera{
 			{owner: dockSN, index: "165-0-7", videoIndex: "normal-0", lens: "normal", switchable: []string{"normal"}},
@@ -100,9 +102,9 @@ func rcPlus2Model(rcSN, aircraftSN string) *model {
 	return &model{
 		name:   "rc",
 		origin: originPilot,
-		gateway: device{sn: rcSN, domain: 2, typ: 174, subType: 0, thingVersion: "1.2.0",
+		device: node{sn: rcSN, domain: 2, typ: 174, subType: 0, thingVersion: "1.2.0",
 			firmware: "03.02.0105"},
-		aircraft: device{sn: aircraftSN, domain: 0, typ: 99, subType: 1, index: "A", thingVersion: "1.2.0",
+		aircraft: node{sn: aircraftSN, domain: 0, typ: 99, subType: 1, index: "A", thingVersion: "1.2.0",
 			firmware: "10.01.0107", availableVids: 1, coexistVids: 1},
 		cameras: []*camera{
 			{owner: aircraftSN, index: "89-0-0", videoIndex: "normal-0", lens: "wide", switchable: []string{"normal", "wide", "zoom", "ir"}},
@@ -118,7 +120,7 @@ func (m *model) code(reason int) int { return m.origin*100000 + reason }
 // cameraByID finds a camera by video_id; reason says why not when nil.
 func (m *model) cameraByID(videoID string) (c *camera, reason int) {
 	sn, rest, _ := strings.Cut(videoID, "/")
-	if sn != m.gateway.sn && sn != m.aircraft.sn {
+	if sn != m.device.sn && sn != m.aircraft.sn {
 		return nil, reasonNoAircraft
 	}
 	for _, c := range m.cameras {
@@ -126,7 +128,7 @@ func (m *model) cameraByID(videoID string) (c *camera, reason int) {
 			return c, 0
 		}
 	}
-	// The suffix of a video_id is a handle, not the current lens (§5): accept
+	// The suffix of a video_id is a handle, not the current lens ("Identifiers: video_id"): accept
 	// any video_index on a known camera.
 	index, _, _ := strings.Cut(rest, "/")
 	for _, c := range m.cameras {

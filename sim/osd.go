@@ -14,11 +14,11 @@ const (
 	homeAlt = 45.0 // ellipsoid height of the ground, m
 )
 
-// osd returns the periodic (pushMode 0) properties of the gateway and of
+// osd returns the periodic (pushMode 0) properties of the device and of
 // its aircraft at time t. Only a plausible subset of the real property
 // tables: enough for liveness, a map marker and the camera list.
-func (m *model) osd(t time.Time) (gateway, aircraft map[string]any) {
-	if m.gateway.domain == 3 {
+func (m *model) osd(t time.Time) (device, aircraft map[string]any) {
+	if m.device.domain == 3 {
 		return m.dockOSD(), m.aircraftOSD(t, false)
 	}
 	return m.rcOSD(), m.aircraftOSD(t, true)
@@ -105,4 +105,4 @@ func (m *model) aircraftOSD(t time.Time, flying bool) map[string]any {
 }
 
 // modelKey is "domain-type-sub_type", the key DJI uses for a product.
-func modelKey(d device) string { return fmt.Sprintf("%d-%d-%d", d.domain, d.typ, d.subType) }
+func modelKey(d node) string { return fmt.Sprintf("%d-%d-%d", d.domain, d.typ, d.subType) }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 	"github.com/skyrelay/skyrelay/sim"
 )
 
@@ -56,13 +57,13 @@ func freePort(t *testing.T) int {
 // process is a peer started for one test and killed by its pid at the end.
 type process struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testpeer.LogBuffer
 	exited chan struct{}
 }
 
 func start(t *testing.T, name string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(name, args...), out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(name, args...), out: &testpeer.LogBuffer{}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -342,7 +343,7 @@ func startProbe(t *testing.T, port int, seconds int) *probe {
 		args = append(args, "-read_intervals", fmt.Sprintf("%%+%d", seconds))
 	}
 	cmd := exec.Command(bin, append(args, p.URL)...)
-	p.proc = &process{cmd: cmd, out: &lockedBuffer{}, exited: make(chan struct{})}
+	p.proc = &process{cmd: cmd, out: &testpeer.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.json, p.proc.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -373,25 +374,7 @@ func (p *probe) result(t *testing.T) (codec string, width, height, frames int) {
 	return s.Codec, s.Width, s.Height, frames
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// notes collects a simulated gateway's notes.
+// notes collects a simulated device's notes.
 type notes chan sim.Note
 
 func (n notes) add(x sim.Note) {
@@ -416,9 +399,9 @@ func (n notes) wait(t *testing.T, what string, match func(sim.Note) bool) sim.No
 	}
 }
 
-// runGateway runs a simulated gateway until the test ends and returns its
+// runDevice runs a simulated device until the test ends and returns its
 // log, which the test can search.
-func runGateway(t *testing.T, run func(context.Context) error) {
+func runDevice(t *testing.T, run func(context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -432,8 +415,8 @@ func runGateway(t *testing.T, run func(context.Context) error) {
 }
 
 // testOptions are fast timings for tests, with the log captured.
-func testOptions(t *testing.T, broker string, version int, n notes) (sim.Options, *lockedBuffer) {
-	logs := &lockedBuffer{}
+func testOptions(t *testing.T, broker string, version int, n notes) (sim.Options, *testpeer.LogBuffer) {
+	logs := &testpeer.LogBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("simulator log:\n%s", logs.String())

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// url_type values of live_start_push (dji-cloud-api.md §8.1).
+// url_type values of live_start_push (docs/dji-cloud-api.md, "url formats per url_type").
 const (
 	urlTypeAgora   = 0
 	urlTypeRTMP    = 1

@@ -7,7 +7,8 @@ import (
 )
 
 // What a DJI Dock 3 puts into its RTMP H.264 that a clean encoder does not
-// (dji-cloud-api.md §12, field-reports.md). The gateway must survive both.
+// (docs/dji-cloud-api.md, "Media the devices send";
+// docs/field-quirks.md). Skyrelay must survive both.
 const (
 	// djiSEIHeader starts DJI's custom SEI unit: forbidden_zero_bit set,
 	// nal_ref_idc 3, type 21 ("NAL type 245" in the capture's notes).

@@ -42,15 +42,13 @@ func (p *rtmpPusher) start(ctx context.Context, req pushRequest) error {
 	p.u, p.req = u, req
 	p.track = &format.H264{PayloadTyp: 96, SPS: req.clip.sps, PPS: req.clip.pps, PacketizationMode: 1}
 
-	cctx, cancel := context.WithTimeout(ctx, rtmpConnectTimeout)
-	conn, err := p.connect(cctx)
-	cancel()
+	conn, err := p.connectTimed(ctx)
 	if err != nil {
 		return &pushError{reason: reasonUnreachable, err: err}
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	p.done = make(chan struct{})
-	go p.run(ctx, conn)
+	go pushLoop(ctx, req, "rtmp", rtmpRetryMax, conn, p.connectTimed, p.stream, (*rtmpPublisher).Close, p.done)
 	return nil
 }
 
@@ -73,77 +71,25 @@ func (p *rtmpPusher) connect(ctx context.Context) (*rtmpPublisher, error) {
 	return c, nil
 }
 
-// run sends media until ctx ends, reconnecting after gaps and breaks.
-func (p *rtmpPusher) run(ctx context.Context, conn *rtmpPublisher) {
-	defer close(p.done)
-	log := p.req.log
-	next := 0 // index of the next access unit in the clip
-	for {
-		var gap time.Duration
-		next, gap = p.stream(ctx, conn, next)
-		conn.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		if gap > 0 {
-			log.Info("media gap: stopped pushing", "for", gap)
-			if !sleepCtx(ctx, gap) {
-				return
-			}
-		} else {
-			p.req.onHealth(reasonCongestion)
-		}
-		// A new connection starts at a keyframe, like an encoder restarting.
-		next = nextKeyframe(p.req.clip, next)
-		var err error
-		for wait := 500 * time.Millisecond; ; wait = min(wait*2, rtmpRetryMax) {
-			cctx, cancel := context.WithTimeout(ctx, rtmpConnectTimeout)
-			conn, err = p.connect(cctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			log.Warn("rtmp reconnect failed", "err", err, "retry_in", wait)
-			if !sleepCtx(ctx, wait) {
-				return
-			}
-		}
-		log.Info("rtmp push reconnected")
-		p.req.onHealth(0)
-		p.req.onResumed()
-	}
-}
-
-// stream paces access units onto conn from clip index next. It returns the
-// index to continue from and, if a media gap was asked for, its length; it
-// returns with gap 0 when the connection broke or ctx ended.
+// stream paces access units onto conn from clip index next (see pace).
 func (p *rtmpPusher) stream(ctx context.Context, conn *rtmpPublisher, next int) (int, time.Duration) {
-	clip := p.req.clip
-	start := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for n := int64(0); ; n++ {
-		pts := time.Duration(n) * clip.frameDur
-		timer.Reset(time.Until(start.Add(pts)))
-		select {
-		case <-ctx.Done():
-			return next, 0
-		case gap := <-p.req.gap:
-			return next, gap
-		case <-timer.C:
-		}
-		au := clip.aus[next]
+	return pace(ctx, p.req, next, nil, nil, func(n int64, pts time.Duration, au [][]byte) error {
 		if p.req.quirks {
 			au = withQuirks(au, n)
 		}
-		if err := writeH264(conn, pts, au); err != nil {
-			if ctx.Err() == nil {
-				p.req.log.Warn("rtmp push broken", "err", err)
-			}
-			return next, 0
+		err := writeH264(conn, pts, au)
+		if err != nil && ctx.Err() == nil {
+			p.req.log.Warn("rtmp push broken", "err", err)
 		}
-		next = (next + 1) % len(clip.aus)
-	}
+		return err
+	})
+}
+
+// connectTimed is connect bounded by rtmpConnectTimeout.
+func (p *rtmpPusher) connectTimed(ctx context.Context) (*rtmpPublisher, error) {
+	cctx, cancel := context.WithTimeout(ctx, rtmpConnectTimeout)
+	defer cancel()
+	return p.connect(cctx)
 }
 
 // writeH264 sends one access unit as an FLV video tag. It does not use
@@ -163,28 +109,4 @@ func writeH264(c *rtmpPublisher, pts time.Duration, au [][]byte) error {
 		Payload:         avcc,
 		DTS:             pts,
 	})
-}
-
-// nextKeyframe returns the index of the first keyframe at or after i,
-// wrapping around the clip.
-func nextKeyframe(c *clip, i int) int {
-	for k := range c.aus {
-		j := (i + k) % len(c.aus)
-		if h264clip.IsIDR(c.aus[j]) {
-			return j
-		}
-	}
-	return 0
-}
-
-// sleepCtx sleeps for d and reports whether ctx is still live.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

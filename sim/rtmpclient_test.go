@@ -12,7 +12,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 )
 
-// The publisher also suits gortmplib's own server (what a Go gateway is
+// The publisher also suits gortmplib's own server (what a Go media server is
 // likely to run): the stream path keeps the video_id and the secret query,
 // the track is H.264 with the clip's parameters, and frames with the DJI
 // quirks arrive.

@@ -19,7 +19,7 @@ import (
 )
 
 // rtspMount is where the simulated controller serves its camera, as the
-// Cloud API docs' example reply does (rtsp://…/live/1, §8.1).
+// Cloud API docs' example reply does (rtsp://…/live/1, docs/dji-cloud-api.md, "url formats per url_type").
 const rtspMount = "/live/1"
 
 // rtspServerPusher is url_type 2: the remote controller runs an RTSP

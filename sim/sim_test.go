@@ -32,7 +32,7 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 	v5 := subscribe(t, port, "mqttv5", "#")
 	n := make(notes, 1000)
 	opts, logs := testOptions(t, broker, 4, n)
-	runGateway(t, sim.Dock{Options: opts}.Run)
+	runDevice(t, sim.Dock{Options: opts}.Run)
 
 	status := "sys/product/" + dockSN + "/status"
 	for _, s := range []*subscriber{v311, v5} {
@@ -68,7 +68,7 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		t.Fatalf("%d update_topo after status_reply", c)
 	}
 
-	// live_capacity: the dock camera and the aircraft's two cameras (§6).
+	// live_capacity: the dock camera and the aircraft's two cameras.
 	capMsg := v5.find(t, "live_capacity", stateWith(dockSN, "live_capacity"))
 	if got := capacityIDs(capMsg); !slices.Equal(got, sim.Dock{}.VideoIDs()) {
 		t.Fatalf("live_capacity video ids %v, want %v", got, sim.Dock{}.VideoIDs())
@@ -110,7 +110,7 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		return e["status"] == 1.0 && e["error_status"] == 513015.0
 	}))
 
-	// Lens change: dock requests may carry only video_type (§8.4).
+	// Lens change: dock requests may carry only video_type.
 	tid = service(t, port, dockSN, "live_lens_change", map[string]any{"video_type": "zoom"})
 	if r := v5.find(t, "lens reply", replyTo(dockSN, tid)); r.data()["result"] != 0.0 {
 		t.Fatalf("live_lens_change: %s", r.Raw)
@@ -169,7 +169,7 @@ func TestRCOverMQTT5(t *testing.T) {
 	v311 := subscribe(t, port, "mqttv311", "#")
 	n := make(notes, 1000)
 	opts, _ := testOptions(t, broker, 5, n)
-	runGateway(t, sim.RC{Options: opts}.Run)
+	runDevice(t, sim.RC{Options: opts}.Run)
 
 	topo := v311.find(t, "update_topo", func(m message) bool { return m.Topic == "sys/product/"+rcSN+"/status" })
 	if d := topo.data(); d["domain"] != "2" || d["type"] != 174.0 {
@@ -215,12 +215,12 @@ func TestBrokerCredentials(t *testing.T) {
 		opts, _ := testOptions(t, broker, version, n)
 		opts.Username, opts.Password = "dock", "pa:ss w0rd"
 		sn := fmt.Sprintf("DOCK3SIMAUTH%03d", version)
-		runGateway(t, sim.Dock{SN: sn, Options: opts}.Run)
+		runDevice(t, sim.Dock{SN: sn, Options: opts}.Run)
 		sub.find(t, "update_topo of "+sn, topicIs("sys/product/"+sn+"/status"))
 	}
 	n := make(notes, 100)
 	opts, _ := testOptions(t, strings.Replace(broker, "tcp://", "tcp://dock:pa%3Ass%20w0rd@", 1), 5, n)
-	runGateway(t, sim.RC{Options: opts}.Run)
+	runDevice(t, sim.RC{Options: opts}.Run)
 	sub.find(t, "update_topo of the RC", topicIs("sys/product/"+rcSN+"/status"))
 }
 
@@ -234,7 +234,7 @@ func TestFaultInjection(t *testing.T) {
 	opts, _ := testOptions(t, broker, 4, n)
 	ctl := httptest.NewServer(sim.ControlHandler(map[string]*sim.Faults{dockSN: opts.Faults}))
 	defer ctl.Close()
-	runGateway(t, sim.Dock{Options: opts}.Run)
+	runDevice(t, sim.Dock{Options: opts}.Run)
 	n.wait(t, "connected", func(x sim.Note) bool { return x.Kind == sim.NoteConnected })
 
 	inject := func(body string) {

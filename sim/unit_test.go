@@ -121,7 +121,7 @@ func TestCameraByID(t *testing.T) {
 	}
 }
 
-// live_capacity has the field names and nesting of dji-cloud-api.md §6.
+// live_capacity has the field names and nesting of docs/dji-cloud-api.md, "live_capacity".
 func TestCapacityShape(t *testing.T) {
 	b, _ := json.Marshal(rcPlus2Model("RC", "AC").capacity())
 	want := `{"available_video_number":1,"coexist_video_number_max":1,"device_list":[{"sn":"AC","available_video_number":1,"coexist_video_number_max":1,"camera_list":[{"camera_index":"89-0-0","available_video_number":1,"coexist_video_number_max":1,"video_list":[{"video_index":"normal-0","video_type":"wide","switchable_video_types":["normal","wide","zoom","ir"]}]}]}]}`

@@ -49,7 +49,7 @@ func probeRTSP(t *testing.T, u string) (codec string, width, height, frames int,
 	return s.Codec, s.Width, s.Height, n, nil
 }
 
-// url_type 2: the simulated gateway runs an RTSP server with the
+// url_type 2: the simulated device runs an RTSP server with the
 // credentials it was given and replies with its URL — in data.output for
 // the dock, in the legacy data.info for the RC in RTSPReplyInfo mode —
 // and ffprobe pulls the clip from it.
@@ -59,10 +59,10 @@ func TestRTSPServerMode(t *testing.T) {
 	n := make(notes, 1000)
 	dockOpts, dockLogs := testOptions(t, broker, 4, n)
 	dockOpts.RTSPListen = "127.0.0.1:0"
-	runGateway(t, sim.Dock{Options: dockOpts}.Run)
+	runDevice(t, sim.Dock{Options: dockOpts}.Run)
 	rcOpts, _ := testOptions(t, broker, 5, n)
 	rcOpts.RTSPListen, rcOpts.RTSPReplyInfo = "127.0.0.1:0", true
-	runGateway(t, sim.RC{Options: rcOpts}.Run)
+	runDevice(t, sim.RC{Options: rcOpts}.Run)
 
 	for _, c := range []struct {
 		gw, videoID, slot string
@@ -145,7 +145,7 @@ func TestWHIPMode(t *testing.T) {
 	sub := subscribe(t, port, "mqttv5", "#")
 	n := make(notes, 1000)
 	opts, logs := testOptions(t, broker, 5, n)
-	runGateway(t, sim.RC{Options: opts}.Run)
+	runDevice(t, sim.RC{Options: opts}.Run)
 	sub.find(t, "live_capacity", stateWith(rcSN, "live_capacity"))
 
 	videoID := m4tSN + "/89-0-0/normal-0"

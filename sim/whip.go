@@ -38,7 +38,8 @@ func (p *whipPusher) start(ctx context.Context, req pushRequest) error {
 	}
 	ctx, p.cancel = context.WithCancel(ctx)
 	p.done = make(chan struct{})
-	go p.run(ctx, c)
+	// Closing the client DELETEs the session: it ends on Skyrelay at once.
+	go pushLoop(ctx, req, "whip", whipRetryMax, c, p.connect, p.stream, (*whipclient.Client).Close, p.done)
 	return nil
 }
 
@@ -48,7 +49,7 @@ func (p *whipPusher) stop() {
 }
 
 // connect publishes once. Candidates are gathered on loopback only when
-// the gateway is on loopback (tests), on every interface otherwise.
+// the WHIP server is on loopback (tests), on every interface otherwise.
 func (p *whipPusher) connect(ctx context.Context) (*whipclient.Client, error) {
 	ip := net.ParseIP(p.u.Hostname())
 	c := &whipclient.Client{URL: p.req.url, AllInterfaces: ip == nil || !ip.IsLoopback()}
@@ -61,64 +62,11 @@ func (p *whipPusher) connect(ctx context.Context) (*whipclient.Client, error) {
 	return c, nil
 }
 
-func (p *whipPusher) run(ctx context.Context, c *whipclient.Client) {
-	defer close(p.done)
-	log := p.req.log
-	next := 0
-	for {
-		var gap time.Duration
-		next, gap = p.stream(ctx, c, next)
-		c.Close() // DELETE: the session ends on the gateway at once
-		if ctx.Err() != nil {
-			return
-		}
-		if gap > 0 {
-			log.Info("media gap: stopped pushing", "for", gap)
-			if !sleepCtx(ctx, gap) {
-				return
-			}
-		} else {
-			p.req.onHealth(reasonCongestion)
-		}
-		next = nextKeyframe(p.req.clip, next)
-		for wait := 500 * time.Millisecond; ; wait = min(wait*2, whipRetryMax) {
-			var err error
-			if c, err = p.connect(ctx); err == nil {
-				break
-			}
-			log.Warn("whip reconnect failed", "err", err, "retry_in", wait)
-			if !sleepCtx(ctx, wait) {
-				return
-			}
-		}
-		log.Info("whip push reconnected")
-		p.req.onHealth(0)
-		p.req.onResumed()
-	}
-}
-
 // stream paces access units into c from clip index next until the
-// connection fails, a gap is asked for, or ctx ends.
+// connection fails, a gap is asked for, or ctx ends (see pace).
 func (p *whipPusher) stream(ctx context.Context, c *whipclient.Client, next int) (int, time.Duration) {
-	clip := p.req.clip
-	start := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for n := int64(0); ; n++ {
-		timer.Reset(time.Until(start.Add(time.Duration(n) * clip.frameDur)))
-		select {
-		case <-ctx.Done():
-			return next, 0
-		case gap := <-p.req.gap:
-			return next, gap
-		case <-c.Failed():
-			p.req.log.Warn("whip push broken: the connection failed")
-			return next, 0
-		case <-timer.C:
-		}
-		if err := c.WriteVideo(clip.aus[next], clip.frameDur); err != nil {
-			return next, 0
-		}
-		next = (next + 1) % len(clip.aus)
-	}
+	broken := func() { p.req.log.Warn("whip push broken: the connection failed") }
+	return pace(ctx, p.req, next, c.Failed(), broken, func(_ int64, _ time.Duration, au [][]byte) error {
+		return c.WriteVideo(au, p.req.clip.frameDur)
+	})
 }

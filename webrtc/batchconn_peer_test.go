@@ -33,7 +33,7 @@ func TestWHEPBatchesUnits(t *testing.T) {
 			if status, err := cl.Delete(ctx); err != nil || status != 200 {
 				t.Fatalf("DELETE: %d %v", status, err)
 			}
-			ended := e.logs.lines("webrtc viewer ended")
+			ended := e.logs.Lines("webrtc viewer ended")
 			if len(ended) != 1 {
 				t.Fatalf("%d end-of-viewer log lines", len(ended))
 			}

@@ -18,19 +18,8 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
-
-// requireTools fails (never skips) when a test peer is missing, naming the
-// Debian package that has it.
-func requireTools(t testing.TB, tools ...string) {
-	t.Helper()
-	pkgs := map[string]string{"ffmpeg": "ffmpeg", "chromium": "chromium", "node": "nodejs", "npm": "npm"}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: apt-get install %s", tool, pkgs[tool])
-		}
-	}
-}
 
 // clipSpec describes a test clip made by ffmpeg from its test sources.
 type clipSpec struct {
@@ -77,7 +66,7 @@ var (
 // clip. MPEG-TS keeps PTS and DTS, which a B-frame stream needs.
 func makeClip(t testing.TB, s clipSpec) *clip {
 	t.Helper()
-	requireTools(t, "ffmpeg")
+	testpeer.Require(t, "ffmpeg")
 	clipMu.Lock()
 	defer clipMu.Unlock()
 	if c := clipCache[s.Name]; c != nil {

@@ -4,7 +4,7 @@
 // ingest (RFC 9725, whip*.go) share the same Server, listeners and peer
 // set-up.
 // Every peer uses one UDP port and one TCP port (webrtc.listen), so a
-// gateway behind a firewall or a NAT needs exactly those two holes, and the
+// server behind a firewall or a NAT needs exactly those two holes, and the
 // addresses announced in ICE candidates are configurable (webrtc.public_ips)
 // and visible through [Server.ICEAddresses], because wrong candidates are
 // the most common reason a WebRTC player shows nothing.

@@ -1,57 +1,32 @@
 package webrtc_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 	"github.com/skyrelay/skyrelay/webrtc"
 	"github.com/skyrelay/skyrelay/webrtc/whepclient"
 )
 
-// env is a gateway with the WebRTC server and the HTTP server on loopback.
+// env is a Skyrelay core with the WebRTC server and the HTTP server on loopback.
 type env struct {
 	hub  *gateway.Hub
 	srv  *webrtc.Server
 	http *gateway.HTTPServer
 	base string
-	logs *logBuffer
-}
-
-// logBuffer keeps log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(substr string) []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []string
-	for _, l := range strings.Split(b.buf.String(), "\n") {
-		if strings.Contains(l, substr) {
-			out = append(out, l)
-		}
-	}
-	return out
+	logs *testpeer.LogBuffer
 }
 
 func newEnv(t testing.TB, tune ...func(*webrtc.Server)) *env {
 	t.Helper()
-	e := &env{logs: &logBuffer{}}
+	e := &env{logs: &testpeer.LogBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	e.hub = gateway.NewHub(10*time.Second, log)
 	t.Cleanup(e.hub.Close)
@@ -71,7 +46,7 @@ func newEnv(t testing.TB, tune ...func(*webrtc.Server)) *env {
 	e.base = "http://" + e.http.Addr().String()
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("gateway log:\n%s", e.logs.buf.String())
+			t.Logf("gateway log:\n%s", e.logs.String())
 		}
 	})
 	return e
@@ -94,16 +69,10 @@ func (e *env) readers(path, protocol string) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
+// waitFor polls cond until it holds or d passes (testpeer.Eventually).
 func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testpeer.Eventually(t, d, what, cond)
 }
 
 func waitReady(t testing.TB, e *env, path string) {

@@ -36,7 +36,7 @@ type iceNet struct {
 	udpMux ice.UDPMux
 	tcpMux ice.TCPMux
 	// loopback is set when the server listens on a loopback address only
-	// (tests, a gateway behind a reverse proxy on the same host): the
+	// (tests, a server behind a reverse proxy on the same host): the
 	// loopback address is then the one candidate worth announcing.
 	loopback bool
 	public   []string

@@ -35,7 +35,7 @@ type peer struct {
 // newPeer makes a PeerConnection on the shared sockets whose MediaEngine
 // knows exactly codecs. A sending peer (WHEP) gets NACK answers and RTCP
 // sender reports (which browsers need for audio/video sync); no congestion
-// control and no header extensions, since the gateway cannot change the
+// control and no header extensions, since Skyrelay cannot change the
 // bitrate of a drone's stream anyway. A receiving peer (WHIP) sends RTCP
 // receiver reports (RFC 3550 §6.4.2), without which Chrome's send-side
 // congestion control starves the encoder to a few packets a second.
@@ -183,4 +183,27 @@ func (p *peer) close() {
 	_ = p.pc.GracefulClose()
 	p.goneOnce.Do(func() { close(p.gone) })
 	p.drains.Wait()
+}
+
+// refusal is a request the server understood and cannot serve: it carries
+// the HTTP status and the API error code, and its message tells the user
+// what to do instead.
+type refusal struct {
+	status  int
+	code    string
+	message string
+}
+
+func (r *refusal) Error() string { return r.message }
+
+func refuse(status int, code, format string, args ...any) *refusal {
+	return &refusal{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// codecReg is a codec a peer's MediaEngine knows. Every peer gets exactly
+// the codecs it uses, with the payload types the browser offered, so the
+// answer carries nothing the browser did not ask for.
+type codecReg struct {
+	kind   pion.RTPCodecType
+	params pion.RTPCodecParameters
 }

@@ -47,11 +47,11 @@ type Server struct {
 
 	net *iceNet
 
-	mu       sync.Mutex
-	sessions map[string]*whepSession
-	whips    map[string]*whipSession // WHIP publishers (whipsession.go)
-	closed   bool
-	wg       sync.WaitGroup
+	mu     sync.Mutex
+	wheps  map[string]*whepSession // WHEP viewers (whepsession.go)
+	whips  map[string]*whipSession // WHIP publishers (whipsession.go)
+	closed bool
+	wg     sync.WaitGroup
 
 	addrMu sync.Mutex
 	addrs  []ICEAddress
@@ -92,7 +92,7 @@ func (s *Server) Initialize() error {
 		return err
 	}
 	s.net = n
-	s.sessions = map[string]*whepSession{}
+	s.wheps = map[string]*whepSession{}
 	s.setAddresses(addrs)
 
 	strs := make([]string, len(addrs))
@@ -118,8 +118,8 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	sessions := make([]*whepSession, 0, len(s.sessions))
-	for _, x := range s.sessions {
+	sessions := make([]*whepSession, 0, len(s.wheps))
+	for _, x := range s.wheps {
 		sessions = append(sessions, x)
 	}
 	s.mu.Unlock()
@@ -162,11 +162,11 @@ func (s *Server) setAddresses(a []ICEAddress) {
 	s.addrMu.Unlock()
 }
 
-// SessionCount is the number of WHEP sessions, connected or connecting.
-func (s *Server) SessionCount() int {
+// WHEPCount is the number of WHEP sessions, connected or connecting.
+func (s *Server) WHEPCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.sessions)
+	return len(s.wheps)
 }
 
 func (s *Server) isClosed() bool {
@@ -175,14 +175,14 @@ func (s *Server) isClosed() bool {
 	return s.closed || s.net == nil
 }
 
-func (s *Server) session(id string) *whepSession {
+func (s *Server) whepSession(id string) *whepSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sessions[id]
+	return s.wheps[id]
 }
 
-func (s *Server) forget(id string) {
+func (s *Server) forgetWHEP(id string) {
 	s.mu.Lock()
-	delete(s.sessions, id)
+	delete(s.wheps, id)
 	s.mu.Unlock()
 }

@@ -1,31 +1,24 @@
 package webrtc
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/skyrelay/skyrelay/gateway"
 )
 
-// whepSession is one viewer: a PeerConnection and, once it is connected, a
-// gateway.Reader feeding it. It lives in its own goroutine until the viewer
-// leaves (DELETE, ICE consent lost), the stream ends, or the server closes.
-type whepSession struct {
+// session is what a WHEP viewer (whepSession) and a WHIP publisher
+// (whipSession) share: the capability URL's id and ETag, the peer, the log,
+// and how the session is told to end and says it has.
+type session struct {
 	srv     *Server
 	id      string
 	path    string
 	etag    string
 	remote  string
 	peer    *peer
-	stream  *gateway.Stream
-	fwd     *forwarder
 	created time.Time
 	log     *slog.Logger
 
@@ -34,6 +27,54 @@ type whepSession struct {
 	reasonMu sync.Mutex
 	reason   string
 	done     chan struct{}
+}
+
+// init gives a new session of s on path its id and ETag; logKey labels the
+// id in its log lines ("session" for WHEP, "whip").
+func (x *session) init(s *Server, path, remote string, p *peer, logKey string) {
+	x.srv, x.id, x.path, x.remote, x.peer = s, newID(), path, remote, p
+	x.etag = `"` + newID()[:8] + `"`
+	x.created = time.Now()
+	x.log = s.Log.With("path", path, logKey, x.id[:8], "remote", remote)
+	x.stopCh, x.done = make(chan struct{}), make(chan struct{})
+}
+
+// admit registers a session that has answered its offer (add, called under
+// the server's lock, puts it into its map) unless the server is closing,
+// learns the addresses its answer announced and logs the plan's notes. The
+// caller then starts its run goroutine, which the server's WaitGroup counts.
+func (x *session) admit(answer string, notes []string, add func()) error {
+	s := x.srv
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
+	}
+	add()
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.setAddresses(candidateAddresses(answer))
+	for _, note := range notes {
+		x.log.Info(note)
+	}
+	return nil
+}
+
+// stop asks the session to end; the first reason wins.
+func (x *session) stop(reason string) {
+	x.stopOnce.Do(func() {
+		x.reasonMu.Lock()
+		x.reason = reason
+		x.reasonMu.Unlock()
+		close(x.stopCh)
+	})
+}
+
+// endReason is the reason stop was given, empty while it runs.
+func (x *session) endReason() string {
+	x.reasonMu.Lock()
+	defer x.reasonMu.Unlock()
+	return x.reason
 }
 
 // newID returns a random UUID (version 4): the session URL is the
@@ -45,141 +86,4 @@ func newID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// startWHEP builds the peer for a plan, answers the offer and starts the
-// session. The answer is returned only after ICE gathering completed.
-func (s *Server) startWHEP(ctx context.Context, path, remote string, st *gateway.Stream, pl *plan, offerSDP string) (*whepSession, string, error) {
-	p, err := s.net.newPeer(pl.codecs(), true)
-	if err != nil {
-		return nil, "", err
-	}
-	fwd := &forwarder{stream: st, out: s.net.batch, to: &p.udpRemote}
-	streamID := "skyrelay"
-	if pl.video != nil {
-		local, err := p.addSendTrack(pl.video, streamID)
-		if err != nil {
-			p.close()
-			return nil, "", err
-		}
-		fwd.video = newOutTrack(pl.video.src, local)
-		fwd.timing.clock = float64(pl.video.src.ClockRate())
-	}
-	if pl.audio != nil {
-		local, err := p.addSendTrack(pl.audio, streamID)
-		if err != nil {
-			p.close()
-			return nil, "", err
-		}
-		if pl.audio.src != nil {
-			fwd.audio = newOutTrack(pl.audio.src, local)
-		}
-	}
-	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	answer, err := p.answer(gctx, offerSDP)
-	cancel()
-	if err != nil {
-		p.close()
-		return nil, "", err
-	}
-	id := newID()
-	x := &whepSession{
-		srv: s, id: id, path: path, remote: remote, peer: p, stream: st, fwd: fwd,
-		etag: `"` + newID()[:8] + `"`, created: time.Now(),
-		log:    s.Log.With("path", path, "session", id[:8], "remote", remote),
-		stopCh: make(chan struct{}), done: make(chan struct{}),
-	}
-	fwd.stop = x.stopCh
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		p.close()
-		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
-	}
-	s.sessions[id] = x
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.setAddresses(candidateAddresses(answer))
-	for _, note := range pl.notes {
-		x.log.Info(note)
-	}
-	go x.run()
-	return x, answer, nil
-}
-
-// stop asks the session to end; the first reason wins.
-func (x *whepSession) stop(reason string) {
-	x.stopOnce.Do(func() {
-		x.reasonMu.Lock()
-		x.reason = reason
-		x.reasonMu.Unlock()
-		close(x.stopCh)
-	})
-}
-
-func (x *whepSession) run() {
-	defer x.srv.wg.Done()
-	defer close(x.done)
-	defer x.srv.forget(x.id)
-
-	t := time.NewTimer(x.srv.HandshakeTimeout)
-	defer t.Stop()
-	select {
-	case <-x.peer.connected:
-	case <-x.peer.gone:
-		x.stop("connection failed before it was established")
-	case <-t.C:
-		x.stop(fmt.Sprintf("ICE/DTLS not connected within %s: check the announced addresses %v", x.srv.HandshakeTimeout, x.srv.ICEAddresses()))
-	case <-x.stopCh:
-	}
-	select {
-	case <-x.stopCh:
-		x.peer.close()
-		x.log.Info("webrtc viewer ended", "reason", x.endReason())
-		return
-	default:
-	}
-	connectedAt := time.Now()
-	x.log.Info("webrtc viewer connected", "pair", x.peer.selectedPair(), "after", connectedAt.Sub(x.created).Round(time.Millisecond))
-
-	r := &gateway.Reader{Protocol: "webrtc", RemoteAddr: x.remote, QueueSize: x.srv.QueueSize,
-		Handle: x.fwd.handle, Plays: x.fwd.plays}
-	x.fwd.reader = r
-	if err := x.stream.AddReader(r); err != nil {
-		x.stop("stream: " + err.Error())
-	} else {
-		select {
-		case <-r.Done():
-			switch err := r.Err(); {
-			case err == nil:
-				x.stop("reader closed")
-			case errors.Is(err, gateway.ErrStreamGone):
-				x.stop("the stream ended")
-			default:
-				x.stop(err.Error())
-			}
-		case <-x.peer.gone:
-			x.stop("connection closed or lost")
-		case <-x.stopCh:
-		}
-		r.Close()
-	}
-	x.peer.close()
-	f := x.fwd
-	attrs := []any{"reason", x.endReason(), "duration", time.Since(connectedAt).Round(time.Millisecond),
-		"bytes", f.bytes.Load(), "batched_units", f.batched.Load(), "dropped_frames", r.Dropped(),
-		"nacks", x.peer.counts.nacks.Load(), "retransmitted", x.peer.counts.retransmitted.Load(), "plis", x.peer.counts.plis.Load()}
-	if first := f.firstSent.Load(); first != 0 {
-		attrs = append(attrs, "first_frame_after_connect", time.Duration(first-connectedAt.UnixNano()).Round(time.Millisecond))
-	}
-	if live := f.liveAt.Load(); live != 0 {
-		attrs = append(attrs, "live_after_connect", time.Duration(live-connectedAt.UnixNano()).Round(time.Millisecond), "backlog_frames", f.backlogged.Load())
-	}
-	x.log.Info("webrtc viewer ended", attrs...)
-}
-
-func (x *whepSession) endReason() string {
-	x.reasonMu.Lock()
-	defer x.reasonMu.Unlock()
-	return x.reason
 }

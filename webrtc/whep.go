@@ -3,21 +3,10 @@ package webrtc
 import (
 	"context"
 	"errors"
-	"io"
-	"mime"
-	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/skyrelay/skyrelay/gateway"
-)
-
-// Limits on request bodies: a browser offer is a few kB.
-const (
-	maxOfferSize    = 64 << 10
-	maxFragmentSize = 16 << 10
 )
 
 // whepHandler serves WHEP (draft-ietf-wish-whep, which follows WHIP's
@@ -35,13 +24,8 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 		gateway.WriteError(w, http.StatusServiceUnavailable, "closing", "the server is shutting down")
 		return
 	}
-	if !hasType(r, "application/sdp") {
-		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the SDP offer with Content-Type: application/sdp")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
-	if err != nil {
-		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP offer is larger than 64 kB")
+	body, ok := readOffer(w, r)
+	if !ok {
 		return
 	}
 	remote := remoteAddr(r)
@@ -52,7 +36,7 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 			return
 		}
 	}
-	o, err := parseOffer(string(body))
+	o, err := parseWHEPOffer(body)
 	if err != nil {
 		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdp", err.Error())
 		return
@@ -74,22 +58,16 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 		writeErr(w, err)
 		return
 	}
-	x, answer, err := s.startWHEP(r.Context(), path, r.RemoteAddr, st, pl, string(body))
+	x, answer, err := s.startWHEP(r.Context(), path, r.RemoteAddr, st, pl, body)
 	if err != nil {
 		writeErr(w, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/sdp")
-	hd.Set("Location", "/"+path+"/whep/"+x.id)
-	hd.Set("ETag", x.etag)
-	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer)
+	writeAnswer(w, "/"+path+"/whep/"+x.id, x.etag, answer)
 }
 
 func (h whepHandler) patch(w http.ResponseWriter, r *http.Request, path, id string) {
-	x := h.s.session(id)
+	x := h.s.whepSession(id)
 	if x == nil || x.path != path {
 		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")
 		return
@@ -98,19 +76,13 @@ func (h whepHandler) patch(w http.ResponseWriter, r *http.Request, path, id stri
 }
 
 func (h whepHandler) delete(w http.ResponseWriter, _ *http.Request, path, id string) {
-	x := h.s.session(id)
+	x := h.s.whepSession(id)
 	if x == nil || x.path != path {
 		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such WHEP session")
 		return
 	}
 	x.stop("deleted by the client")
-	// Answer once the viewer is really gone, so that a client (or a test)
-	// that reads the stream's readers right after sees the truth.
-	select {
-	case <-x.done:
-	case <-time.After(5 * time.Second):
-	}
-	w.WriteHeader(http.StatusOK)
+	answerDeleted(w, x.done)
 }
 
 // writeReadError maps hub.Read failures: a path nobody publishes is 404, a
@@ -129,39 +101,4 @@ func writeReadError(w http.ResponseWriter, r *http.Request, path string, err err
 	default:
 		gateway.WriteError(w, http.StatusBadGateway, "start_failed", "cannot start the stream on "+path+": "+err.Error())
 	}
-}
-
-func writeErr(w http.ResponseWriter, err error) {
-	var rf *refusal
-	if errors.As(err, &rf) {
-		gateway.WriteError(w, rf.status, rf.code, rf.message)
-		return
-	}
-	gateway.WriteError(w, http.StatusInternalServerError, "internal", err.Error())
-}
-
-func hasType(r *http.Request, want string) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && strings.EqualFold(mt, want)
-}
-
-// credential reads what a WHEP client may present: HTTP Basic, or a bearer
-// token (the WHIP/WHEP convention).
-func credential(r *http.Request) gateway.Credential {
-	var c gateway.Credential
-	if u, p, ok := r.BasicAuth(); ok {
-		c.User, c.Pass = u, p
-	}
-	if v, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		c.Token = strings.TrimSpace(v)
-	}
-	return c
-}
-
-func remoteAddr(r *http.Request) net.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return nil
-	}
-	return net.TCPAddrFromAddrPort(ap)
 }

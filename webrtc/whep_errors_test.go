@@ -75,7 +75,7 @@ func TestWHEPBadRequests(t *testing.T) {
 	if res.StatusCode != 400 {
 		t.Fatalf("offer without fingerprint: status %d: %s", res.StatusCode, b)
 	}
-	if e.srv.SessionCount() != 0 || e.readers("live/a", "webrtc") != 0 {
+	if e.srv.WHEPCount() != 0 || e.readers("live/a", "webrtc") != 0 {
 		t.Fatal("a refused offer left a session behind")
 	}
 }
@@ -146,7 +146,7 @@ func TestWHEPLeavesAACOut(t *testing.T) {
 	if st.AudioPackets != 0 {
 		t.Fatalf("%d audio packets for an AAC stream", st.AudioPackets)
 	}
-	if n := len(e.logs.lines("aac left out")); n != 1 {
+	if n := len(e.logs.Lines("aac left out")); n != 1 {
 		t.Fatalf("%d log lines about AAC, want 1", n)
 	}
 }
@@ -189,8 +189,8 @@ func TestWHEPPatchAndDelete(t *testing.T) {
 	if err != nil || status != 200 {
 		t.Fatalf("DELETE: %d %v", status, err)
 	}
-	if got := e.readers("live/a", "webrtc"); got != 0 || e.srv.SessionCount() != 0 {
-		t.Fatalf("after DELETE: %d readers, %d sessions", got, e.srv.SessionCount())
+	if got := e.readers("live/a", "webrtc"); got != 0 || e.srv.WHEPCount() != 0 {
+		t.Fatalf("after DELETE: %d readers, %d sessions", got, e.srv.WHEPCount())
 	}
 	if status, _ := cl.Delete(ctx); status != 404 {
 		t.Fatalf("second DELETE: %d, want 404", status)
@@ -217,8 +217,8 @@ func TestWHEPOverTCP(t *testing.T) {
 	if err := cl.WaitVideoFrames(ctx, 30); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(e.logs.lines("webrtc viewer connected")[0], "pair=\"tcp ") {
-		t.Fatalf("not connected over TCP: %v", e.logs.lines("webrtc viewer connected"))
+	if !strings.Contains(e.logs.Lines("webrtc viewer connected")[0], "pair=\"tcp ") {
+		t.Fatalf("not connected over TCP: %v", e.logs.Lines("webrtc viewer connected"))
 	}
 }
 
@@ -277,14 +277,14 @@ func TestWHEPStreamEndAndClose(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the viewer stayed connected after its stream ended")
 	}
-	waitFor(t, "one session left", 5*time.Second, func() bool { return e.srv.SessionCount() == 1 })
+	waitFor(t, "one session left", 5*time.Second, func() bool { return e.srv.WHEPCount() == 1 })
 	e.srv.Close()
 	select {
 	case <-b.Failed():
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close left a viewer connected")
 	}
-	if e.srv.SessionCount() != 0 || e.readers("live/b", "webrtc") != 0 {
+	if e.srv.WHEPCount() != 0 || e.readers("live/b", "webrtc") != 0 {
 		t.Fatal("Close left sessions or readers")
 	}
 }

@@ -2,7 +2,6 @@ package webrtc
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"time"
 
@@ -49,16 +48,11 @@ func (h whipHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 		gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "publishing needs the push secret: a bearer token or ?secret= in the URL")
 		return
 	}
-	if !hasType(r, "application/sdp") {
-		gateway.WriteError(w, http.StatusUnsupportedMediaType, "unsupported_media_type", "send the SDP offer with Content-Type: application/sdp")
+	body, ok := readOffer(w, r)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxOfferSize))
-	if err != nil {
-		gateway.WriteError(w, http.StatusRequestEntityTooLarge, "too_large", "the SDP offer is larger than 64 kB")
-		return
-	}
-	o, err := parsePublishOffer(string(body))
+	o, err := parseWHIPOffer(body)
 	if err != nil {
 		gateway.WriteError(w, http.StatusBadRequest, "invalid_sdp", err.Error())
 		return
@@ -68,7 +62,7 @@ func (h whipHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 		writeErr(w, err)
 		return
 	}
-	x, answer, err := s.startWHIP(r.Context(), path, r.RemoteAddr, pl, string(body))
+	x, answer, err := s.startWHIP(r.Context(), path, r.RemoteAddr, pl, body)
 	switch {
 	case errors.Is(err, gateway.ErrPathBusy):
 		gateway.WriteError(w, http.StatusConflict, "path_busy", "path "+path+" already has a publisher")
@@ -77,13 +71,7 @@ func (h whipHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 		writeErr(w, err)
 		return
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/sdp")
-	hd.Set("Location", "/"+path+"/whip/"+x.id)
-	hd.Set("ETag", x.etag)
-	hd.Set("Accept-Patch", "application/trickle-ice-sdpfrag")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = io.WriteString(w, answer)
+	writeAnswer(w, "/"+path+"/whip/"+x.id, x.etag, answer)
 }
 
 // sessionFor finds a WHIP session and checks the request may touch it: the
@@ -117,13 +105,7 @@ func (h whipHandler) delete(w http.ResponseWriter, r *http.Request, path, id str
 		return
 	}
 	x.stop("deleted by the publisher")
-	// Answer once the publisher is detached, so that a client that reads
-	// the stream right after sees the truth.
-	select {
-	case <-x.done:
-	case <-time.After(5 * time.Second):
-	}
-	w.WriteHeader(http.StatusOK)
+	answerDeleted(w, x.done)
 }
 
 // whipAnswerTimeout bounds ICE gathering before the answer.

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkWHIPToWHEP publishes a 320x240 30 fps clip with Opus over WHIP
 // (pion) for 5 s to one WHEP viewer (pion, no decoding) and reports the
-// latency the gateway adds between a unit's arrival from the WHIP
+// latency Skyrelay adds between a unit's arrival from the WHIP
 // publisher and its hand-over to the WHEP peer, from the hub's
 // added-latency summary (target: p99 at most 5 ms).
 //

@@ -14,23 +14,23 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 )
 
-// publishCodec is one payload type a WHIP publisher offers to send.
-type publishCodec struct {
-	offeredCodec
+// whipCodec is one payload type a WHIP publisher offers to send.
+type whipCodec struct {
+	whepCodec
 	Feedback []pion.RTCPFeedback // a=rtcp-fb lines for this payload type (or *)
 }
 
-// publishOffer is what a WHIP offer sends: its first sending audio and
+// whipOffer is what a WHIP offer sends: its first sending audio and
 // video sections.
-type publishOffer struct {
-	Video, Audio []publishCodec
+type whipOffer struct {
+	Video, Audio []whipCodec
 	hasVideo     bool
 	hasAudio     bool
 }
 
-// parsePublishOffer reads a WHIP offer (RFC 9725 §4.2): media sections the
+// parseWHIPOffer reads a WHIP offer (RFC 9725 §4.2): media sections the
 // publisher sends on (sendonly or sendrecv), their codecs and feedback.
-func parsePublishOffer(raw string) (*publishOffer, error) {
+func parseWHIPOffer(raw string) (*whipOffer, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("empty SDP offer")
 	}
@@ -38,13 +38,13 @@ func parsePublishOffer(raw string) (*publishOffer, error) {
 	if err := sd.UnmarshalString(raw); err != nil {
 		return nil, fmt.Errorf("invalid SDP offer: %v", err)
 	}
-	o := &publishOffer{}
+	o := &whipOffer{}
 	for _, md := range sd.MediaDescriptions {
 		kind := md.MediaName.Media
 		if kind != "video" && kind != "audio" || md.MediaName.Port.Value == 0 || !sends(md) {
 			continue
 		}
-		codecs := publishCodecsOf(md)
+		codecs := whipCodecsOf(md)
 		if kind == "video" && !o.hasVideo {
 			o.Video, o.hasVideo = codecs, true
 		} else if kind == "audio" && !o.hasAudio {
@@ -69,11 +69,11 @@ func sends(md *sdp.MediaDescription) bool {
 	return true
 }
 
-func publishCodecsOf(md *sdp.MediaDescription) []publishCodec {
-	base := codecsOf(md)
-	out := make([]publishCodec, len(base))
+func whipCodecsOf(md *sdp.MediaDescription) []whipCodec {
+	base := whepCodecsOf(md)
+	out := make([]whipCodec, len(base))
 	for i, c := range base {
-		out[i].offeredCodec = c
+		out[i].whepCodec = c
 	}
 	for _, a := range md.Attributes {
 		if a.Key != "rtcp-fb" {
@@ -107,17 +107,17 @@ type whipPlan struct {
 }
 
 // planWHIP answers conservatively, because DJI firmware refuses answers it
-// does not expect (613010 against one server, field-reports.md): exactly
+// does not expect (613010 against one server, docs/field-quirks.md): exactly
 // one video codec — the first H.264 entry the publisher offers with
 // packetization-mode=1 (its preferred profile), else its first H.264,
 // else H.265 — and one audio codec (Opus, else G.711), each with the
 // offered payload type and fmtp line, and only the RTCP feedback the
-// publisher offered that the gateway uses (PLI, FIR). No header extension
+// publisher offered that Skyrelay uses (PLI, FIR). No header extension
 // is registered, so none is answered.
-func planWHIP(o *publishOffer) (*whipPlan, error) {
+func planWHIP(o *whipOffer) (*whipPlan, error) {
 	p := &whipPlan{}
 	if o.hasVideo {
-		c, ok := pickPublishVideo(o.Video)
+		c, ok := pickWHIPVideo(o.Video)
 		if !ok {
 			if !o.hasAudio {
 				return nil, refuse(http.StatusNotAcceptable, "codec_not_supported",
@@ -139,7 +139,7 @@ func planWHIP(o *publishOffer) (*whipPlan, error) {
 		}
 	}
 	if o.hasAudio {
-		if c, mime, ok := pickPublishAudio(o.Audio); ok {
+		if c, mime, ok := pickWHIPAudio(o.Audio); ok {
 			t := audioTrack(c)
 			p.audio = t
 			p.tracks = append(p.tracks, t)
@@ -159,8 +159,8 @@ func planWHIP(o *publishOffer) (*whipPlan, error) {
 	return p, nil
 }
 
-func pickPublishVideo(cs []publishCodec) (publishCodec, bool) {
-	var first *publishCodec
+func pickWHIPVideo(cs []whipCodec) (whipCodec, bool) {
+	var first *whipCodec
 	for i, c := range cs {
 		if !strings.EqualFold(c.Name, "H264") || c.Clock != 90000 {
 			continue
@@ -180,10 +180,10 @@ func pickPublishVideo(cs []publishCodec) (publishCodec, bool) {
 			return c, true
 		}
 	}
-	return publishCodec{}, false
+	return whipCodec{}, false
 }
 
-func pickPublishAudio(cs []publishCodec) (publishCodec, string, bool) {
+func pickWHIPAudio(cs []whipCodec) (whipCodec, string, bool) {
 	for _, want := range []struct{ name, mime string }{{"opus", "audio/opus"}, {"PCMU", "audio/PCMU"}, {"PCMA", "audio/PCMA"}} {
 		for _, c := range cs {
 			if !strings.EqualFold(c.Name, want.name) {
@@ -199,14 +199,14 @@ func pickPublishAudio(cs []publishCodec) (publishCodec, string, bool) {
 			}
 		}
 	}
-	return publishCodec{}, "", false
+	return whipCodec{}, "", false
 }
 
-// keepFeedback keeps the offered feedback the gateway acts on: PLI (it asks
+// keepFeedback keeps the offered feedback Skyrelay acts on: PLI (it asks
 // for a keyframe when a publisher starts) and FIR. NACK is left out: the
 // core forwards packets in arrival order and has nothing to do with a late
 // retransmission; transport-cc and goog-remb need header extensions or
-// estimators the gateway does not run.
+// estimators Skyrelay does not run.
 func keepFeedback(fb []pion.RTCPFeedback) []pion.RTCPFeedback {
 	var out []pion.RTCPFeedback
 	for _, f := range fb {
@@ -217,7 +217,7 @@ func keepFeedback(fb []pion.RTCPFeedback) []pion.RTCPFeedback {
 	return out
 }
 
-func videoTrack(c publishCodec) (*gateway.Track, error) {
+func videoTrack(c whipCodec) (*gateway.Track, error) {
 	if strings.EqualFold(c.Name, "H265") {
 		return gateway.TrackFor(&format.H265{PayloadTyp: c.PT})
 	}
@@ -244,7 +244,7 @@ func videoTrack(c publishCodec) (*gateway.Track, error) {
 	return gateway.TrackFor(f)
 }
 
-func audioTrack(c publishCodec) *gateway.Track {
+func audioTrack(c whipCodec) *gateway.Track {
 	var f format.Format
 	switch strings.ToLower(c.Name) {
 	case "opus":

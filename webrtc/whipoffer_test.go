@@ -7,9 +7,9 @@ import (
 
 // The answer plan of a Chrome-like offer: one H.264 entry (the first with
 // packetization-mode=1), one audio codec (Opus), and of the offered
-// feedback only what the gateway acts on.
+// feedback only what Skyrelay acts on.
 func TestPlanWHIPConservative(t *testing.T) {
-	o, err := parsePublishOffer(whipTestOffer("96 102 106", "111 0 8"))
+	o, err := parseWHIPOffer(whipTestOffer("96 102 106", "111 0 8"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestPlanWHIPFallbacks(t *testing.T) {
 		{"nothing usable", "96", "9", "!codec_not_supported"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := parsePublishOffer(whipTestOffer(tc.video, tc.audio))
+			o, err := parseWHIPOffer(whipTestOffer(tc.video, tc.audio))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -69,10 +69,10 @@ func TestPlanWHIPFallbacks(t *testing.T) {
 	}
 }
 
-func TestParsePublishOfferErrors(t *testing.T) {
+func TestParseWHIPOfferErrors(t *testing.T) {
 	for _, raw := range []string{"", "garbage", "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n",
 		strings.ReplaceAll(whipTestOffer("102", "111"), "a=sendonly", "a=recvonly")} {
-		if _, err := parsePublishOffer(raw); err == nil {
+		if _, err := parseWHIPOffer(raw); err == nil {
 			t.Errorf("no error for %q", raw)
 		}
 	}
@@ -108,12 +108,12 @@ func whipTestOffer(video, audio string) string {
 	return s
 }
 
-func FuzzParsePublishOffer(f *testing.F) {
+func FuzzParseWHIPOffer(f *testing.F) {
 	f.Add(whipTestOffer("96 102 106", "111 0 8"))
 	f.Add(whipTestOffer("116", ""))
 	f.Add("v=0\r\n")
 	f.Fuzz(func(t *testing.T, raw string) {
-		o, err := parsePublishOffer(raw)
+		o, err := parseWHIPOffer(raw)
 		if err != nil {
 			return
 		}

@@ -3,7 +3,6 @@ package webrtc
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,16 +22,9 @@ import (
 // (DELETE, ICE consent lost), or the server closes; the stream then keeps
 // its readers for the hub's reconnect grace.
 type whipSession struct {
-	srv     *Server
-	id      string
-	path    string
-	etag    string
-	remote  string
-	peer    *peer
-	pub     *gateway.Publisher
-	plan    *whipPlan
-	created time.Time
-	log     *slog.Logger
+	session
+	pub  *gateway.Publisher
+	plan *whipPlan
 
 	// t0 is the arrival of the session's first packet: each track's
 	// timeline starts at its own first packet's offset from it, which keeps
@@ -44,12 +36,6 @@ type whipSession struct {
 	lastKey atomic.Int64 // UnixNano of the last keyframe's first packet
 	plis    atomic.Uint64
 	readers sync.WaitGroup
-
-	stopOnce sync.Once
-	stopCh   chan struct{}
-	reasonMu sync.Mutex
-	reason   string
-	done     chan struct{}
 }
 
 // startWHIP publishes the plan's tracks on path, answers the offer and
@@ -68,13 +54,8 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 		pub.Close()
 		return nil, "", err
 	}
-	id := newID()
-	x := &whipSession{
-		srv: s, id: id, path: path, remote: remote, peer: p, pub: pub, plan: pl,
-		etag: `"` + newID()[:8] + `"`, created: time.Now(),
-		log:    s.Log.With("path", path, "whip", id[:8], "remote", remote),
-		stopCh: make(chan struct{}), done: make(chan struct{}),
-	}
+	x := &whipSession{pub: pub, plan: pl}
+	x.init(s, path, remote, p, "whip")
 	p.pc.OnTrack(x.onTrack)
 	gctx, cancel := context.WithTimeout(ctx, whipAnswerTimeout)
 	answer, err := p.answer(gctx, offerSDP)
@@ -85,22 +66,16 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 		return nil, "", err
 	}
 	answer = conformAnswer(offerSDP, answer)
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	err = x.admit(answer, pl.notes, func() {
+		if s.whips == nil {
+			s.whips = map[string]*whipSession{}
+		}
+		s.whips[x.id] = x
+	})
+	if err != nil {
 		p.close()
 		pub.Close()
-		return nil, "", refuse(http.StatusServiceUnavailable, "closing", "the server is shutting down")
-	}
-	if s.whips == nil {
-		s.whips = map[string]*whipSession{}
-	}
-	s.whips[id] = x
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.setAddresses(candidateAddresses(answer))
-	for _, note := range pl.notes {
-		x.log.Info(note)
+		return nil, "", err
 	}
 	x.log.Info("WHIP publisher answered", "codecs", pl.describe())
 	go x.run()
@@ -110,7 +85,7 @@ func (s *Server) startWHIP(ctx context.Context, path, remote string, pl *whipPla
 // conformAnswer removes from pion's answer what the offer did not ask for
 // and an answerer may not add: a=rtcp-rsize (RFC 5506 §5: only when the
 // offer has it). A device that never offered reduced-size RTCP is not
-// surprised by it; the gateway's RTCP stays compound-compatible anyway.
+// surprised by it; Skyrelay's RTCP stays compound-compatible anyway.
 func conformAnswer(offer, answer string) string {
 	if strings.Contains(offer, "a=rtcp-rsize") {
 		return answer
@@ -162,21 +137,6 @@ func (s *Server) WHIPCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.whips)
-}
-
-func (x *whipSession) stop(reason string) {
-	x.stopOnce.Do(func() {
-		x.reasonMu.Lock()
-		x.reason = reason
-		x.reasonMu.Unlock()
-		close(x.stopCh)
-	})
-}
-
-func (x *whipSession) endReason() string {
-	x.reasonMu.Lock()
-	defer x.reasonMu.Unlock()
-	return x.reason
 }
 
 func (x *whipSession) run() {

@@ -40,7 +40,7 @@ func run() error {
 		dockACSN    = flag.String("dock-aircraft-sn", sim.DefaultDockAircraftSN, "serial number of the dock's Matrice 4TD")
 		rcSN        = flag.String("rc-sn", sim.DefaultRCSN, "RC Plus 2 serial number")
 		rcACSN      = flag.String("rc-aircraft-sn", sim.DefaultRCAircraftSN, "serial number of the RC's Matrice 4T")
-		osd         = flag.Duration("osd-interval", 2*time.Second, "osd period for gateways and aircraft")
+		osd         = flag.Duration("osd-interval", 2*time.Second, "osd period for docks, remote controllers and aircraft")
 		topoRetry   = flag.Duration("topo-retry", 5*time.Second, "re-send update_topo this often until status_reply")
 		events      = flag.Duration("event-interval", 30*time.Second, "hms event period (every third asks for events_reply); 0 disables")
 		dockQuirks  = flag.Bool("dock-quirks", true, "dock stream quirks: 0xF5 SEI units and empty NAL units")
@@ -55,7 +55,7 @@ func run() error {
 		gapEvery    = flag.Duration("media-gap-every", 0, "pause running pushes for -media-gap this often, then reconnect them (0: never)")
 		control     = flag.String("control", "", "listen address of the control endpoint (POST /inject), e.g. :8090")
 		logLevel    = flag.String("log-level", "info", "debug, info, warn or error")
-		gateways    []func(context.Context) error
+		sims        []func(context.Context) error
 		faultsBySN  = map[string]*sim.Faults{}
 		injectFlags sim.Injection
 	)
@@ -91,23 +91,23 @@ func run() error {
 	}
 	if *devices == "dock" || *devices == "both" {
 		d := sim.Dock{SN: *dockSN, AircraftSN: *dockACSN, NoQuirks: !*dockQuirks, Options: options(*dockSN)}
-		gateways = append(gateways, d.Run)
+		sims = append(sims, d.Run)
 	}
 	if *devices == "rc" || *devices == "both" {
 		r := sim.RC{SN: *rcSN, AircraftSN: *rcACSN, Quirks: *rcQuirks, Options: options(*rcSN)}
-		gateways = append(gateways, r.Run)
+		sims = append(sims, r.Run)
 	}
 	if *devices == "both" && *dockSN == *rcSN {
-		return fmt.Errorf("-dock-sn and -rc-sn are both %q: each gateway needs its own SN", *dockSN)
+		return fmt.Errorf("-dock-sn and -rc-sn are both %q: each device needs its own SN", *dockSN)
 	}
-	if len(gateways) == 0 {
+	if len(sims) == 0 {
 		return fmt.Errorf("-device %q: want dock, rc or both", *devices)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(gateways)+1)
+	errs := make(chan error, len(sims)+1)
 	if *control != "" {
 		ln, err := net.Listen("tcp", *control)
 		if err != nil {
@@ -126,7 +126,7 @@ func run() error {
 	periodic(ctx, *dropEvery, faultsBySN, sim.Injection{DropMQTT: true, DropMQTTFor: sim.Duration(*dropFor)})
 	periodic(ctx, *gapEvery, faultsBySN, sim.Injection{MediaGap: sim.Duration(*gap)})
 
-	for _, g := range gateways {
+	for _, g := range sims {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -145,7 +145,7 @@ func run() error {
 	}
 }
 
-// periodic injects in into every gateway every d, until ctx ends.
+// periodic injects in into every simulated device every d, until ctx ends.
 func periodic(ctx context.Context, d time.Duration, faults map[string]*sim.Faults, in sim.Injection) {
 	if d <= 0 {
 		return

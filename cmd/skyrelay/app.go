@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -28,7 +29,7 @@ type app struct {
 	auth    *gateway.Auth
 	http    *gateway.HTTPServer
 	reg     *prometheus.Registry
-	api     *http.ServeMux // routes under /api/, behind apiGuard
+	mux     *http.ServeMux // the one router: /healthz, /metrics and /api/
 	started []module
 	healthy atomic.Bool
 }
@@ -42,25 +43,22 @@ func (a *app) start() error {
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(a.hub.Collector())
+	// go_goroutines and the heap figures: how an operator (and make soak)
+	// tells a leak from load.
+	a.reg.MustRegister(collectors.NewGoCollector())
 
-	mux := http.NewServeMux()
-	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: mux, Log: a.log.With("module", "http")}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	a.mux = http.NewServeMux()
+	a.http = &gateway.HTTPServer{Address: c.HTTP.Listen, AllowOrigins: c.HTTP.CORSOrigins, Mux: a.mux, Log: a.log.With("module", "http")}
+	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !a.healthy.Load() {
 			gateway.WriteError(w, http.StatusServiceUnavailable, "starting", "listeners are not all up yet")
 			return
 		}
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	// Everything under /api/ goes through the guard; modules add their
-	// routes to a.api.
-	a.api = http.NewServeMux()
-	mux.Handle("/api/", apiGuard(string(c.Auth.APIToken), a.api))
-	a.hub.RegisterAPI(a.api)
-	a.api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		gateway.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
-	})
+	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	a.addAPI(a.hub.Routes())
+	a.mux.Handle("/api/", apiGuard(string(c.Auth.APIToken), gateway.APINotFound(a.mux, "/api/")))
 
 	mods, err := a.modules()
 	if err != nil {
@@ -75,6 +73,14 @@ func (a *app) start() error {
 	}
 	a.healthy.Store(true)
 	return nil
+}
+
+// addAPI puts routes under /api/ on the one router, each behind the guard.
+func (a *app) addAPI(routes map[string]http.HandlerFunc) {
+	token := string(a.cfg.Auth.APIToken)
+	for pattern, h := range routes {
+		a.mux.Handle(pattern, apiGuard(token, h))
+	}
 }
 
 func (a *app) stop() {

@@ -30,7 +30,7 @@ type liveAnswer struct {
 
 // startDock runs a simulated Dock 3 against the gateway's embedded broker
 // and waits until the gateway lists it online with its cameras.
-func startDock(t *testing.T, g *gwproc.Gateway, faults *sim.Faults) sim.Dock {
+func startDock(t *testing.T, g *gwproc.Process, faults *sim.Faults) sim.Dock {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), Faults: faults, EventInterval: -1}}

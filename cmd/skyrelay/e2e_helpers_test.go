@@ -61,7 +61,7 @@ func playWHEP(t *testing.T, whep string, window time.Duration) whepResult {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // call makes one API request and decodes a JSON answer into out (if set).
-func call(t *testing.T, g *gwproc.Gateway, method, path, body string, out any) int {
+func call(t *testing.T, g *gwproc.Process, method, path, body string, out any) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -87,7 +87,7 @@ func call(t *testing.T, g *gwproc.Gateway, method, path, body string, out any) i
 }
 
 // healthy asserts the gateway still answers /healthz.
-func healthy(t *testing.T, g *gwproc.Gateway) {
+func healthy(t *testing.T, g *gwproc.Process) {
 	t.Helper()
 	if code := call(t, g, "GET", "/healthz", "", nil); code != 200 {
 		t.Fatalf("/healthz answered %d", code)

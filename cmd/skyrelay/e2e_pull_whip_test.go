@@ -16,7 +16,7 @@ import (
 
 // startPullDock runs a simulated Dock 3 whose url_type 2 RTSP server
 // listens on a free loopback port, and waits until the gateway lists it.
-func startPullDock(t *testing.T, g *gwproc.Gateway) sim.Dock {
+func startPullDock(t *testing.T, g *gwproc.Process) sim.Dock {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), EventInterval: -1, RTSPListen: "127.0.0.1:0"}}
@@ -52,7 +52,7 @@ type pullSession struct {
 }
 
 // streamSource reads the source protocol of a path from the streams API.
-func streamSource(t *testing.T, g *gwproc.Gateway, path string) string {
+func streamSource(t *testing.T, g *gwproc.Process, path string) string {
 	var s struct {
 		Source struct {
 			Protocol string `json:"protocol"`

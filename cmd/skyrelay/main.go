@@ -28,9 +28,6 @@ func run(args []string) int {
 		return 2
 	}
 	cfg, err := conf.Load(*cfgPath)
-	if err == nil {
-		_, _, err = controlConfig(cfg)
-	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -32,26 +32,15 @@ type media struct {
 	// gb is the GB28181 platform devices register with in url_type 3;
 	// nil when there is none.
 	gb *platform.Platform
-	// devicePort is the port a remote controller is asked to run its RTSP
-	// server on (the url's port=, dji-cloud-api.md §8.1).
-	devicePort int
 }
 
-var (
-	_ control.Media    = (*media)(nil)
-	_ control.Receiver = (*media)(nil)
-	_ control.Puller   = (*media)(nil)
-)
-
-// defaultDevicePort is the RTSP port DJI's web demo asks a remote
-// controller to serve on.
-const defaultDevicePort = 8554
+var _ control.Media = (*media)(nil)
 
 // errProtocol refuses a protocol the gateway cannot receive yet.
 var errProtocol = errors.New("this protocol cannot be received by the gateway yet")
 
 // MintPush returns the url of live_start_push for one push of path, with a
-// secret valid for this push alone (dji-cloud-api.md §8.1).
+// secret valid for this push alone (docs/dji-cloud-api.md, url_type).
 func (m *media) MintPush(path, protocol string) (string, func(), error) {
 	switch protocol {
 	case "rtmp":
@@ -65,11 +54,10 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		// The controller runs the server and Skyrelay pulls, so these
 		// credentials guard the controller, not the gateway: fresh ones
 		// per session, unrelated to any publish secret (exact key case:
-		// userName, §8.1).
-		port := m.devicePort
-		if port == 0 {
-			port = defaultDevicePort
-		}
+		// userName; docs/dji-cloud-api.md, url_type).
+		// The port is control.rtsp_device_port (url_type 2 in
+		// docs/dji-cloud-api.md).
+		port := m.cfg.Control.RTSPDevicePort
 		u := fmt.Sprintf("userName=%s&password=%s&port=%d", url.QueryEscape("skyrelay-"+randomToken(4)), url.QueryEscape(randomToken(12)), port)
 		return u, func() {}, nil
 	case "gb28181":
@@ -77,7 +65,7 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 			break
 		}
 		// serverIP/serverPort/serverID/agentID/agentPassword/localPort/
-		// channel, with a password minted for this push (§8.1).
+		// channel, with a password minted for this push (docs/dji-cloud-api.md, url_type).
 		return m.gb.MintPush(path)
 	case "whip":
 		if !m.whip {

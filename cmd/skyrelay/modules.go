@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
@@ -25,10 +27,10 @@ func (a *app) modules() ([]namedModule, error) {
 	rtmpIn := &rtmp.Server{Address: c.RTMP.Listen, Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmp")}
 	rtspIO := &rtsp.Server{Address: c.RTSP.Listen, UDPRTPAddress: c.RTSP.UDPRTPListen, UDPRTCPAddress: c.RTSP.UDPRTCPListen,
 		Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsp")}
-	whep := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
+	webrtcIO := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
-	a.http.WHEP = whep.WHEP()
-	a.http.WHIP = whep.WHIP()
+	a.http.WHEP = webrtcIO.WHEP()
+	a.http.WHIP = webrtcIO.WHIP()
 	// url_type 2: a remote controller serves RTSP and the gateway pulls.
 	puller := &rtsppull.Puller{Hub: a.hub, Transport: c.RTSP.PullTransport, Log: a.log.With("module", "rtsppull")}
 	// url_type 3: devices register here over SIP and send MPEG-PS.
@@ -36,7 +38,7 @@ func (a *app) modules() ([]namedModule, error) {
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
 		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
 	a.reg.MustRegister(gb.Collector())
-	a.api.Handle("GET /api/v1/gb28181/devices", gb.DevicesHandler())
+	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/devices": gb.DevicesHandler().ServeHTTP})
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -45,21 +47,14 @@ func (a *app) modules() ([]namedModule, error) {
 
 	// The control plane drives devices; it reaches media only through
 	// the media adapter, and hears of streams through hub events.
-	mqttCfg, ctlCfg, err := controlConfig(c)
-	if err != nil {
-		return nil, err
-	}
-	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb, devicePort: c.Control.RTSPDevicePort}
-	plane := control.New(mqttCfg, ctlCfg, devices, a.log.With("module", "control"))
+	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
+	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	a.hub.OnDemand = onDemand(plane)
 	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
 	a.reg.MustRegister(plane.Collectors()...)
 	pages, telemetry := a.pages(plane) // pages.go
 	a.http.Page = pages
-	api := plane.Handler()
-	for _, p := range []string{"/api/v1/devices", "/api/v1/devices/", "/api/v1/live", "/api/v1/live/", "/api/v1/events"} {
-		a.api.Handle(p, api)
-	}
+	a.addAPI(plane.Routes())
 
 	return []namedModule{
 		{"rtsppull", puller},
@@ -67,7 +62,7 @@ func (a *app) modules() ([]namedModule, error) {
 		{"control", plane},
 		{"rtmp", rtmpIn},
 		{"rtsp", rtspIO},
-		{"webrtc", whep},
+		{"webrtc", webrtcIO},
 		{"hls", hlsOut},
 		{"telemetry", telemetry},
 		{"http", a.http},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 
 	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control"
@@ -27,8 +28,10 @@ func (a *app) pages(plane *control.Plane) (*web.Pages, *web.Telemetry) {
 		Log: log,
 	}
 	tel := &web.Telemetry{Source: func() []web.DeviceOSD { return deviceOSD(plane) }, Log: log}
-	a.api.Handle("GET /api/v1/telemetry", tel)
-	a.api.Handle("/api/v1/pilot/session", pilotAPI(c, a.auth, log))
+	a.addAPI(map[string]http.HandlerFunc{
+		"GET /api/v1/telemetry": tel.ServeHTTP,
+		"/api/v1/pilot/session": pilotAPI(c, a.auth, log).ServeHTTP,
+	})
 	return p, tel
 }
 

@@ -3,21 +3,13 @@ package broker
 import (
 	"crypto/subtle"
 	"net"
-	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
-)
 
-// User is a broker account of the embedded broker.
-type User struct {
-	Username string
-	Password string
-	// Gateways are the gateway SNs (docks, remote controllers) this account
-	// may act for. Empty means the account is a single gateway whose SN is
-	// the username; "*" means any gateway (a shared Pilot account, a tool).
-	Gateways []string
-}
+	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/control/cloudapi"
+)
 
 // access is what one authenticated client may touch.
 type access struct {
@@ -25,10 +17,14 @@ type access struct {
 	gateways map[string]bool
 }
 
-func newAccess(u User) *access {
+// newAccess reads an account's Gateways: the SNs of the devices holding a
+// connection (docks, remote controllers) it may act for. Empty means the
+// account is a single device whose SN is the user name; "*" means any
+// device (a shared Pilot account, a tool).
+func newAccess(u conf.MQTTUser) *access {
 	a := &access{gateways: map[string]bool{}}
 	if len(u.Gateways) == 0 {
-		a.gateways[u.Username] = true
+		a.gateways[u.User] = true
 	}
 	for _, g := range u.Gateways {
 		if g == "*" {
@@ -44,27 +40,27 @@ func newAccess(u User) *access {
 //
 // The rule: a topic (or subscription filter) belongs to a device when it is
 // sys/product/{sn}/... or thing/product/{sn}/... with a literal {sn} that is
-// one of the account's gateways, or an aircraft whose gateway (learned from
-// update_topo) is one of them. Anything else - other SNs, a wildcard in the
-// SN position, $SYS, shared subscriptions - is refused. Anonymous clients,
-// admitted only from loopback unless AllowAnonymous is set, and accounts
-// with Gateways ["*"] may touch every topic.
+// one of the account's devices, or an aircraft whose dock or remote
+// controller (learned from update_topo) is one of them. Anything else -
+// other SNs, a wildcard in the SN position, $SYS, shared subscriptions - is
+// refused. Anonymous clients (admitted from loopback always, from anywhere
+// with allow_anonymous) and accounts with Gateways ["*"] may touch every
+// topic.
 type authHook struct {
 	mqtt.HookBase
-	users          map[string]User
+	users          map[string]conf.MQTTUser
 	access         map[string]*access
 	anonymous      bool
-	anonLoopback   bool
-	gatewayOf      func(sn string) string
+	parentOf       func(sn string) string
 	onDeniedAccess func(username, topic string, write bool)
 }
 
-func newAuthHook(users []User, anonymous, anonLoopback bool, gatewayOf func(string) string) *authHook {
-	h := &authHook{users: map[string]User{}, access: map[string]*access{},
-		anonymous: anonymous, anonLoopback: anonLoopback, gatewayOf: gatewayOf}
+func newAuthHook(users []conf.MQTTUser, anonymous bool, parentOf func(string) string) *authHook {
+	h := &authHook{users: map[string]conf.MQTTUser{}, access: map[string]*access{},
+		anonymous: anonymous, parentOf: parentOf}
 	for _, u := range users {
-		h.users[u.Username] = u
-		h.access[u.Username] = newAccess(u)
+		h.users[u.User] = u
+		h.access[u.User] = newAccess(u)
 	}
 	return h
 }
@@ -81,13 +77,13 @@ func (h *authHook) Provides(b byte) bool {
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user := string(pk.Connect.Username)
 	if user == "" {
-		return h.anonymous || (h.anonLoopback && isLoopback(cl.Net.Remote))
+		return h.anonymous || isLoopback(cl.Net.Remote)
 	}
 	u, ok := h.users[user]
 	if !ok || u.Password == "" {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(u.Password), pk.Connect.Password) == 1
+	return subtle.ConstantTimeCompare([]byte(string(u.Password)), pk.Connect.Password) == 1
 }
 
 // OnACLCheck applies the topic rule above to publishes (write) and to
@@ -109,37 +105,19 @@ func (h *authHook) topicAllowed(a *access, topic string) bool {
 	if a.all {
 		return true
 	}
-	sn, ok := topicSN(topic)
+	sn, ok := cloudapi.SN(topic)
 	if !ok {
 		return false
 	}
 	if a.gateways[sn] {
 		return true
 	}
-	if h.gatewayOf != nil {
-		if gw := h.gatewayOf(sn); gw != "" && a.gateways[gw] {
+	if h.parentOf != nil {
+		if parent := h.parentOf(sn); parent != "" && a.gateways[parent] {
 			return true
 		}
 	}
 	return false
-}
-
-// topicSN returns the literal SN of a DJI topic or filter.
-func topicSN(topic string) (string, bool) {
-	var rest string
-	switch {
-	case strings.HasPrefix(topic, "sys/product/"):
-		rest = topic[len("sys/product/"):]
-	case strings.HasPrefix(topic, "thing/product/"):
-		rest = topic[len("thing/product/"):]
-	default:
-		return "", false
-	}
-	sn, suffix, ok := strings.Cut(rest, "/")
-	if !ok || sn == "" || suffix == "" || strings.ContainsAny(sn, "+#") {
-		return "", false
-	}
-	return sn, true
 }
 
 func isLoopback(remote string) bool {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -40,7 +41,7 @@ func TestMatch(t *testing.T) {
 
 func startEmbedded(t *testing.T) (*Embedded, int) {
 	t.Helper()
-	e := &Embedded{Listen: "127.0.0.1:0", AllowAnonymousLoopback: true, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	e := &Embedded{Config: conf.MQTTEmbedded{Listen: "127.0.0.1:0"}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := e.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -12,11 +12,15 @@ type Handler func(topic string, payload []byte)
 
 // Bus is what the control plane needs from MQTT. Every publish is QoS 1 and
 // never retained: a retained command would be delivered again on every
-// device reconnect (dji-cloud-api.md §13), so the interface has no way to ask
+// device reconnect (docs/dji-cloud-api.md, topics), so the interface has no way to ask
 // for one.
 type Bus interface {
 	// Publish sends payload on topic.
 	Publish(ctx context.Context, topic string, payload []byte) error
+	// Send publishes a reply without waiting: it is called on the goroutine
+	// that delivers a device's messages, which must not stall. Failures are
+	// logged, not returned; a device asks again when it gets no reply.
+	Send(topic string, payload []byte)
 	// Subscribe delivers every message matching one of filters to h, now and
 	// after every reconnect.
 	Subscribe(filters []string, h Handler) error

@@ -9,26 +9,22 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/skyrelay/skyrelay/conf"
 )
 
 // Embedded runs an MQTT 3.1.1 + 5 broker (mochi-mqtt) inside the process.
 // Devices connect over TCP or WebSocket; the control plane is mochi's inline
 // client, so its own messages never touch a socket.
 type Embedded struct {
-	// Listen is the TCP address ("" disables TCP).
-	Listen string
-	// WSListen is the WebSocket address, any path ("" disables WebSocket).
-	WSListen string
-	// Users are the accounts devices log in with.
-	Users []User
-	// AllowAnonymous admits clients without credentials from anywhere.
-	AllowAnonymous bool
-	// AllowAnonymousLoopback admits clients without credentials from
-	// loopback (local tools, the simulator).
-	AllowAnonymousLoopback bool
-	// GatewayOf names the gateway of an aircraft SN, or "" (see authHook).
-	GatewayOf func(sn string) string
-	Log       *slog.Logger
+	// Config is the mqtt.embedded section: listeners ("" disables one),
+	// device accounts and whether anonymous clients get in from anywhere
+	// (from loopback they always do: local tools, the simulator).
+	Config conf.MQTTEmbedded
+	// ParentOf names the device holding the connection of an aircraft
+	// SN, or "" (see authHook).
+	ParentOf func(sn string) string
+	Log      *slog.Logger
 
 	server *mqtt.Server
 	tcp    *listeners.TCP
@@ -51,8 +47,8 @@ func (e *Embedded) Initialize() error {
 	if e.Log == nil {
 		e.Log = slog.Default()
 	}
-	for _, u := range e.Users {
-		if u.Username == "" || u.Password == "" {
+	for _, u := range e.Config.Users {
+		if u.User == "" || u.Password == "" {
 			return fmt.Errorf("every embedded broker user needs a username and a password")
 		}
 	}
@@ -73,25 +69,25 @@ func (e *Embedded) Initialize() error {
 		// $SYS topics are noise for devices and nobody here reads them.
 		SysTopicResendInterval: 3600,
 	})
-	hook := newAuthHook(e.Users, e.AllowAnonymous, e.AllowAnonymousLoopback, e.GatewayOf)
+	hook := newAuthHook(e.Config.Users, e.Config.AllowAnonymous, e.ParentOf)
 	hook.onDeniedAccess = func(user, topic string, write bool) {
 		e.Log.Debug("topic refused by the ACL", "username", user, "topic", topic, "publish", write)
 	}
 	if err := e.server.AddHook(hook, nil); err != nil {
 		return err
 	}
-	if e.Listen != "" {
-		e.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: e.Listen})
+	if e.Config.Listen != "" {
+		e.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: e.Config.Listen})
 		if err := e.server.AddListener(e.tcp); err != nil {
 			_ = e.server.Close()
-			return fmt.Errorf("listen %s: %w", e.Listen, err)
+			return fmt.Errorf("listen %s: %w", e.Config.Listen, err)
 		}
 	}
-	if e.WSListen != "" {
-		e.ws = &wsListener{id: "ws", address: e.WSListen}
+	if e.Config.WSListen != "" {
+		e.ws = &wsListener{id: "ws", address: e.Config.WSListen}
 		if err := e.server.AddListener(e.ws); err != nil {
 			_ = e.server.Close()
-			return fmt.Errorf("ws_listen %s: %w", e.WSListen, err)
+			return fmt.Errorf("ws_listen %s: %w", e.Config.WSListen, err)
 		}
 	}
 	return e.server.Serve()
@@ -135,6 +131,14 @@ func (e *Embedded) Publish(_ context.Context, topic string, payload []byte) erro
 		return ErrClosed
 	}
 	return e.server.Publish(topic, payload, false, 1)
+}
+
+// Send publishes a reply: an in-memory hand-over that never waits on a
+// device, so it runs in line.
+func (e *Embedded) Send(topic string, payload []byte) {
+	if err := e.Publish(context.Background(), topic, payload); err != nil {
+		e.Log.Debug("reply not sent", "topic", topic, "error", err)
+	}
 }
 
 // Subscribe delivers matching messages to h on the publishing client's

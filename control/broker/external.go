@@ -15,18 +15,18 @@ import (
 
 	"github.com/eclipse/paho.golang/autopaho"
 	"github.com/eclipse/paho.golang/paho"
+
+	"github.com/skyrelay/skyrelay/conf"
 )
 
 // External is a client connection (MQTT 5, paho autopaho) to a broker the
 // operator runs, such as EMQX or Mosquitto. It reconnects with back-off and
 // subscribes again after every reconnect.
 type External struct {
-	// URL is tcp://, tls://, ws:// or wss:// (mqtt:// and ssl:// too).
-	// Credentials in the URL are used when Username is empty.
-	URL      string
-	Username string
-	Password string
-	ClientID string
+	// Config is the mqtt section: Broker is tcp://, tls://, ws:// or
+	// wss:// (mqtt:// and ssl:// too), and credentials in that URL are used
+	// when Username is empty.
+	Config conf.MQTT
 	// ReconnectMin and ReconnectMax bound the back-off between attempts
 	// (defaults 250 ms and 10 s).
 	ReconnectMin, ReconnectMax time.Duration
@@ -45,6 +45,7 @@ type External struct {
 	dmu     sync.RWMutex // guards shards against a send after close
 	shards  []chan inbound
 	workers sync.WaitGroup
+	outbox  chan inbound // Send's queue, drained by runOutbox
 }
 
 type subscription struct {
@@ -69,20 +70,21 @@ func (x *External) Initialize() error {
 	if x.Log == nil {
 		x.Log = slog.Default()
 	}
-	u, err := url.Parse(x.URL)
+	u, err := url.Parse(x.Config.Broker)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("broker %q is not a URL", redact(x.URL))
+		return fmt.Errorf("broker %q is not a URL", conf.RedactURL(x.Config.Broker))
 	}
-	username, password := x.Username, x.Password
+	username, password := x.Config.Username, string(x.Config.Password)
 	if username == "" && u.User != nil {
 		username = u.User.Username()
 		password, _ = u.User.Password()
 	}
 	u.User = nil
-	if x.ClientID == "" {
+	clientID := x.Config.ClientID
+	if clientID == "" {
 		var b [4]byte
 		_, _ = rand.Read(b[:])
-		x.ClientID = "skyrelay-" + hex.EncodeToString(b[:])
+		clientID = "skyrelay-" + hex.EncodeToString(b[:])
 	}
 	if x.ReconnectMin <= 0 {
 		x.ReconnectMin = 250 * time.Millisecond
@@ -101,6 +103,9 @@ func (x *External) Initialize() error {
 		x.workers.Add(1)
 		go x.work(ch)
 	}
+	x.outbox = make(chan inbound, queueLen)
+	x.workers.Add(1)
+	go x.runOutbox(x.outbox)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
@@ -124,7 +129,7 @@ func (x *External) Initialize() error {
 			x.Log.Debug("cannot connect to the MQTT broker", "broker", u.Redacted(), "error", err)
 		},
 		ClientConfig: paho.ClientConfig{
-			ClientID: x.ClientID,
+			ClientID: clientID,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
 					x.dispatch(pr.Packet.Topic, pr.Packet.Payload)
@@ -146,7 +151,7 @@ func (x *External) Initialize() error {
 		return err
 	}
 	x.cm = cm
-	x.Log.Info("connecting to the MQTT broker", "broker", u.Redacted(), "client_id", x.ClientID)
+	x.Log.Info("connecting to the MQTT broker", "broker", u.Redacted(), "client_id", clientID)
 	return nil
 }
 
@@ -176,6 +181,10 @@ func (x *External) stopWorkers() {
 		close(ch)
 	}
 	x.shards = nil
+	if x.outbox != nil {
+		close(x.outbox)
+		x.outbox = nil
+	}
 	x.dmu.Unlock()
 	x.workers.Wait()
 }
@@ -205,6 +214,31 @@ func (x *External) Publish(ctx context.Context, topic string, payload []byte) er
 		return ErrNotConnected
 	}
 	return err
+}
+
+// Send queues a reply to a device and returns at once: waiting for the
+// PUBACK on the goroutine that delivers the device's messages would stall
+// them. A full queue drops the reply; the device asks again.
+func (x *External) Send(topic string, payload []byte) {
+	x.dmu.RLock()
+	defer x.dmu.RUnlock()
+	if x.outbox == nil {
+		return
+	}
+	select {
+	case x.outbox <- inbound{topic: topic, payload: payload}:
+	default:
+		x.Log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", topic)
+	}
+}
+
+func (x *External) runOutbox(ch chan inbound) {
+	defer x.workers.Done()
+	for m := range ch {
+		if err := x.Publish(context.Background(), m.topic, m.payload); err != nil {
+			x.Log.Debug("reply not sent", "topic", m.topic, "error", err)
+		}
+	}
 }
 
 // Subscribe records the filters (for every reconnect) and subscribes now if
@@ -331,11 +365,4 @@ func Match(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
-}
-
-func redact(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
 	"github.com/skyrelay/skyrelay/gateway/web"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 // env is a hub, the HLS server and the HTTP server in front of it, with the
@@ -96,7 +97,7 @@ func hlsReaders(s *gateway.Stream) int {
 }
 
 func TestFFprobeReadsLLHLS(t *testing.T) {
-	hlstest.Require(t, "ffprobe")
+	testpeer.Require(t, "ffprobe")
 	e := newEnv(t, 0, time.Minute)
 	hlstest.Publish(t, e.hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 4))
 

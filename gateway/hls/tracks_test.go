@@ -15,6 +15,7 @@ import (
 
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls/hlstest"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 func mustTrack(t *testing.T, f format.Format, index int) *gateway.Track {
@@ -80,7 +81,7 @@ func TestParamsChangedComparesKeyframeParams(t *testing.T) {
 
 // Audio goes into its own rendition; ffprobe reads video and AAC.
 func TestFFprobeReadsAACRendition(t *testing.T) {
-	hlstest.Require(t, "ffprobe")
+	testpeer.Require(t, "ffprobe")
 	e := newEnv(t, 0, time.Minute)
 	hlstest.PublishAV(t, e.hub, "live/av", hlstest.H264Clip(t, 320, 240, 30, 4), hlstest.AAC(t, 4))
 

@@ -116,7 +116,7 @@ func browser(t *testing.T, j job, out any) {
 
 // devices runs the simulated Dock 3 and RC Plus 2 on g's broker until the
 // test ends, and waits until the control plane lists both with cameras.
-func devices(t *testing.T, g *gwproc.Gateway, dockFaults *sim.Faults) {
+func devices(t *testing.T, g *gwproc.Process, dockFaults *sim.Faults) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -244,7 +244,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func waitGone(t *testing.T, g *gwproc.Gateway, path string) {
+func waitGone(t *testing.T, g *gwproc.Process, path string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

@@ -329,8 +329,8 @@ func TestPlayerPlaysWebRTCFirst(t *testing.T) {
 	if !res.OK || pb.Mode != "webrtc" || pb.Status != "playing · WebRTC" || pb.Reason != "" || pb.Detail != "" {
 		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
 	}
-	if rtc.SessionCount() != 1 {
-		t.Fatalf("%d WHEP sessions, want 1", rtc.SessionCount())
+	if rtc.WHEPCount() != 1 {
+		t.Fatalf("%d WHEP sessions, want 1", rtc.WHEPCount())
 	}
 }
 

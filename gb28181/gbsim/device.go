@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -398,5 +397,3 @@ func (d *Device) Close() {
 	}
 	d.wg.Wait()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

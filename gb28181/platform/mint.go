@@ -36,7 +36,7 @@ type mint struct {
 
 // MintPush prepares a GB28181 push of path (a DJI video_id such as
 // "SN/165-0-7/normal-0") and returns the url_type 3 url for live_start_push
-// (dji-cloud-api.md §8.1): serverIP, serverPort, serverID, agentID,
+// (docs/dji-cloud-api.md, "url formats per url_type"): serverIP, serverPort, serverID, agentID,
 // agentPassword, localPort and channel, keys in that exact case. agentID is
 // derived from the device SN (the part before the first slash), channel
 // from the whole path, both 20 digits and the same for the same path. The
@@ -274,16 +274,4 @@ func (p *Platform) revokeMint(m *mint) {
 		cancel()
 	}
 	p.Log.Info("GB28181 push revoked", "path", m.path, "agent", m.agentID)
-}
-
-// MintedIDs returns the agent and channel ids a minted push of path uses,
-// for the API and tests.
-func (p *Platform) MintedIDs(path string) (agentID, channelID string, err error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := p.mints[path]
-	if m == nil {
-		return "", "", errors.New("gb28181: no push minted for " + path)
-	}
-	return m.agentID, m.channelID, nil
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 )
 
-// Defaults of the Platform's optional fields (interfaces.md for the keys).
+// Defaults of the Platform's optional fields (docs/configuration.md for the keys).
 const (
 	DefaultSIPListen         = ":5060"
 	DefaultMediaPorts        = "30000-30499"

@@ -141,7 +141,7 @@ func TestAudioCodecs(t *testing.T) {
 					k = attach(t, e.waitReady(t, "live/"+string(tc.codec), 5*time.Second))
 				}
 			}
-			eventually(t, 5*time.Second, "audio frames", func() bool {
+			testpeer.Eventually(t, 5*time.Second, "audio frames", func() bool {
 				k.mu.Lock()
 				defer k.mu.Unlock()
 				n := 0

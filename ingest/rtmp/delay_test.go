@@ -2,7 +2,6 @@ package rtmp
 
 import (
 	"context"
-	"sort"
 	"testing"
 	"time"
 
@@ -84,9 +83,4 @@ func checkDelay(t *testing.T, d time.Duration) {
 	if d > firstFrameBound {
 		t.Fatalf("first playable frame after %v: waited like a 2 s probe (bound %v)", d, firstFrameBound)
 	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return ds[len(ds)/2]
 }

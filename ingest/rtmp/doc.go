@@ -8,7 +8,7 @@
 // gortmplib's; the tag layer above it is ours, because gortmplib's Reader
 // probes for two seconds and throws those frames away, ends the connection
 // on a single tag it cannot parse, and rejects empty NAL units, all of which
-// DJI devices send (field-reports.md "DJI streams over RTMP").
+// DJI devices send (docs/field-quirks.md, "DJI video over RTMP").
 //
 // Tracks are detected from the first tags: the sequence headers and the
 // first coded frame. onMetaData, when present, only says which tracks to

@@ -23,34 +23,12 @@ import (
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
-// logBuffer collects a test server's log, to assert what it says and what
-// it never says (a secret).
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if testing.Verbose() {
-		os.Stderr.Write(p)
-	}
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a hub and an RTMP server on a free loopback port.
 type env struct {
 	hub  *gateway.Hub
 	auth *gateway.Auth
 	srv  *Server
-	log  *logBuffer
+	log  *testpeer.LogBuffer
 
 	mu       sync.Mutex
 	accepted []time.Time // when each connection was accepted
@@ -58,7 +36,7 @@ type env struct {
 
 func newEnv(t testing.TB, grace time.Duration, tweak ...func(*Server)) *env {
 	t.Helper()
-	e := &env{auth: &gateway.Auth{}, log: &logBuffer{}}
+	e := &env{auth: &gateway.Auth{}, log: &testpeer.LogBuffer{Echo: testing.Verbose()}}
 	log := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.hub = gateway.NewHub(grace, log)
 	t.Cleanup(e.hub.Close)
@@ -102,18 +80,6 @@ func (e *env) waitReady(t testing.TB, path string, within time.Duration) *gatewa
 	return e.hub.Stream(path)
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // sink is a gateway.Reader that records every frame it gets.
 type sink struct {
 	r *gateway.Reader
@@ -154,7 +120,7 @@ func (k *sink) video() []gateway.Frame {
 // waitVideo waits until n video frames arrived.
 func (k *sink) waitVideo(t testing.TB, n int, within time.Duration) []gateway.Frame {
 	t.Helper()
-	eventually(t, within, "video frames at the reader", func() bool { return len(k.video()) >= n })
+	testpeer.Eventually(t, within, "video frames at the reader", func() bool { return len(k.video()) >= n })
 	return k.video()
 }
 

@@ -19,7 +19,7 @@ import (
 // connection to its first playable frame, against about 2 ms with quick
 // ACKs.
 //
-// Only the first read after the gateway wrote something asks for it:
+// Only the first read after Skyrelay wrote something asks for it:
 // Linux delays ACKs only in its "pingpong" mode, which it enters when the
 // receiver sends data right after receiving (the setup replies, an RTMP
 // Acknowledgement); otherwise a read that drains a small segment is

@@ -13,7 +13,7 @@ import (
 )
 
 // Each test here crafts a stream showing one field report of
-// field-reports.md, "DJI streams over RTMP". None may end the stream: the
+// docs/field-quirks.md, "DJI video over RTMP". None may end the stream: the
 // reader keeps getting frames, the publisher stays online, and the core's
 // counters move where the report says something was dropped or repaired.
 
@@ -147,7 +147,7 @@ func TestM30ZeroLengthNALUs(t *testing.T) {
 }
 
 // TestDock3CustomSEI: Dock 3 puts a unit with header byte 0xF5 (forbidden
-// bit set) before every slice (dji-cloud-api.md §12). The core drops it as
+// bit set) before every slice (docs/field-quirks.md, "Dock 3's custom SEI"). The core drops it as
 // a unit a browser decoder rejects and counts it; the clip's own SEI
 // passes; ffprobe reading the stream back over RTMP decodes every frame
 // without a warning.

@@ -116,7 +116,7 @@ func TestRemotePublisherNeedsCredential(t *testing.T) {
 	minted := pushFFmpeg(t, clip, e.url(path)+"?secret="+secret, true)
 	e.waitReady(t, path, 10*time.Second)
 	_ = minted.Stop()
-	eventually(t, 5*time.Second, "the stream to end", func() bool { return e.hub.Stream(path) == nil })
+	testpeer.Eventually(t, 5*time.Second, "the stream to end", func() bool { return e.hub.Stream(path) == nil })
 
 	pushFFmpeg(t, clip, e.url("live/static")+"?user=dock&pass=static-pass-never-logged", true)
 	e.waitReady(t, "live/static", 10*time.Second)
@@ -162,11 +162,11 @@ func TestPublisherComesBack(t *testing.T) {
 	k.waitVideo(t, 10, 5*time.Second)
 
 	_ = first.Kill()
-	eventually(t, 2*time.Second, "the publisher to be gone", func() bool { _, on := st.Source(); return !on })
+	testpeer.Eventually(t, 2*time.Second, "the publisher to be gone", func() bool { _, on := st.Source(); return !on })
 	killed := time.Now()
 	before := len(k.video())
 	pushFFmpeg(t, clip, e.url("live/back"), true)
-	eventually(t, 2*time.Second, "the publisher to come back", func() bool { _, on := st.Source(); return on })
+	testpeer.Eventually(t, 2*time.Second, "the publisher to come back", func() bool { _, on := st.Source(); return on })
 	if d := time.Since(killed); d > 2*time.Second {
 		t.Fatalf("the publisher took %v to come back", d)
 	}

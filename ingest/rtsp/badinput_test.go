@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 // rawRequest sends one request on a fresh connection and returns the
@@ -57,7 +59,7 @@ func TestGarbageOnPort(t *testing.T) {
 	publishCore(t, e, "live/g", hlstestClip(t), false)
 	e.waitReady(t, "live/g", 10*time.Second)
 	r := readFFmpeg(t, e.url("live/g"), "tcp")
-	eventually(t, 15*time.Second, "the reader to count frames", func() bool { return frames(r) > 10 })
+	testpeer.Eventually(t, 15*time.Second, "the reader to count frames", func() bool { return frames(r) > 10 })
 
 	// Random bytes: the server drops the connection.
 	c, err := net.Dial("tcp", e.srv.Addr().String())
@@ -91,7 +93,7 @@ func TestGarbageOnPort(t *testing.T) {
 	}
 
 	before := frames(r)
-	eventually(t, 10*time.Second, "the reader to go on", func() bool { return frames(r) > before+25 })
+	testpeer.Eventually(t, 10*time.Second, "the reader to go on", func() bool { return frames(r) > before+25 })
 	if res := rawRequest(t, e, "OPTIONS "+e.url("live/g")+" RTSP/1.0\r\nCSeq: 1\r\n\r\n"); !hasStatus(res, "200") {
 		t.Fatalf("OPTIONS after the garbage: %q", res)
 	}

@@ -18,7 +18,7 @@ func cpuTime(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkReaderCPU measures what one RTSP reader costs the gateway: ffmpeg
+// BenchmarkReaderCPU measures what one RTSP reader costs Skyrelay: ffmpeg
 // publishes the 720p30 clip (3 Mbit/s H.264 + AAC) over RTSP/TCP, then
 // nReaders ffmpeg processes read it (copying, not decoding) over TCP and
 // then over UDP. The figure is the process's extra CPU time per reader per
@@ -50,7 +50,7 @@ func BenchmarkReaderCPU(b *testing.B) {
 			procs = append(procs, readFFmpeg(b, e.url("live/bench"), transport))
 		}
 		for i, p := range procs {
-			eventually(b, 20*time.Second, "reader "+strconv.Itoa(i)+" to read", func() bool { return frames(p) > 0 })
+			testpeer.Eventually(b, 20*time.Second, "reader "+strconv.Itoa(i)+" to read", func() bool { return frames(p) > 0 })
 		}
 		time.Sleep(2 * time.Second) // warm-up
 		cpu, out := measure()
@@ -62,6 +62,6 @@ func BenchmarkReaderCPU(b *testing.B) {
 		for _, p := range procs {
 			_ = p.Stop()
 		}
-		eventually(b, 10*time.Second, "the readers to leave", func() bool { return readerCount(s) == 0 })
+		testpeer.Eventually(b, 10*time.Second, "the readers to leave", func() bool { return readerCount(s) == 0 })
 	}
 }

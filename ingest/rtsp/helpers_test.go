@@ -62,18 +62,6 @@ func (e *env) waitReady(t testing.TB, path string, within time.Duration) *gatewa
 	return e.hub.Stream(path)
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // push starts ffmpeg publishing clip in a loop, in real time, over RTSP
 // with transport "tcp" or "udp".
 func push(t testing.TB, clip, transport, url string) *testpeer.Proc {

@@ -33,7 +33,7 @@ func TestFFmpegPublishRead(t *testing.T) {
 				t.Fatalf("bytes received %d, sent %d: both should count", s.BytesReceived(), s.BytesSent())
 			}
 			// The readers left: the sink and the ServerStream go with them.
-			eventually(t, 5*time.Second, "the RTSP output to close", func() bool { return e.outputs() == 0 && readerCount(s) == 0 })
+			testpeer.Eventually(t, 5*time.Second, "the RTSP output to close", func() bool { return e.outputs() == 0 && readerCount(s) == 0 })
 		})
 	}
 }

@@ -58,7 +58,7 @@ func TestReaderAccounting(t *testing.T) {
 	defer watcher.Close()
 
 	p := readFFmpeg(t, e.url("live/acc"), "tcp")
-	eventually(t, 15*time.Second, "ffmpeg to read frames", func() bool { return frames(p) > 10 })
+	testpeer.Eventually(t, 15*time.Second, "ffmpeg to read frames", func() bool { return frames(p) > 10 })
 	info := s.Info()
 	var rtspReaders []gateway.ReaderInfo
 	for _, r := range info.Readers {
@@ -69,14 +69,14 @@ func TestReaderAccounting(t *testing.T) {
 	if len(rtspReaders) != 1 || rtspReaders[0].RemoteAddr == "" {
 		t.Fatalf("readers %+v, want one rtsp reader with its address", info.Readers)
 	}
-	eventually(t, 5*time.Second, "bytes_sent to count the RTSP reader", func() bool { return s.BytesSent() > 10000 })
+	testpeer.Eventually(t, 5*time.Second, "bytes_sent to count the RTSP reader", func() bool { return s.BytesSent() > 10000 })
 	if e.outputs() != 1 {
 		t.Fatalf("%d outputs, want 1", e.outputs())
 	}
 	if err := p.Stop(); err != nil {
 		t.Logf("ffmpeg: %v", err)
 	}
-	eventually(t, 5*time.Second, "the reader and the output to go", func() bool { return readerCount(s) == 0 && e.outputs() == 0 })
+	testpeer.Eventually(t, 5*time.Second, "the reader and the output to go", func() bool { return readerCount(s) == 0 && e.outputs() == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if changed != 0 {
@@ -94,13 +94,13 @@ func TestPublisherRestartKeepsReader(t *testing.T) {
 	s := e.waitReady(t, "live/restart", 15*time.Second)
 
 	r := readFFmpeg(t, e.url("live/restart"), "tcp")
-	eventually(t, 15*time.Second, "the reader to count frames", func() bool { return frames(r) > 25 })
+	testpeer.Eventually(t, 15*time.Second, "the reader to count frames", func() bool { return frames(r) > 25 })
 
 	_ = pub.Kill() // a crash: no TEARDOWN
-	eventually(t, 5*time.Second, "the publisher to be gone", func() bool { _, on := s.Source(); return !on })
+	testpeer.Eventually(t, 5*time.Second, "the publisher to be gone", func() bool { _, on := s.Source(); return !on })
 	before := frames(r)
 	push(t, clip, "tcp", e.url("live/restart"))
-	eventually(t, 20*time.Second, "frames after the restart", func() bool { return frames(r) > before+50 })
+	testpeer.Eventually(t, 20*time.Second, "frames after the restart", func() bool { return frames(r) > before+50 })
 	select {
 	case <-r.Exited():
 		t.Fatal("the reader ended")
@@ -130,7 +130,7 @@ func TestDescribeCurrentParams(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p2.Stop)
-	eventually(t, 10*time.Second, "DESCRIBE to show 480x272", func() bool {
+	testpeer.Eventually(t, 10*time.Second, "DESCRIBE to show 480x272", func() bool {
 		w, h := describeSize(t, e, "live/params")
 		return w == 480 && h == 272
 	})

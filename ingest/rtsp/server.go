@@ -37,7 +37,7 @@ type Server struct {
 	Address string
 	// UDPRTPAddress and UDPRTCPAddress enable the UDP transport (":8000",
 	// ":8001"): both or neither, RTP on an even port and RTCP on the next.
-	// An RTP port of 0 picks a free pair, see UDPPorts.
+	// An RTP port of 0 picks a free pair (logged at start).
 	UDPRTPAddress  string
 	UDPRTCPAddress string
 	Hub            *gateway.Hub
@@ -125,9 +125,6 @@ func (s *Server) Initialize() error {
 
 // Addr is the bound TCP address (useful when Address asked for port 0).
 func (s *Server) Addr() net.Addr { return s.srv.NetListener().Addr() }
-
-// UDPPorts are the bound RTP and RTCP ports, or zeros without UDP.
-func (s *Server) UDPPorts() (rtp, rtcp int) { return s.rtpPort, s.rtcpPort }
 
 // Close ends every connection, publisher and reader.
 func (s *Server) Close() {

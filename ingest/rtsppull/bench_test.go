@@ -38,7 +38,7 @@ func BenchmarkPullReconnect(b *testing.B) {
 			back := time.Now()
 			e.waitEvent(b, gateway.EventBack, "rc/cam", 10*time.Second)
 			took = append(took, time.Since(back))
-			e.logs.reset()
+			e.logs.Reset()
 		}
 		stop()
 		slices.Sort(took)

@@ -1,12 +1,10 @@
 package rtsppull_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,40 +14,17 @@ import (
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // env is a hub and a puller, with the hub's events recorded.
 type env struct {
 	hub    *gateway.Hub
 	puller *rtsppull.Puller
-	logs   *logBuffer
+	logs   *testpeer.LogBuffer
 	events chan gateway.Event
 }
 
 func newEnv(t testing.TB, transport string) *env {
 	t.Helper()
-	e := &env{logs: &logBuffer{}, events: make(chan gateway.Event, 256)}
+	e := &env{logs: &testpeer.LogBuffer{}, events: make(chan gateway.Event, 256)}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.hub = gateway.NewHub(10*time.Second, log)
 	e.hub.OnEvent = func(ev gateway.Event) {

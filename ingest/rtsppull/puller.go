@@ -1,6 +1,6 @@
 // Package rtsppull pulls RTSP streams into the stream core: what Skyrelay
 // does for a DJI remote controller in url_type 2, where the controller runs
-// an RTSP server and replies with its URL (dji-cloud-api.md §8.1).
+// an RTSP server and replies with its URL (docs/dji-cloud-api.md, "url formats per url_type").
 //
 // A pull is a gortsplib client (DESCRIBE, SETUP, PLAY; RFC 2326 §10) whose
 // RTP packets go to gateway.Publisher.WriteRTP, so the path serves every

@@ -18,15 +18,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
-// Gateway is a skyrelay process started for one test or benchmark.
-type Gateway struct {
+// Process is a skyrelay process started for one test or benchmark.
+type Process struct {
 	Cmd                       *exec.Cmd
 	HTTP, RTMP, RTSP, WebRTC  int
 	MQTT, MQTTWS, SIP, RTPUDP int
 
-	log logBuffer // the gateway's stderr, also copied to the test's
+	log testpeer.LogBuffer // Skyrelay's stderr, also copied to the test's
 }
 
 // freeUDPPair returns an even UDP port free on loopback now whose odd
@@ -115,8 +117,8 @@ func Binary(t testing.TB) string {
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
 // its config, and waits for /healthz.
-func Start(t testing.TB, extra string) *Gateway {
-	g := &Gateway{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
+func Start(t testing.TB, extra string) *Process {
+	g := &Process{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
 	cfg := fmt.Sprintf(`log_level: warn
 public_host: 127.0.0.1
@@ -152,29 +154,11 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	return nil
 }
 
-// logBuffer keeps what the gateway logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *logBuffer) contains(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Contains(l.buf.String(), s)
-}
-
-// WaitLog waits until the gateway has logged a line containing s.
-func (g *Gateway) WaitLog(t testing.TB, s string, within time.Duration) {
+// WaitLog waits until Skyrelay has logged a line containing s.
+func (g *Process) WaitLog(t testing.TB, s string, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for d := 5 * time.Millisecond; !g.log.contains(s); d = min(2*d, 200*time.Millisecond) {
+	for d := 5 * time.Millisecond; !g.log.Contains(s); d = min(2*d, 200*time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the gateway logged no %q within %s", s, within)
 		}
@@ -182,16 +166,16 @@ func (g *Gateway) WaitLog(t testing.TB, s string, within time.Duration) {
 	}
 }
 
-// URL is an HTTP URL on the gateway.
-func (g *Gateway) URL(p string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", g.HTTP, p) }
+// URL is an HTTP URL on Skyrelay.
+func (g *Process) URL(p string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", g.HTTP, p) }
 
 // RTMPURL and RTSPURL are the publish/read URLs of path.
-func (g *Gateway) RTMPURL(path string) string {
+func (g *Process) RTMPURL(path string) string {
 	return fmt.Sprintf("rtmp://127.0.0.1:%d/%s", g.RTMP, path)
 }
 
 // RTSPURL is the RTSP URL of path.
-func (g *Gateway) RTSPURL(path string) string {
+func (g *Process) RTSPURL(path string) string {
 	return fmt.Sprintf("rtsp://127.0.0.1:%d/%s", g.RTSP, path)
 }
 
@@ -202,8 +186,8 @@ type Usage struct {
 	RSS, HWM int64 // bytes
 }
 
-// Sample reads the gateway's /proc/PID/stat (utime+stime) and /proc/PID/status.
-func (g *Gateway) Sample(t testing.TB) Usage {
+// Sample reads Skyrelay's /proc/PID/stat (utime+stime) and /proc/PID/status.
+func (g *Process) Sample(t testing.TB) Usage {
 	pid := g.Cmd.Process.Pid
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -229,8 +213,8 @@ func (g *Gateway) Sample(t testing.TB) Usage {
 	return u
 }
 
-// Metric reads one sample of the gateway's /metrics by its full name with labels.
-func (g *Gateway) Metric(t testing.TB, name string) (float64, bool) {
+// Metric reads one sample of Skyrelay's /metrics by its full name with labels.
+func (g *Process) Metric(t testing.TB, name string) (float64, bool) {
 	resp, err := http.Get(g.URL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +230,7 @@ func (g *Gateway) Metric(t testing.TB, name string) (float64, bool) {
 	return 0, false
 }
 
-// BenchClip makes (once) the 1280x720 30 fps 3 Mbit/s clip of test-peers.md
+// BenchClip makes (once) the 1280x720 30 fps 3 Mbit/s clip of docs/testing.md
 // with a keyframe every gop frames.
 func BenchClip(t testing.TB, gop int) string {
 	dir := filepath.Join(Root(), "testdata", "clips")
@@ -269,7 +253,7 @@ func BenchClip(t testing.TB, gop int) string {
 }
 
 // Push starts an ffmpeg RTMP publisher looping clip to path.
-func (g *Gateway) Push(t testing.TB, clip, path string) *exec.Cmd {
+func (g *Process) Push(t testing.TB, clip, path string) *exec.Cmd {
 	cmd := exec.Command("ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "flv",
 		g.RTMPURL(path))
 	if err := cmd.Start(); err != nil {
@@ -280,7 +264,7 @@ func (g *Gateway) Push(t testing.TB, clip, path string) *exec.Cmd {
 }
 
 // Ready asks the streams API whether path is playable now.
-func (g *Gateway) Ready(path string) (bool, error) {
+func (g *Process) Ready(path string) (bool, error) {
 	resp, err := http.Get(g.URL("/api/v1/streams/" + path))
 	if err != nil {
 		return false, err
@@ -291,7 +275,7 @@ func (g *Gateway) Ready(path string) (bool, error) {
 }
 
 // WaitReady polls the streams API until path is playable.
-func (g *Gateway) WaitReady(t testing.TB, path string, within time.Duration) {
+func (g *Process) WaitReady(t testing.TB, path string, within time.Duration) {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		if ok, _ := g.Ready(path); ok {

@@ -63,13 +63,6 @@ func Mosquitto(t testing.TB, extraConfig ...string) *Broker {
 // URL returns the broker's address as tcp://127.0.0.1:PORT.
 func (b *Broker) URL() string { return "tcp://" + b.Addr }
 
-// Proc returns the running broker process (nil while stopped).
-func (b *Broker) Proc() *Proc {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.proc
-}
-
 func (b *Broker) start() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -100,3 +100,17 @@ func WaitHTTP(ctx context.Context, url string, wantStatus int) error {
 		}
 	}
 }
+
+// Eventually polls cond every 10 ms until it holds, failing t when within
+// passes first. Use it only for state nothing signals (a counter, a list);
+// wait on a channel or an event where one exists.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -15,7 +15,7 @@ import (
 
 // The browser's fixed flags let WebRTC run between the page and a peer on
 // loopback: a fake camera publishes to a pion answerer that only gathers
-// 127.0.0.1 candidates (what a WHIP test does against the gateway).
+// 127.0.0.1 candidates (what a WHIP test does against Skyrelay).
 func TestBrowserWebRTCOverLoopback(t *testing.T) {
 	ctx := Context(t, 60*time.Second)
 

@@ -38,7 +38,7 @@ import { join } from 'node:path';
 const CHROMIUM = process.env.SKYRELAY_CHROMIUM || '/usr/bin/chromium';
 
 // Flags known to be needed for headless Chromium as root on this kind of
-// machine (docs/testing.md, shared test-peers.md). The last three let WebRTC
+// machine (docs/testing.md). The last three let WebRTC
 // work between the page and a peer on loopback: real host candidates instead
 // of mDNS names, and loopback interfaces in the candidate list.
 const BASE_ARGS = [

@@ -49,9 +49,9 @@ type Client struct {
 	// client uses loopback only, which is where tests and benchmarks run.
 	AllInterfaces bool
 	// NoNACK leaves the NACK generator out. Load tests set it: a hundred
-	// viewers saturating the machine they share with the gateway drop
+	// viewers saturating the machine they share with Skyrelay drop
 	// packets themselves, and their NACKs would add retransmissions of
-	// that self-inflicted loss to the gateway's measured cost.
+	// that self-inflicted loss to Skyrelay's measured cost.
 	NoNACK bool
 	// OnPacket, when set, sees every RTP packet in the track's goroutine.
 	OnPacket func(kind string, p *rtp.Packet)
@@ -285,11 +285,7 @@ func (c *Client) Delete(ctx context.Context) (int, error) {
 
 // Close deletes the session (best effort) and closes the connection.
 func (c *Client) Close() {
-	if c.location != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, _ = c.Delete(ctx)
-		cancel()
-	}
+	c.endpoint().Hangup(c.location)
 	if c.pc != nil {
 		_ = c.pc.Close()
 	}

@@ -240,12 +240,8 @@ func (c *Client) Delete(ctx context.Context) (int, error) {
 
 // Close deletes the session (best effort) and closes the connection.
 func (c *Client) Close() {
-	if c.location != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, _ = c.Delete(ctx)
-		cancel()
-		c.location = ""
-	}
+	c.endpoint().Hangup(c.location)
+	c.location = ""
 	if c.pc != nil {
 		_ = c.pc.Close()
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 //go:embed browser.js
@@ -21,7 +23,7 @@ var browserJS []byte
 type BrowserRun struct {
 	URL string
 	// HTML, when set, is served at URL by the browser itself (a test page
-	// on the gateway's origin that the gateway does not have).
+	// on Skyrelay's origin that Skyrelay does not have).
 	HTML string
 	// Probe is a JS expression evaluated in the page; it returns JSON.
 	Probe string
@@ -43,7 +45,7 @@ type BrowserResult struct {
 // and fails the test when either is missing.
 func Browser(t testing.TB, run BrowserRun) BrowserResult {
 	t.Helper()
-	Require(t, "node", "chromium")
+	testpeer.Require(t, "node", "chromium")
 	nodePath := playwrightPath(t)
 	script := filepath.Join(t.TempDir(), "browser.js")
 	if err := os.WriteFile(script, browserJS, 0o644); err != nil {

@@ -18,19 +18,8 @@ import (
 
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/h264clip"
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
-
-// Require fails the test (never skips it) when a tool is missing, naming
-// the Debian package that has it.
-func Require(t testing.TB, tools ...string) {
-	t.Helper()
-	pkgs := map[string]string{"ffmpeg": "ffmpeg", "ffprobe": "ffmpeg", "chromium": "chromium", "node": "nodejs"}
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: apt-get install %s", tool, pkgs[tool])
-		}
-	}
-}
 
 // Clip is an H.264 elementary stream cut into access units.
 type Clip struct {
@@ -48,7 +37,7 @@ var (
 // are made once per test binary.
 func H264Clip(t testing.TB, width, height, fps, seconds int) *Clip {
 	t.Helper()
-	Require(t, "ffmpeg")
+	testpeer.Require(t, "ffmpeg")
 	key := strconv.Itoa(width) + "x" + strconv.Itoa(height) + "@" + strconv.Itoa(fps) + "/" + strconv.Itoa(seconds)
 	clipMu.Lock()
 	defer clipMu.Unlock()
@@ -123,7 +112,7 @@ type AACClip struct {
 // AAC encodes a sine tone with ffmpeg's AAC encoder (48 kHz, mono).
 func AAC(t testing.TB, seconds int) *AACClip {
 	t.Helper()
-	Require(t, "ffmpeg")
+	testpeer.Require(t, "ffmpeg")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "clip.aac")
 	cmd := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000",

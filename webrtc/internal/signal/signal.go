@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Endpoint is how a client reaches a WHIP or WHEP endpoint.
@@ -88,6 +89,17 @@ func (e Endpoint) Delete(ctx context.Context, location string) (int, error) {
 		return 0, err
 	}
 	return e.status(req)
+}
+
+// Hangup deletes the session at location, if any, as a client closing
+// does: best effort, for at most 3 s, the answer ignored.
+func (e Endpoint) Hangup(location string) {
+	if location == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, _ = e.Delete(ctx, location)
 }
 
 func (e Endpoint) status(req *http.Request) (int, error) {

@@ -1,11 +1,11 @@
-package control
+package cloudapi
 
-// validJSON reports whether b is one valid JSON text (RFC 8259), exactly as
+// Valid reports whether b is one valid JSON text (RFC 8259), exactly as
 // json.Valid does, nesting limit included, at several times its speed:
 // every device message is validated before anything of it is kept, and
 // encoding/json's table-driven scanner was most of the cost of an osd.
 // FuzzValidJSON compares the two.
-func validJSON(b []byte) bool {
+func Valid(b []byte) bool {
 	// stack holds the open containers, '{' or '['.
 	var stack []byte
 	i := skipSpace(b, 0)

@@ -14,8 +14,8 @@ import (
 
 // BenchmarkWHEPViewers puts 1, 10 and 100 pion viewers (whepclient, no
 // decoding) on one 320x240 30 fps stream for 3 s and reports what they
-// received and what the process (gateway and viewers together) spent.
-// Against a separate gateway process, use whepclient.StartViewers and
+// received and what the process (Skyrelay and viewers together) spent.
+// Against a separate Skyrelay process, use whepclient.StartViewers and
 // Measure the same way.
 //
 //	go test -run '^$' -bench WHEPViewers -benchtime 1x ./webrtc/

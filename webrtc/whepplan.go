@@ -11,29 +11,6 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 )
 
-// refusal is a request the server understood and cannot serve: it carries
-// the HTTP status and the API error code, and its message tells the user
-// what to do instead.
-type refusal struct {
-	status  int
-	code    string
-	message string
-}
-
-func (r *refusal) Error() string { return r.message }
-
-func refuse(status int, code, format string, args ...any) *refusal {
-	return &refusal{status: status, code: code, message: fmt.Sprintf(format, args...)}
-}
-
-// codecReg is a codec a peer's MediaEngine knows. Every peer gets exactly
-// the codecs it uses, with the payload types the browser offered, so the
-// answer carries nothing the browser did not ask for.
-type codecReg struct {
-	kind   pion.RTPCodecType
-	params pion.RTPCodecParameters
-}
-
 // sendTrack is one track a WHEP peer sends. src is nil for a placeholder
 // that is answered but never written (see planWHEP).
 type sendTrack struct {
@@ -41,15 +18,15 @@ type sendTrack struct {
 	codecReg
 }
 
-// plan is what one WHEP peer sends and what it leaves out.
-type plan struct {
+// whepPlan is what one WHEP peer sends and what it leaves out.
+type whepPlan struct {
 	video, audio *sendTrack
 	placeholder  []codecReg // answered codecs without a track
 	notes        []string   // tracks left out and why: one log line each
 }
 
 // codecs lists every codec the peer's MediaEngine must register.
-func (p *plan) codecs() []codecReg {
+func (p *whepPlan) codecs() []codecReg {
 	var out []codecReg
 	for _, t := range []*sendTrack{p.video, p.audio} {
 		if t != nil {
@@ -64,9 +41,9 @@ var videoFeedback = []pion.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter
 // planWHEP matches a stream's tracks against a browser's offer. It sends
 // the first video track and the first audio track a browser can decode
 // (Opus, or G.711 at 8 kHz mono); AAC never goes over WebRTC.
-func planWHEP(o *offer, tracks []*gateway.Track, path string) (*plan, error) {
+func planWHEP(o *whepOffer, tracks []*gateway.Track, path string) (*whepPlan, error) {
 	hls := "/" + path + "/index.m3u8"
-	p := &plan{}
+	p := &whepPlan{}
 	var vt, at *gateway.Track
 	for _, t := range tracks {
 		switch t.Codec {
@@ -98,7 +75,7 @@ func planWHEP(o *offer, tracks []*gateway.Track, path string) (*plan, error) {
 			}
 			p.notes = append(p.notes, "video left out: the offer has no video section")
 		} else {
-			c, err := pickVideo(o.Video, vt, hls)
+			c, err := pickWHEPVideo(o.Video, vt, hls)
 			if err != nil {
 				return nil, err
 			}
@@ -117,7 +94,7 @@ func planWHEP(o *offer, tracks []*gateway.Track, path string) (*plan, error) {
 
 	if o.Audio != nil {
 		if at != nil {
-			if c, ok := pickAudio(o.Audio, at); ok {
+			if c, ok := pickWHEPAudio(o.Audio, at); ok {
 				p.audio = &sendTrack{src: at, codecReg: c}
 			} else {
 				p.notes = append(p.notes, fmt.Sprintf("audio %s left out: the client does not offer it; use LL-HLS at %s", at.Codec, hls))
@@ -139,7 +116,7 @@ func planWHEP(o *offer, tracks []*gateway.Track, path string) (*plan, error) {
 	return p, nil
 }
 
-func videoReg(c offeredCodec) codecReg {
+func videoReg(c whepCodec) codecReg {
 	return codecReg{kind: pion.RTPCodecTypeVideo, params: pion.RTPCodecParameters{
 		RTPCodecCapability: pion.RTPCodecCapability{
 			MimeType: "video/" + c.Name, ClockRate: 90000, SDPFmtpLine: c.Fmtp, RTCPFeedback: videoFeedback,
@@ -148,15 +125,15 @@ func videoReg(c offeredCodec) codecReg {
 	}}
 }
 
-func audioReg(c offeredCodec, mime string, clock uint32, channels uint16) codecReg {
+func audioReg(c whepCodec, mime string, clock uint32, channels uint16) codecReg {
 	return codecReg{kind: pion.RTPCodecTypeAudio, params: pion.RTPCodecParameters{
 		RTPCodecCapability: pion.RTPCodecCapability{MimeType: mime, ClockRate: clock, Channels: channels, SDPFmtpLine: c.Fmtp},
 		PayloadType:        pion.PayloadType(c.PT),
 	}}
 }
 
-// pickVideo chooses the offered payload type for the stream's video codec.
-func pickVideo(m *offeredMedia, t *gateway.Track, hls string) (codecReg, error) {
+// pickWHEPVideo chooses the offered payload type for the stream's video codec.
+func pickWHEPVideo(m *whepMedia, t *gateway.Track, hls string) (codecReg, error) {
 	switch f := t.Format.(type) {
 	case *format.H264:
 		sps, _ := f.SafeParams()
@@ -184,8 +161,8 @@ func pickVideo(m *offeredMedia, t *gateway.Track, hls string) (codecReg, error) 
 // hardware decoders and strict clients happy), then constrained baseline,
 // then any entry with packetization-mode=1 (the core sends FU-A and STAP-A,
 // RFC 6184 §6.3, which mode 0 forbids).
-func pickH264(cands []offeredCodec, sps []byte) (offeredCodec, bool) {
-	var best offeredCodec
+func pickH264(cands []whepCodec, sps []byte) (whepCodec, bool) {
+	var best whepCodec
 	bestScore := 0
 	for _, c := range cands {
 		if c.param("packetization-mode") != "1" {
@@ -213,7 +190,7 @@ func pickH264(cands []offeredCodec, sps []byte) (offeredCodec, bool) {
 // h264Fmtp keeps the offered fmtp line and makes sure
 // level-asymmetry-allowed is set: the stream's level is the publisher's,
 // not the one the browser named (RFC 6184 §8.2.2).
-func h264Fmtp(c offeredCodec) string {
+func h264Fmtp(c whepCodec) string {
 	if c.param("level-asymmetry-allowed") != "" {
 		return c.Fmtp
 	}
@@ -222,9 +199,9 @@ func h264Fmtp(c offeredCodec) string {
 
 // pickH265 prefers the offered H.265 entry with the stream's profile
 // (general_profile_idc, the low 5 bits of the SPS's fourth byte).
-func pickH265(cands []offeredCodec, sps []byte) (offeredCodec, bool) {
+func pickH265(cands []whepCodec, sps []byte) (whepCodec, bool) {
 	if len(cands) == 0 {
-		return offeredCodec{}, false
+		return whepCodec{}, false
 	}
 	if len(sps) >= 4 {
 		want := fmt.Sprint(sps[3] & 0x1f)
@@ -237,8 +214,8 @@ func pickH265(cands []offeredCodec, sps []byte) (offeredCodec, bool) {
 	return cands[0], true
 }
 
-// pickAudio finds the offered payload type for an Opus or G.711 track.
-func pickAudio(m *offeredMedia, t *gateway.Track) (codecReg, bool) {
+// pickWHEPAudio finds the offered payload type for an Opus or G.711 track.
+func pickWHEPAudio(m *whepMedia, t *gateway.Track) (codecReg, bool) {
 	switch f := t.Format.(type) {
 	case *format.Opus:
 		if c := m.find("opus", 48000); len(c) > 0 {

@@ -8,8 +8,8 @@ import (
 	"github.com/pion/sdp/v3"
 )
 
-// offeredCodec is one payload type of an offer's media section.
-type offeredCodec struct {
+// whepCodec is one payload type of an offer's media section.
+type whepCodec struct {
 	PT       uint8
 	Name     string // as written, e.g. "H264", "opus"
 	Clock    int
@@ -18,7 +18,7 @@ type offeredCodec struct {
 }
 
 // param returns one key of the fmtp line ("" when absent).
-func (c offeredCodec) param(key string) string {
+func (c whepCodec) param(key string) string {
 	for _, kv := range strings.Split(c.Fmtp, ";") {
 		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
 		if strings.EqualFold(k, key) {
@@ -28,22 +28,22 @@ func (c offeredCodec) param(key string) string {
 	return ""
 }
 
-// offeredMedia is one m= section of an offer that can receive media.
-type offeredMedia struct {
+// whepMedia is one m= section of an offer that can receive media.
+type whepMedia struct {
 	Kind   string // "video" or "audio"
-	Codecs []offeredCodec
+	Codecs []whepCodec
 }
 
 // offer is what a client asked for, read before any PeerConnection exists
 // so that a bad offer costs nothing and gets a precise 400.
-type offer struct {
-	Video *offeredMedia // first video section that can receive, if any
-	Audio *offeredMedia
+type whepOffer struct {
+	Video *whepMedia // first video section that can receive, if any
+	Audio *whepMedia
 }
 
-// parseOffer validates an SDP offer and lists what its first audio and
+// parseWHEPOffer validates an SDP offer and lists what its first audio and
 // video sections accept.
-func parseOffer(raw string) (*offer, error) {
+func parseWHEPOffer(raw string) (*whepOffer, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("empty SDP offer")
 	}
@@ -54,7 +54,7 @@ func parseOffer(raw string) (*offer, error) {
 	if len(sd.MediaDescriptions) == 0 {
 		return nil, fmt.Errorf("invalid SDP offer: no media section")
 	}
-	o := &offer{}
+	o := &whepOffer{}
 	for _, md := range sd.MediaDescriptions {
 		kind := md.MediaName.Media
 		if kind != "video" && kind != "audio" {
@@ -63,7 +63,7 @@ func parseOffer(raw string) (*offer, error) {
 		if md.MediaName.Port.Value == 0 || !receives(md) {
 			continue
 		}
-		m := &offeredMedia{Kind: kind, Codecs: codecsOf(md)}
+		m := &whepMedia{Kind: kind, Codecs: whepCodecsOf(md)}
 		if kind == "video" && o.Video == nil {
 			o.Video = m
 		} else if kind == "audio" && o.Audio == nil {
@@ -87,8 +87,8 @@ func receives(md *sdp.MediaDescription) bool {
 	return true
 }
 
-func codecsOf(md *sdp.MediaDescription) []offeredCodec {
-	byPT := map[uint8]*offeredCodec{}
+func whepCodecsOf(md *sdp.MediaDescription) []whepCodec {
+	byPT := map[uint8]*whepCodec{}
 	var order []uint8
 	for _, f := range md.MediaName.Formats {
 		pt, err := strconv.ParseUint(f, 10, 8)
@@ -96,7 +96,7 @@ func codecsOf(md *sdp.MediaDescription) []offeredCodec {
 			continue
 		}
 		if _, ok := byPT[uint8(pt)]; !ok {
-			byPT[uint8(pt)] = &offeredCodec{PT: uint8(pt)}
+			byPT[uint8(pt)] = &whepCodec{PT: uint8(pt)}
 			order = append(order, uint8(pt))
 		}
 	}
@@ -128,7 +128,7 @@ func codecsOf(md *sdp.MediaDescription) []offeredCodec {
 			c.Fmtp = strings.TrimSpace(rest)
 		}
 	}
-	out := make([]offeredCodec, 0, len(order))
+	out := make([]whepCodec, 0, len(order))
 	for _, pt := range order {
 		c := byPT[pt]
 		if c.Name == "" {
@@ -148,11 +148,11 @@ func codecsOf(md *sdp.MediaDescription) []offeredCodec {
 }
 
 // find returns the offered codecs with a given name (case-insensitive).
-func (m *offeredMedia) find(name string, clock int) []offeredCodec {
+func (m *whepMedia) find(name string, clock int) []whepCodec {
 	if m == nil {
 		return nil
 	}
-	var out []offeredCodec
+	var out []whepCodec
 	for _, c := range m.Codecs {
 		if strings.EqualFold(c.Name, name) && (clock == 0 || c.Clock == clock) {
 			out = append(out, c)

@@ -13,16 +13,16 @@ import (
 	"time"
 )
 
-// Options are the settings common to every simulated gateway. Only Broker
+// Options are the settings common to every simulated device (dock or remote controller). Only Broker
 // is required.
 type Options struct {
 	Broker      string // MQTT broker: tcp://host:port (or mqtt://), tls://host:port (or ssl://, mqtts://); may hold user:password@
 	MQTTVersion int    // 4 (MQTT 3.1.1, the default) or 5
 	Username    string
 	Password    string
-	ClientID    string // default: the gateway SN
+	ClientID    string // default: the device SN
 
-	OSDInterval   time.Duration // osd period for gateway and aircraft; default 2 s
+	OSDInterval   time.Duration // osd period for the device and its aircraft; default 2 s
 	TopoRetry     time.Duration // update_topo is re-sent this often until status_reply; default 5 s
 	EventInterval time.Duration // hms events this often (every third asks for a reply); default 30 s, negative: never
 	Reconnect     time.Duration // wait before reconnecting a lost MQTT connection; default 2 s
@@ -38,19 +38,19 @@ type Options struct {
 	// before the 2024 SDK did, instead of data.output.
 	RTSPReplyInfo bool
 
-	// Faults, if set, lets the caller inject failures while the gateway runs
-	// (NewFaults). One Faults belongs to one gateway.
+	// Faults, if set, lets the caller inject failures while the device runs
+	// (NewFaults). One Faults belongs to one device.
 	Faults *Faults
-	// Logger receives the gateway's log; default slog.Default().
+	// Logger receives the device's log; default slog.Default().
 	Logger *slog.Logger
-	// OnNote, if set, is told what the gateway does (for tests and tools);
+	// OnNote, if set, is told what the device does (for tests and tools);
 	// it is called synchronously and must not block.
 	OnNote func(Note)
 }
 
-// Note is one thing a simulated gateway did or saw.
+// Note is one thing a simulated device did or saw.
 type Note struct {
-	Gateway string // gateway SN
+	Device  string // SN of the dock or remote controller
 	Kind    string // one of the Note* kinds
 	Method  string // services method, for NoteService
 	VideoID string // for push notes
@@ -109,11 +109,6 @@ func (d Dock) VideoIDs() []string {
 	return dock3Model(or(d.SN, DefaultDockSN), or(d.AircraftSN, DefaultDockAircraftSN)).videoIDs()
 }
 
-// VideoIDs lists the video_ids a remote controller with these SNs offers.
-func (r RC) VideoIDs() []string {
-	return rcPlus2Model(or(r.SN, DefaultRCSN), or(r.AircraftSN, DefaultRCAircraftSN)).videoIDs()
-}
-
 func (m *model) videoIDs() []string {
 	var ids []string
 	for _, c := range m.cameras {
@@ -129,8 +124,9 @@ func or(s, def string) string {
 	return s
 }
 
-// gateway is a running simulated gateway.
-type gateway struct {
+// device is a running simulated dock or remote controller: the DJI device
+// that holds the MQTT connection (DJI calls it the gateway device).
+type device struct {
 	m      *model
 	opts   Options
 	quirks bool
@@ -176,12 +172,12 @@ func (o *Options) validate() error {
 	return nil
 }
 
-func (o *Options) withDefaults(gatewaySN string) {
+func (o *Options) withDefaults(deviceSN string) {
 	if o.MQTTVersion == 0 {
 		o.MQTTVersion = 4
 	}
 	if o.ClientID == "" {
-		o.ClientID = gatewaySN
+		o.ClientID = deviceSN
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -205,33 +201,33 @@ func run(ctx context.Context, m *model, opts Options, quirks bool) error {
 	if err := opts.validate(); err != nil {
 		return err
 	}
-	opts.withDefaults(m.gateway.sn)
+	opts.withDefaults(m.device.sn)
 	c, err := loadClip(clipH264, ClipFPS)
 	if err != nil {
 		return err
 	}
-	g := &gateway{
+	dev := &device{
 		m: m, opts: opts, quirks: quirks, faults: opts.Faults, clip: c, ctx: ctx,
-		log:      opts.Logger.With("device", m.name, "sn", m.gateway.sn),
+		log:      opts.Logger.With("device", m.name, "sn", m.device.sn),
 		sessions: map[*camera]*session{},
 	}
-	defer g.stopAll()
-	g.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", redactURL(opts.Broker),
+	defer dev.stopAll()
+	dev.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", redactURL(opts.Broker),
 		"mqtt_version", opts.MQTTVersion, "stream_quirks", quirks)
 	for {
-		offline, connected, err := g.connection(ctx)
+		offline, connected, err := dev.connection(ctx)
 		if ctx.Err() != nil {
-			g.log.Info("simulation stopped")
+			dev.log.Info("simulation stopped")
 			return nil
 		}
 		if connected {
-			g.note(Note{Kind: NoteDisconnected})
-			g.log.Warn("MQTT connection lost", "err", err, "reconnect_in", offline)
+			dev.note(Note{Kind: NoteDisconnected})
+			dev.log.Warn("MQTT connection lost", "err", err, "reconnect_in", offline)
 		} else {
-			g.log.Warn("MQTT connection failed", "err", err, "retry_in", offline)
+			dev.log.Warn("MQTT connection failed", "err", err, "retry_in", offline)
 		}
 		if !sleepCtx(ctx, offline) {
-			g.log.Info("simulation stopped")
+			dev.log.Info("simulation stopped")
 			return nil
 		}
 	}
@@ -243,48 +239,48 @@ var errDropped = errors.New("dropped on purpose (fault injection)")
 // connection runs one MQTT connection from connect to loss. It returns how
 // long to stay offline before the next attempt, whether it got connected,
 // and why it ended.
-func (g *gateway) connection(ctx context.Context) (offline time.Duration, connected bool, err error) {
-	gw := g.m.gateway.sn
+func (dev *device) connection(ctx context.Context) (offline time.Duration, connected bool, err error) {
+	sn := dev.m.device.sn
 	conn, err := dialMQTT(ctx, mqttConfig{
-		broker: g.opts.Broker, version: byte(g.opts.MQTTVersion), clientID: g.opts.ClientID,
-		username: g.opts.Username, password: g.opts.Password, keepAlive: g.opts.KeepAlive,
-	}, g.onMessage)
+		broker: dev.opts.Broker, version: byte(dev.opts.MQTTVersion), clientID: dev.opts.ClientID,
+		username: dev.opts.Username, password: dev.opts.Password, keepAlive: dev.opts.KeepAlive,
+	}, dev.onMessage)
 	if err != nil {
-		return g.opts.Reconnect, false, err
+		return dev.opts.Reconnect, false, err
 	}
-	err = conn.subscribe(ctx, topicStatusReply(gw), topicServices(gw), topicEventsReply(gw),
-		topicRequestsReply(gw), topicPropertySet(gw))
+	err = conn.subscribe(ctx, topicStatusReply(sn), topicServices(sn), topicEventsReply(sn),
+		topicRequestsReply(sn), topicPropertySet(sn))
 	if err != nil {
 		conn.drop()
-		return g.opts.Reconnect, false, err
+		return dev.opts.Reconnect, false, err
 	}
-	g.mu.Lock()
-	g.conn, g.topoAck = conn, false
-	g.mu.Unlock()
+	dev.mu.Lock()
+	dev.conn, dev.topoAck = conn, false
+	dev.mu.Unlock()
 	defer func() {
-		g.mu.Lock()
-		g.conn = nil
-		g.mu.Unlock()
+		dev.mu.Lock()
+		dev.conn = nil
+		dev.mu.Unlock()
 	}()
-	g.log.Info("MQTT connected", "broker", redactURL(g.opts.Broker), "mqtt_version", g.opts.MQTTVersion)
-	g.note(Note{Kind: NoteConnected})
+	dev.log.Info("MQTT connected", "broker", redactURL(dev.opts.Broker), "mqtt_version", dev.opts.MQTTVersion)
+	dev.note(Note{Kind: NoteConnected})
 
 	// What a device sends on connect: topology, then its on-change state.
-	g.sendTopo()
-	g.sendState()
-	if g.m.config {
-		g.publish(topicRequests(gw), newMessage("config", gw,
+	dev.sendTopo()
+	dev.sendState()
+	if dev.m.config {
+		dev.publish(topicRequests(sn), newMessage("config", sn,
 			map[string]any{"config_type": "json", "config_scope": "product"}))
 	}
-	g.sendOSD()
+	dev.sendOSD()
 
-	osd := time.NewTicker(g.opts.OSDInterval)
+	osd := time.NewTicker(dev.opts.OSDInterval)
 	defer osd.Stop()
-	topo := time.NewTicker(g.opts.TopoRetry)
+	topo := time.NewTicker(dev.opts.TopoRetry)
 	defer topo.Stop()
 	var events <-chan time.Time
-	if g.opts.EventInterval > 0 {
-		t := time.NewTicker(g.opts.EventInterval)
+	if dev.opts.EventInterval > 0 {
+		t := time.NewTicker(dev.opts.EventInterval)
 		defer t.Stop()
 		events = t.C
 	}
@@ -294,113 +290,113 @@ func (g *gateway) connection(ctx context.Context) (offline time.Duration, connec
 			conn.disconnect()
 			return 0, true, ctx.Err()
 		case <-conn.done:
-			return g.opts.Reconnect, true, conn.err
+			return dev.opts.Reconnect, true, conn.err
 		case <-osd.C:
-			g.sendOSD()
+			dev.sendOSD()
 		case <-topo.C:
-			g.mu.Lock()
-			acked := g.topoAck
-			g.mu.Unlock()
+			dev.mu.Lock()
+			acked := dev.topoAck
+			dev.mu.Unlock()
 			if !acked {
-				g.log.Info("no status_reply yet: re-sending update_topo")
-				g.sendTopo()
+				dev.log.Info("no status_reply yet: re-sending update_topo")
+				dev.sendTopo()
 			}
 		case <-events:
-			g.sendEvent()
-		case d := <-g.faults.drop:
-			g.log.Warn("fault: dropping the MQTT connection", "offline_for", d)
+			dev.sendEvent()
+		case d := <-dev.faults.drop:
+			dev.log.Warn("fault: dropping the MQTT connection", "offline_for", d)
 			conn.drop()
 			return d, true, errDropped
-		case d := <-g.faults.gap:
-			g.mediaGap(d)
+		case d := <-dev.faults.gap:
+			dev.mediaGap(d)
 		}
 	}
 }
 
 // publish sends msg at QoS 1 on the current connection; a device that is
 // offline loses what it would have sent.
-func (g *gateway) publish(topic string, msg outgoing) { g.send(topic, msg, 1) }
+func (dev *device) publish(topic string, msg outgoing) { dev.send(topic, msg, 1) }
 
-func (g *gateway) send(topic string, msg outgoing, qos byte) {
+func (dev *device) send(topic string, msg outgoing, qos byte) {
 	b, err := json.Marshal(msg)
 	if err != nil {
-		g.log.Error("encoding message", "topic", topic, "err", err)
+		dev.log.Error("encoding message", "topic", topic, "err", err)
 		return
 	}
-	g.mu.Lock()
-	conn := g.conn
-	g.mu.Unlock()
+	dev.mu.Lock()
+	conn := dev.conn
+	dev.mu.Unlock()
 	if conn == nil {
-		g.log.Debug("offline: not sent", "topic", topic)
+		dev.log.Debug("offline: not sent", "topic", topic)
 		return
 	}
 	if err := conn.publish(topic, b, qos); err != nil {
-		g.log.Warn("publish failed", "topic", topic, "err", err)
+		dev.log.Warn("publish failed", "topic", topic, "err", err)
 	}
 }
 
-func (g *gateway) note(n Note) {
-	if g.opts.OnNote != nil {
-		n.Gateway = g.m.gateway.sn
-		g.opts.OnNote(n)
+func (dev *device) note(n Note) {
+	if dev.opts.OnNote != nil {
+		n.Device = dev.m.device.sn
+		dev.opts.OnNote(n)
 	}
 }
 
-func (g *gateway) sendTopo() {
-	gw := g.m.gateway.sn
-	g.publish(topicStatus(gw), newMessage("update_topo", "", g.m.updateTopo()))
+func (dev *device) sendTopo() {
+	sn := dev.m.device.sn
+	dev.publish(topicStatus(sn), newMessage("update_topo", "", dev.m.updateTopo()))
 }
 
 // sendState publishes what a device sends once on connect and then on
 // change: firmware versions, live_capacity, live_status, each in its own
 // state message as in the real capture.
-func (g *gateway) sendState() {
-	gw, ac := g.m.gateway, g.m.aircraft
-	g.publish(topicState(gw.sn), newMessage("", gw.sn, map[string]any{"firmware_version": gw.firmware}))
-	g.publish(topicState(ac.sn), newMessage("", gw.sn, map[string]any{"firmware_version": ac.firmware}))
-	g.sendCapacity()
-	g.sendLiveStatus()
+func (dev *device) sendState() {
+	sn, ac := dev.m.device, dev.m.aircraft
+	dev.publish(topicState(sn.sn), newMessage("", sn.sn, map[string]any{"firmware_version": sn.firmware}))
+	dev.publish(topicState(ac.sn), newMessage("", sn.sn, map[string]any{"firmware_version": ac.firmware}))
+	dev.sendCapacity()
+	dev.sendLiveStatus()
 }
 
-func (g *gateway) sendCapacity() {
-	gw := g.m.gateway.sn
-	g.mu.Lock()
-	c := g.m.capacity()
-	g.mu.Unlock()
-	g.publish(topicState(gw), newMessage("", gw, map[string]any{"live_capacity": c}))
+func (dev *device) sendCapacity() {
+	sn := dev.m.device.sn
+	dev.mu.Lock()
+	c := dev.m.capacity()
+	dev.mu.Unlock()
+	dev.publish(topicState(sn), newMessage("", sn, map[string]any{"live_capacity": c}))
 }
 
-func (g *gateway) sendLiveStatus() {
-	gw := g.m.gateway.sn
-	g.mu.Lock()
-	list := make([]liveStatus, 0, len(g.status))
-	for _, e := range g.status {
+func (dev *device) sendLiveStatus() {
+	sn := dev.m.device.sn
+	dev.mu.Lock()
+	list := make([]liveStatus, 0, len(dev.status))
+	for _, e := range dev.status {
 		list = append(list, *e)
 	}
-	g.mu.Unlock()
-	g.publish(topicState(gw), newMessage("", gw, map[string]any{"live_status": list}))
+	dev.mu.Unlock()
+	dev.publish(topicState(sn), newMessage("", sn, map[string]any{"live_status": list}))
 }
 
-func (g *gateway) sendOSD() {
-	gwData, acData := g.m.osd(time.Now())
-	gw := g.m.gateway.sn
+func (dev *device) sendOSD() {
+	devData, acData := dev.m.osd(time.Now())
+	sn := dev.m.device.sn
 	// osd is periodic: QoS 0, losing one costs nothing.
-	g.send(topicOSD(gw), newMessage("", gw, gwData), 0)
-	g.send(topicOSD(g.m.aircraft.sn), newMessage("", gw, acData), 0)
+	dev.send(topicOSD(sn), newMessage("", sn, devData), 0)
+	dev.send(topicOSD(dev.m.aircraft.sn), newMessage("", sn, acData), 0)
 }
 
 // sendEvent publishes an hms (health) event with a harmless notice. Every
 // third one asks for a reply, which real hms events don't: it keeps the
 // cloud's events_reply path exercised.
-func (g *gateway) sendEvent() {
-	g.mu.Lock()
-	g.events++
-	n := g.events
-	g.mu.Unlock()
-	gw := g.m.gateway.sn
-	msg := newMessage("hms", gw, map[string]any{"list": []map[string]any{{
+func (dev *device) sendEvent() {
+	dev.mu.Lock()
+	dev.events++
+	n := dev.events
+	dev.mu.Unlock()
+	sn := dev.m.device.sn
+	msg := newMessage("hms", sn, map[string]any{"list": []map[string]any{{
 		"code": "0x16100001", "level": 0, "module": 3, "in_the_sky": 0, "imminent": 0,
-		"device_type": modelKey(g.m.aircraft),
+		"device_type": modelKey(dev.m.aircraft),
 		"args":        map[string]any{"component_index": 0, "sensor_index": 0},
 	}}})
 	need := 0
@@ -408,13 +404,13 @@ func (g *gateway) sendEvent() {
 		need = 1
 	}
 	msg.NeedReply = &need
-	g.publish(topicEvents(gw), msg)
+	dev.publish(topicEvents(sn), msg)
 }
 
 // capacity builds live_capacity from the cameras' current lenses.
 func (m *model) capacity() capacity {
 	c := capacity{Available: m.available, CoexistMax: m.coexistMax}
-	for _, d := range []device{m.gateway, m.aircraft} {
+	for _, d := range []node{m.device, m.aircraft} {
 		cd := capacityDevice{SN: d.sn, Available: d.availableVids, CoexistMax: d.coexistVids, Cameras: []capacityCamera{}}
 		for _, cam := range m.cameras {
 			if cam.owner != d.sn {
@@ -432,71 +428,71 @@ func (m *model) capacity() capacity {
 
 // onMessage handles what the broker delivers. It runs on the MQTT reading
 // goroutine, so anything slow goes to a goroutine of its own.
-func (g *gateway) onMessage(topic string, payload []byte) {
-	gw := g.m.gateway.sn
+func (dev *device) onMessage(topic string, payload []byte) {
+	sn := dev.m.device.sn
 	var env envelope
 	if err := json.Unmarshal(payload, &env); err != nil {
-		g.log.Warn("ignoring a message that is not JSON", "topic", topic, "err", err)
+		dev.log.Warn("ignoring a message that is not JSON", "topic", topic, "err", err)
 		return
 	}
 	switch topic {
-	case topicStatusReply(gw):
+	case topicStatusReply(sn):
 		var r result
 		_ = json.Unmarshal(env.Data, &r)
-		g.log.Info("status_reply", "method", env.Method, "result", r.Result)
+		dev.log.Info("status_reply", "method", env.Method, "result", r.Result)
 		if r.Result == 0 {
-			g.mu.Lock()
-			first := !g.topoAck
-			g.topoAck = true
-			g.mu.Unlock()
+			dev.mu.Lock()
+			first := !dev.topoAck
+			dev.topoAck = true
+			dev.mu.Unlock()
 			if first {
-				g.note(Note{Kind: NoteTopoAcked})
+				dev.note(Note{Kind: NoteTopoAcked})
 			}
 		}
-	case topicServices(gw):
-		go g.handleService(env)
-	case topicEventsReply(gw):
-		g.log.Debug("events_reply", "method", env.Method, "tid", env.TID)
-		g.note(Note{Kind: NoteEventReplied, Method: env.Method})
-	case topicRequestsReply(gw):
+	case topicServices(sn):
+		go dev.handleService(env)
+	case topicEventsReply(sn):
+		dev.log.Debug("events_reply", "method", env.Method, "tid", env.TID)
+		dev.note(Note{Kind: NoteEventReplied, Method: env.Method})
+	case topicRequestsReply(sn):
 		var fields map[string]json.RawMessage
 		_ = json.Unmarshal(env.Data, &fields)
 		// Field names only: a config reply holds the app key and license.
-		g.log.Info("requests_reply", "method", env.Method, "fields", slices.Sorted(maps.Keys(fields)))
+		dev.log.Info("requests_reply", "method", env.Method, "fields", slices.Sorted(maps.Keys(fields)))
 		if env.Method == "config" {
-			g.note(Note{Kind: NoteConfigReply})
+			dev.note(Note{Kind: NoteConfigReply})
 		}
-	case topicPropertySet(gw):
+	case topicPropertySet(sn):
 		var props map[string]json.RawMessage
 		_ = json.Unmarshal(env.Data, &props)
 		out := map[string]any{}
 		for k := range props {
 			out[k] = result{}
 		}
-		g.log.Info("property/set", "properties", len(props))
-		g.publish(topicPropertySetReply(gw), reply(env, out))
+		dev.log.Info("property/set", "properties", len(props))
+		dev.publish(topicPropertySetReply(sn), reply(env, out))
 	}
 }
 
 // handleService runs one services command and replies to it, with any
 // injected delay or silence.
-func (g *gateway) handleService(req envelope) {
-	log := g.log.With("method", req.Method, "tid", req.TID, "bid", req.BID)
-	if g.faults.takeNoReply() {
+func (dev *device) handleService(req envelope) {
+	log := dev.log.With("method", req.Method, "tid", req.TID, "bid", req.BID)
+	if dev.faults.takeNoReply() {
 		log.Warn("fault: ignoring services command")
-		g.note(Note{Kind: NoteIgnored, Method: req.Method})
+		dev.note(Note{Kind: NoteIgnored, Method: req.Method})
 		return
 	}
-	g.svcMu.Lock()
-	res := g.service(req, log)
-	g.svcMu.Unlock()
-	if d := g.faults.delay(); d > 0 {
+	dev.svcMu.Lock()
+	res := dev.service(req, log)
+	dev.svcMu.Unlock()
+	if d := dev.faults.delay(); d > 0 {
 		log.Warn("fault: delaying services_reply", "delay", d)
-		if !sleepCtx(g.ctx, d) {
+		if !sleepCtx(dev.ctx, d) {
 			return
 		}
 	}
-	g.publish(topicServicesReply(g.m.gateway.sn), reply(req, res))
+	dev.publish(topicServicesReply(dev.m.device.sn), reply(req, res))
 	log.Info("services_reply", "result", res.Result)
-	g.note(Note{Kind: NoteService, Method: req.Method, Result: res.Result})
+	dev.note(Note{Kind: NoteService, Method: req.Method, Result: res.Result})
 }

@@ -34,8 +34,8 @@ func h264Track(profile byte) *gateway.Track {
 	return t
 }
 
-func TestPlanPicksTheStreamsProfile(t *testing.T) {
-	o, err := parseOffer(chromeOffer)
+func TestPlanWHEPPicksTheStreamsProfile(t *testing.T) {
+	o, err := parseWHEPOffer(chromeOffer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +60,8 @@ func TestPlanPicksTheStreamsProfile(t *testing.T) {
 	}
 }
 
-func TestPlanAudio(t *testing.T) {
-	o, _ := parseOffer(chromeOffer)
+func TestPlanWHEPAudio(t *testing.T) {
+	o, _ := parseWHEPOffer(chromeOffer)
 	opus, _ := gateway.TrackFor(&format.Opus{PayloadTyp: 111, ChannelCount: 2})
 	aac, _ := gateway.TrackFor(&format.MPEG4Audio{PayloadTyp: 97, Config: &mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 48000, ChannelCount: 2}})
 	pcma, _ := gateway.TrackFor(&format.G711{PayloadTyp: 8, SampleRate: 8000, ChannelCount: 1})
@@ -92,8 +92,8 @@ func TestPlanAudio(t *testing.T) {
 	}
 }
 
-func TestPlanRefusals(t *testing.T) {
-	o, _ := parseOffer(chromeOffer)
+func TestPlanWHEPRefusals(t *testing.T) {
+	o, _ := parseWHEPOffer(chromeOffer)
 	h265, _ := gateway.TrackFor(&format.H265{PayloadTyp: 96})
 	_, err := planWHEP(o, []*gateway.Track{h265}, "live/x")
 	rf, ok := err.(*refusal)
@@ -107,7 +107,7 @@ func TestPlanRefusals(t *testing.T) {
 			kept = append(kept, l)
 		}
 	}
-	o2, _ := parseOffer(strings.Join(kept, "\r\n"))
+	o2, _ := parseWHEPOffer(strings.Join(kept, "\r\n"))
 	if _, err := planWHEP(o2, []*gateway.Track{h264Track(0x64)}, "live/x"); err == nil {
 		t.Fatal("accepted an offer without packetization-mode=1")
 	}
@@ -117,41 +117,19 @@ func TestPlanRefusals(t *testing.T) {
 	}
 }
 
-func TestParseOfferErrors(t *testing.T) {
+func TestParseWHEPOfferErrors(t *testing.T) {
 	for _, s := range []string{"", "garbage", "v=0\r\n", strings.ReplaceAll(chromeOffer, "a=recvonly", "a=sendonly")} {
-		if _, err := parseOffer(s); err == nil {
+		if _, err := parseWHEPOffer(s); err == nil {
 			t.Fatalf("accepted %q", s)
 		}
 	}
 }
 
-func TestParseICEFragment(t *testing.T) {
-	f, err := parseICEFragment("a=ice-ufrag:EsAw\r\na=ice-pwd:P06OG\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\n" +
-		"a=candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0\r\na=end-of-candidates\r\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Ufrag != "EsAw" || f.Pwd != "P06OG" || len(f.Candidates) != 1 || *f.Candidates[0].SDPMid != "0" ||
-		f.Candidates[0].Candidate != "candidate:1387637174 1 udp 2122260223 192.0.2.1 61764 typ host generation 0" {
-		t.Fatalf("%+v", f)
-	}
-	for _, bad := range []string{"a=candidate:1 1 udp\r\n", "x=1\r\n", strings.Repeat("a=x\r\n", maxFragmentLines+1)} {
-		if _, err := parseICEFragment(bad); err == nil {
-			t.Fatalf("accepted %q", bad)
-		}
-	}
-}
-
-func FuzzParseOffer(f *testing.F) {
+func FuzzParseWHEPOffer(f *testing.F) {
 	f.Add(chromeOffer)
 	f.Fuzz(func(t *testing.T, s string) {
-		if o, err := parseOffer(s); err == nil {
+		if o, err := parseWHEPOffer(s); err == nil {
 			_, _ = planWHEP(o, []*gateway.Track{h264Track(0x64)}, "p")
 		}
 	})
-}
-
-func FuzzParseICEFragment(f *testing.F) {
-	f.Add("a=ice-ufrag:x\r\nm=audio 9 RTP/AVP 0\r\na=mid:0\r\na=candidate:1 1 udp 1 1.2.3.4 5 typ host\r\n")
-	f.Fuzz(func(t *testing.T, s string) { _, _ = parseICEFragment(s) })
 }

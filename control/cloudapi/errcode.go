@@ -1,9 +1,9 @@
-package control
+package cloudapi
 
 import "fmt"
 
 // DeviceError is a non-zero result or error_status from a device, decoded
-// with the code structure of dji-cloud-api.md §10: six digits ABCDEF, A the
+// with the code structure in docs/dji-cloud-api.md (error codes): six digits ABCDEF, A the
 // origin, BC the module, DEF the reason.
 type DeviceError struct {
 	Code int `json:"device_code"`
@@ -95,8 +95,8 @@ func DecodeError(code int) *DeviceError {
 	return e
 }
 
-// isRetryAfterOnline is x13006, the refusal devices give for a while after
+// IsRetryAfterOnline is x13006, the refusal devices give for a while after
 // they (or their aircraft) come online.
-func isRetryAfterOnline(code int) bool {
+func IsRetryAfterOnline(code int) bool {
 	return code >= 100000 && code <= 999999 && code%100000 == 13006
 }

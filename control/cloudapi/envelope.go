@@ -1,4 +1,4 @@
-package control
+package cloudapi
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"time"
 )
 
-// envelope is one DJI Cloud API message (dji-cloud-api.md §2), parsed
+// Envelope is one DJI Cloud API message (docs/dji-cloud-api.md, the message envelope), parsed
 // tolerantly: devices and DJI's own examples disagree on types and even on
 // key spelling, and a gateway must not drop a message for that.
-type envelope struct {
+type Envelope struct {
 	TID       string
 	BID       string
 	Timestamp int64
@@ -27,9 +27,9 @@ type envelope struct {
 	Extra map[string]json.RawMessage
 }
 
-var errMalformed = errors.New("malformed message")
+var ErrMalformed = errors.New("malformed message")
 
-// parseEnvelope reads a message. Quirks it accepts: the key "timestamp:"
+// Parse reads a message. Quirks it accepts: the key "timestamp:"
 // (with a colon, as in several official examples), stray spaces around
 // keys, tid/bid given as numbers, timestamp given as a string, need_reply as
 // a bool or a string.
@@ -39,20 +39,20 @@ var errMalformed = errors.New("malformed message")
 // then cut out by hand, instead of json.Unmarshal into a map, which scans
 // the whole message three times and copies every value. Same result
 // (FuzzParseEnvelope checks it against json.Unmarshal), several times faster.
-func parseEnvelope(b []byte) (*envelope, error) {
-	if !validJSON(b) {
+func Parse(b []byte) (*Envelope, error) {
+	if !Valid(b) {
 		var v any
 		err := json.Unmarshal(b, &v)
 		if err == nil {
 			err = errors.New("invalid JSON")
 		}
-		return nil, fmt.Errorf("%w: %v", errMalformed, shortJSONError(err))
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, ShortError(err))
 	}
 	i := skipSpace(b, 0)
 	if b[i] != '{' {
-		return nil, fmt.Errorf("%w: not a JSON object", errMalformed)
+		return nil, fmt.Errorf("%w: not a JSON object", ErrMalformed)
 	}
-	e := &envelope{}
+	e := &Envelope{}
 	i = skipSpace(b, i+1)
 	for b[i] != '}' {
 		// b is valid JSON, so a member is: string, colon, value, then a
@@ -63,25 +63,25 @@ func parseEnvelope(b []byte) (*envelope, error) {
 		i = skipSpace(b, i+1) // the colon
 		vEnd := valueEnd(b, i)
 		v := json.RawMessage(b[i:vEnd])
-		switch normKey(key) {
+		switch NormKey(key) {
 		case "tid":
-			e.TID = flexString(v)
+			e.TID = String(v)
 		case "bid":
-			e.BID = flexString(v)
+			e.BID = String(v)
 		case "timestamp":
-			if n, ok := flexInt(v); ok {
+			if n, ok := Int(v); ok {
 				e.Timestamp = n
 			}
 		case "method":
-			e.Method = flexString(v)
+			e.Method = String(v)
 		case "gateway":
-			e.Gateway = flexString(v)
+			e.Gateway = String(v)
 		case "need_reply":
-			e.NeedReply = flexBool(v)
+			e.NeedReply = Bool(v)
 		case "data":
 			// Copied: the registry keeps it beyond the broker's buffer.
 			e.Data = nil
-			if !isNull(v) {
+			if !IsNull(v) {
 				e.Data = bytes.Clone(v)
 			}
 		default:
@@ -162,27 +162,27 @@ func memberKey(raw []byte) string {
 }
 
 // object decodes e.Data as a JSON object; an absent data is an empty one.
-func (e *envelope) object() (map[string]json.RawMessage, error) {
+func (e *Envelope) Object() (map[string]json.RawMessage, error) {
 	if len(e.Data) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(e.Data, &m); err != nil || m == nil {
-		return nil, fmt.Errorf("%w: data is not a JSON object", errMalformed)
+		return nil, fmt.Errorf("%w: data is not a JSON object", ErrMalformed)
 	}
 	return m, nil
 }
 
-func normKey(k string) string {
+func NormKey(k string) string {
 	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(k), ":"))
 }
 
-func isNull(v json.RawMessage) bool {
+func IsNull(v json.RawMessage) bool {
 	return len(bytes.TrimSpace(v)) == 0 || string(bytes.TrimSpace(v)) == "null"
 }
 
 // flexString reads a string, or the text of a number or bool.
-func flexString(v json.RawMessage) string {
+func String(v json.RawMessage) string {
 	v = bytes.TrimSpace(v)
 	if len(v) == 0 {
 		return ""
@@ -201,8 +201,8 @@ func flexString(v json.RawMessage) string {
 }
 
 // flexInt reads 3, 3.0, "3" or " 3 " as 3.
-func flexInt(v json.RawMessage) (int64, bool) {
-	s := strings.TrimSpace(flexString(v))
+func Int(v json.RawMessage) (int64, bool) {
+	s := strings.TrimSpace(String(v))
 	if s == "" {
 		return 0, false
 	}
@@ -216,8 +216,8 @@ func flexInt(v json.RawMessage) (int64, bool) {
 }
 
 // flexBool reads 1, "1", true, "true".
-func flexBool(v json.RawMessage) bool {
-	switch strings.ToLower(strings.TrimSpace(flexString(v))) {
+func Bool(v json.RawMessage) bool {
+	switch strings.ToLower(strings.TrimSpace(String(v))) {
 	case "1", "true":
 		return true
 	}
@@ -230,7 +230,7 @@ type FlexInt int
 // UnmarshalJSON implements json.Unmarshaler; a value that is not a number
 // leaves the int at 0 rather than failing the whole message.
 func (f *FlexInt) UnmarshalJSON(b []byte) error {
-	if n, ok := flexInt(b); ok {
+	if n, ok := Int(b); ok {
 		*f = FlexInt(n)
 	}
 	return nil
@@ -241,11 +241,11 @@ type FlexString string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *FlexString) UnmarshalJSON(b []byte) error {
-	*f = FlexString(flexString(b))
+	*f = FlexString(String(b))
 	return nil
 }
 
-func shortJSONError(err error) string {
+func ShortError(err error) string {
 	s := err.Error()
 	if len(s) > 120 {
 		s = s[:120] + "..."
@@ -254,7 +254,7 @@ func shortJSONError(err error) string {
 }
 
 // reply builds a *_reply message echoing tid, bid and method.
-func reply(e *envelope, method string, data any) []byte {
+func Reply(e *Envelope, method string, data any) []byte {
 	m := map[string]any{"tid": e.TID, "bid": e.BID, "timestamp": time.Now().UnixMilli(), "data": data}
 	if method != "" {
 		m["method"] = method
@@ -263,8 +263,8 @@ func reply(e *envelope, method string, data any) []byte {
 	return b
 }
 
-// newUUID returns a random (version 4) UUID for tid and bid.
-func newUUID() string {
+// NewID returns a random (version 4) UUID for tid and bid.
+func NewID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
 // browserEvent is one JSON line from testdata/whep-chromium.js.
@@ -55,7 +57,7 @@ type browser struct {
 // repository's test set-up installs it) or npm's global modules.
 func nodePath(t testing.TB) string {
 	t.Helper()
-	requireTools(t, "node", "chromium")
+	testpeer.Require(t, "node", "chromium")
 	var dirs []string
 	if wd, err := os.Getwd(); err == nil {
 		dirs = append(dirs, filepath.Join(filepath.Dir(wd), "test", "browser", "node_modules"))
