@@ -179,11 +179,13 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 
 	cam := `[data-video="` + dockCam + `"]`
 	var out struct {
-		Steps      []string `json:"steps"`
-		Width      int      `json:"width"`
-		Figures    int      `json:"figures"`
-		StreamRows []string `json:"streams"`
-		Error      string   `json:"error"`
+		Steps      []string            `json:"steps"`
+		Width      int                 `json:"width"`
+		Figures    int                 `json:"figures"`
+		StreamRows []string            `json:"streams"`
+		Error      string              `json:"error"`
+		Layouts    map[string][]string `json:"layouts"`
+		Wall       string              `json:"wall"`
 	}
 	browser(t, job{
 		URL:     g.URL("/"),
@@ -201,8 +203,15 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 			shot(shotPath(t, "console-420.png")),
 			click(cam + " button[data-act=stop]"),
 			waitFor(`document.querySelector('` + cam + `[data-live="0"] button[data-act=start]:not([disabled])')`),
+			// A named wall layout from two picks.
+			click(`[data-path="live/cam1"] .wallpick input`),
+			click(cam + ` .wallpick input`),
+			waitFor(`(document.querySelector('#layouts input[type=text]').value = 'Ops', true)`),
+			click(`#save-layout`),
+			waitFor(`document.querySelector('ul.layouts a')`),
 		},
 		Evaluate: `JSON.stringify({steps: window.__steps, width: document.documentElement.scrollWidth,
+			layouts: JSON.parse(localStorage.getItem('skyrelay.layouts')), wall: document.querySelector('ul.layouts a').getAttribute('href'),
 			figures: document.querySelectorAll('.fig').length,
 			streams: [...document.querySelectorAll('.stream')].map(e => e.dataset.path)})`,
 	}, &out)
@@ -214,6 +223,10 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 	}
 	if out.Figures < 8 || !contains(out.StreamRows, "live/cam1") {
 		t.Errorf("console shows %d OSD figures and the streams %q", out.Figures, out.StreamRows)
+	}
+	if fmt.Sprint(out.Layouts["Ops"]) != "[live/cam1 "+dockCam+"]" ||
+		out.Wall != "/wall?paths=live/cam1,"+dockCam+"&layout=4&osd=1" {
+		t.Errorf("saved layouts %v, wall link %q", out.Layouts, out.Wall)
 	}
 	// The push really ended at the device: no stream left on the path.
 	waitGone(t, g, dockCam)

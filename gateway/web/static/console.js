@@ -15,7 +15,7 @@
   const hdrStatus = document.getElementById('hdr-status');
 
   const state = {
-    devices: [], streams: [], sessions: new Map(), osd: new Map(), tracks: new Map(),
+    devices: [], streams: [], gb: [], sessions: new Map(), osd: new Map(), tracks: new Map(),
     pending: new Map(), // video_id -> 'starting' | 'stopping'
     errors: new Map(), // video_id -> error object from the last command
     wall: [], // paths picked for a wall layout
@@ -34,6 +34,7 @@
     try {
       if (what === 'devices') state.devices = (await api('GET', '/api/v1/devices')).items || [];
       if (what === 'streams') state.streams = (await api('GET', '/api/v1/streams')).items || [];
+      if (what === 'gb') state.gb = (await api('GET', '/api/v1/gb28181/devices')).items || [];
       if (what === 'sessions') {
         const items = (await api('GET', '/api/v1/live')).items || [];
         state.sessions = new Map(items.map((s) => [s.video_id, s]));
@@ -200,12 +201,28 @@
     }));
   };
 
+  // ---- GB28181 devices (registered over SIP; their streams are above) --
+  const gbBox = document.getElementById('gb-box');
+  const renderGB = () => {
+    gbBox.hidden = !state.gb.length;
+    document.getElementById('gb').replaceChildren(...state.gb.map((d) => h('div.stream', { dataset: { gb: d.device_id } },
+      h('div.cam-head', {},
+        h('span.path', {}, d.name || d.model || d.device_id), pill(d.online),
+        !d.online ? h('span.muted.small', {}, t('lastSeen', Sky.ago(d.last_seen))) : null),
+      h('div.meta', {},
+        h('span.sn', {}, d.device_id),
+        h('span', {}, `${d.transport || ''} ${d.remote_addr || ''}`),
+        h('span', {}, t('channels', (d.channels || []).length))),
+      (d.sessions || []).length ? h('div.cam-ctl', {}, d.sessions.map((s) =>
+        h('a.button', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, s.path))) : null)));
+  };
+
   // ---- wall layouts (kept in this browser's localStorage) -----------
   const LAYOUTS = 'skyrelay.layouts';
   const layouts = () => { try { return JSON.parse(localStorage.getItem(LAYOUTS) || '{}'); } catch (e) { return {}; } };
   const saveLayouts = (l) => { try { localStorage.setItem(LAYOUTS, JSON.stringify(l)); } catch (e) { /* ignore */ } };
   const tilesFor = (n) => (n <= 1 ? 1 : n <= 4 ? 4 : n <= 9 ? 9 : 16);
-  const wallURL = (paths, osd) => `/wall?paths=${paths.map(encodeURIComponent).join(',')}&layout=${tilesFor(paths.length)}${osd ? '&osd=1' : ''}`;
+  const wallURL = (paths, osd) => `/wall?paths=${paths.map((p) => encodeURIComponent(p).replace(/%2F/g, '/')).join(',')}&layout=${tilesFor(paths.length)}${osd ? '&osd=1' : ''}`;
   const pickWall = (path, on) => {
     state.wall = state.wall.filter((p) => p !== path);
     if (on) state.wall.push(path);
@@ -292,6 +309,7 @@
     }
     renderDevices();
     renderStreams();
+    renderGB();
     map.update(mapMarkers(), state.tracks);
   };
   document.addEventListener('sky-lang', () => { render(); renderLayouts(); });
@@ -363,11 +381,11 @@
     });
   }, 5000);
   // The stream list's reader counts change without events for each one.
-  setInterval(() => reload('streams'), 10000);
+  setInterval(() => { reload('streams'); reload('gb'); }, 10000);
 
   window.skyConsole = { state, render };
   (async () => {
-    await Promise.all([load('devices'), load('streams'), load('sessions')]);
+    await Promise.all([load('devices'), load('streams'), load('sessions'), load('gb')]);
     render();
     renderLayouts();
   })();
