@@ -98,6 +98,18 @@
     if (document.fullscreenElement) document.exitFullscreen(); else if (el.requestFullscreen) el.requestFullscreen();
   });
   window.addEventListener('pagehide', () => player.stop());
-  if (dji) watchSession();
+  if (dji) {
+    watchSession();
+    // The camera by name over its raw video_id, when the API answers.
+    Sky.api('GET', '/api/v1/devices').then((r) => {
+      for (const d of (r && r.items) || []) {
+        const c = (d.cameras || []).find((x) => x.video_id === path);
+        if (c) {
+          const h1 = document.querySelector('h1.path');
+          h1.replaceChildren(`${Sky.cameraName(c)} · ${Sky.modelName(d)} `, h('small.muted', {}, path));
+        }
+      }
+    }).catch(() => {});
+  }
   render();
 })();

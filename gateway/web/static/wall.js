@@ -41,7 +41,7 @@
         text = `${tile.mode === 'webrtc' ? 'WebRTC' : 'LL-HLS'} · ${tile.fps.toFixed(0)} fps · ${Sky.bitrate(tile.bitrate)}`;
         if (tile.stalled) text = `${t('stalled')} · ${text}`;
       } else if (tile.state === 'error') {
-        text = tile.hlsError || t('reconnecting');
+        text = tile.hlsError ? `${tile.hlsError}${tile.retrying ? ' · ' + t('reconnecting') : ''}` : t('reconnecting');
       } else {
         text = t('connecting');
       }
@@ -51,12 +51,13 @@
     };
     tile.player = SkyPlay.create({
       video, base: '/' + path + '/', query: passQuery,
-      onStatus: (s) => { Object.assign(tile, { mode: s.mode, state: s.state, reason: s.reason, hlsError: s.hlsError || '' }); paint(); },
+      onStatus: (s) => { Object.assign(tile, { mode: s.mode, state: s.state, reason: s.reason, hlsError: s.hlsError || '', retrying: !!s.retrying }); paint(); },
       onStats: (s) => { Object.assign(tile, { fps: s.fps, bitrate: s.bitrate, stalled: s.stalled, frames: s.frames || 0 }); paint(); },
     });
     tile.overlay = SkyOverlay.attach(box, path, () => tile.player.stats().latency);
     tile.overlay.toggle(osd);
     tile.box = box;
+    tile.label = label;
     box.addEventListener('dblclick', () => {
       if (document.fullscreenElement) document.exitFullscreen(); else if (box.requestFullscreen) box.requestFullscreen();
     });
@@ -94,8 +95,20 @@
     wall.replaceChildren(...cells);
   };
 
+  // DJI tiles are named by camera and device, when this browser may read
+  // the API (the path stays in the tooltip).
+  const nameTiles = async () => {
+    let list;
+    try { list = (await Sky.api('GET', '/api/v1/devices')).items || []; } catch (e) { return; }
+    const names = new Map(list.flatMap((d) => (d.cameras || []).map((c) => [c.video_id, `${Sky.cameraName(c)} · ${Sky.modelName(d)}`])));
+    for (const x of tiles) {
+      if (x && names.has(x.path)) { x.label.textContent = names.get(x.path); x.label.title = x.path; }
+    }
+  };
+
   renderBar();
   grid();
+  nameTiles();
   document.addEventListener('sky-lang', renderBar);
   window.addEventListener('pagehide', () => tiles.forEach((x) => x && x.player.stop()));
 })();
