@@ -248,6 +248,57 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 	}
 }
 
+// TestConsoleLensAndQuality: on a live camera the lens list comes from
+// switchable_video_types, and choosing a lens or a quality really changes
+// them at the device.
+func TestConsoleLensAndQuality(t *testing.T) {
+	g := gwproc.Start(t, "")
+	devices(t, g, nil)
+	vid := sim.DefaultDockAircraftSN + "/99-0-0/normal-0"
+	cam := `[data-video="` + vid + `"]`
+	var out struct {
+		Lenses []string `json:"lenses"`
+		Label  string   `json:"label"`
+	}
+	browser(t, job{
+		URL:     g.URL("/"),
+		WaitFor: `document.querySelector('` + cam + ` button[data-act=start]:not([disabled])')`,
+		Actions: []map[string]any{
+			click(cam + " button[data-act=start]"),
+			waitFor(`document.querySelector('` + cam + `[data-live="1"] select[aria-label=Lens]:not([disabled])')`),
+			waitFor(`(window.__lenses = [...document.querySelector('` + cam + ` select[aria-label=Lens]').options].map(o => o.value), true)`),
+			waitFor(`(() => { const s = document.querySelector('` + cam + ` select[aria-label=Lens]'); s.value = 'zoom'; s.dispatchEvent(new Event('change')); return true; })()`),
+			waitFor(`document.querySelector('` + cam + ` .cam-name').textContent.includes('zoom') && !document.querySelector('` + cam + ` .error')`),
+			waitFor(`(() => { const s = document.querySelector('` + cam + ` select[aria-label=Quality]'); if (s.disabled) return false; s.value = '3'; s.dispatchEvent(new Event('change')); return true; })()`),
+		},
+		Evaluate: `JSON.stringify({lenses: __lenses, label: document.querySelector('` + cam + ` .cam-name').textContent})`,
+	}, &out)
+	if fmt.Sprint(out.Lenses) != "[normal wide zoom ir]" {
+		t.Errorf("lens choices %v", out.Lenses)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var dev struct {
+			LiveStatus []struct {
+				VideoID      string `json:"video_id"`
+				VideoType    string `json:"video_type"`
+				VideoQuality int    `json:"video_quality"`
+			} `json:"live_status"`
+		}
+		if getJSON(g.URL("/api/v1/devices/"+sim.DefaultDockSN), &dev) == nil {
+			for _, l := range dev.LiveStatus {
+				if l.VideoID == vid && l.VideoType == "zoom" && l.VideoQuality == 3 {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the device never reported lens zoom and quality 3: %+v (page: %+v)", dev.LiveStatus, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
