@@ -385,6 +385,9 @@ const fakeBridge = `(() => {
       return ok(true);
     },
     thingGetConnectState() { return ok(false); },
+    // As after a reload: thing is still loaded from the previous page.
+    platformIsComponentLoaded(name) { return ok(name === 'thing' && !window.__unloaded); },
+    platformUnloadComponent(name) { calls.push(['platformUnloadComponent', name]); window.__unloaded = true; return ok(true); },
     liveshareSetStatusCallback(name) { calls.push(['liveshareSetStatusCallback', name]); cb = name; return ok(true); },
     liveshareSetConfig(type, params) {
       calls.push(['liveshareSetConfig', type, params]);
@@ -424,7 +427,7 @@ func TestPilotPageDrivesTheBridge(t *testing.T) {
 	for _, c := range out.Calls {
 		names = append(names, fmt.Sprint(c[0]))
 	}
-	want := []string{"platformGetRemoteControllerSN", "platformIsVerified", "platformVerifyLicense",
+	want := []string{"platformGetRemoteControllerSN", "platformIsVerified", "platformVerifyLicense", "platformUnloadComponent",
 		"platformLoadComponent", "platformLoadComponent", "liveshareSetStatusCallback", "liveshareSetConfig", "liveshareStartLive"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Fatalf("bridge calls %q, want %q", names, want)
@@ -433,19 +436,19 @@ func TestPilotPageDrivesTheBridge(t *testing.T) {
 		t.Errorf("platformVerifyLicense%v", out.Calls[2][1:])
 	}
 	var thing struct{ Host, Username, Password, ConnectCallback string }
-	_ = json.Unmarshal([]byte(out.Calls[3][2].(string)), &thing)
-	if out.Calls[3][1] != "thing" || thing.Host != fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT) ||
+	_ = json.Unmarshal([]byte(out.Calls[4][2].(string)), &thing)
+	if out.Calls[3][1] != "thing" || out.Calls[4][1] != "thing" || thing.Host != fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT) ||
 		thing.Username != "rcuser" || thing.Password != "rcpass" || thing.ConnectCallback == "" {
-		t.Errorf("thing loaded with %v", out.Calls[3])
+		t.Errorf("thing unloaded and loaded with %v, %v", out.Calls[3], out.Calls[4])
 	}
-	if out.Calls[4][1] != "liveshare" {
-		t.Errorf("second component %v, want liveshare", out.Calls[4])
+	if out.Calls[5][1] != "liveshare" {
+		t.Errorf("second component %v, want liveshare", out.Calls[5])
 	}
 	var cfg struct{ URL string }
-	_ = json.Unmarshal([]byte(out.Calls[6][2].(string)), &cfg)
+	_ = json.Unmarshal([]byte(out.Calls[7][2].(string)), &cfg)
 	prefix := fmt.Sprintf("rtmp://127.0.0.1:%d/pilot/RCP2SIM00000001?secret=", g.RTMP)
-	if out.Calls[6][1] != float64(2) || !strings.HasPrefix(cfg.URL, prefix) || len(cfg.URL) < len(prefix)+16 {
-		t.Errorf("liveshareSetConfig%v", out.Calls[6][1:])
+	if out.Calls[7][1] != float64(2) || !strings.HasPrefix(cfg.URL, prefix) || len(cfg.URL) < len(prefix)+16 {
+		t.Errorf("liveshareSetConfig%v", out.Calls[7][1:])
 	}
 	if out.Status != "live" || out.Error != "" {
 		t.Errorf("page shows %q, error %q", out.Status, out.Error)

@@ -95,6 +95,12 @@
     }, 1000);
   });
 
+  const unloadIfLoaded = (name) => {
+    try {
+      if (call('platformIsComponentLoaded', name) === true) call('platformUnloadComponent', name);
+    } catch (e) { /* older Pilot: load over it */ }
+  };
+
   let running = false;
   const run = async () => {
     if (running) return;
@@ -133,6 +139,9 @@
 
       cur = 'thing';
       step('thing', 'run', sess.thing.host);
+      // A reloaded page finds thing loaded with what it was given before:
+      // unload it so the broker and account are this gateway's now.
+      unloadIfLoaded('thing');
       const connected = waitConnected();
       call('platformLoadComponent', 'thing', JSON.stringify({
         host: sess.thing.host, username: sess.thing.username, password: sess.thing.password,
@@ -147,6 +156,7 @@
 
       cur = 'liveshare';
       step('liveshare', 'run');
+      unloadIfLoaded('liveshare');
       call('platformLoadComponent', 'liveshare', JSON.stringify({
         videoPublishType: 'video-demand-aux-manual', statusCallback: 'skyrelayLiveStatus',
       }));
