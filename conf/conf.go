@@ -25,6 +25,7 @@ type Config struct {
 	LogLevel   string `yaml:"log_level"`
 	PublicHost string `yaml:"public_host"`
 
+	TLS     TLS     `yaml:"tls"`
 	HTTP    HTTP    `yaml:"http"`
 	RTMP    RTMP    `yaml:"rtmp"`
 	RTSP    RTSP    `yaml:"rtsp"`
@@ -39,20 +40,33 @@ type Config struct {
 	Pilot   Pilot   `yaml:"pilot"`   // conf/pages.go
 }
 
+// TLS is the one certificate and key every TLS listener serves
+// (http.tls_listen, rtmp.tls_listen, rtsp.tls_listen,
+// mqtt.embedded.tls_listen); reloaded when the files change.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
 // HTTP is the API, WHEP/WHIP, HLS, pages, metrics listener.
 type HTTP struct {
-	Listen      string   `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TLSListen is the same over HTTPS ("" off).
+	TLSListen   string   `yaml:"tls_listen"`
 	CORSOrigins []string `yaml:"cors_origins"` // empty: any origin
 }
 
 // RTMP is the RTMP listener.
 type RTMP struct {
-	Listen string `yaml:"listen"`
+	Listen    string `yaml:"listen"`
+	TLSListen string `yaml:"tls_listen"` // RTMPS ("" off)
 }
 
 // RTSP is the RTSP listener and its UDP ports.
 type RTSP struct {
-	Listen        string `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// TLSListen is RTSPS, TCP only ("" off).
+	TLSListen     string `yaml:"tls_listen"`
 	UDPRTPListen  string `yaml:"udp_rtp_listen"`
 	UDPRTCPListen string `yaml:"udp_rtcp_listen"`
 	// PullTransport is how streams a remote controller serves (url_type 2)
@@ -93,6 +107,30 @@ type Auth struct {
 	// APIToken, when set, lets non-loopback clients use /api/ with
 	// "Authorization: Bearer TOKEN"; empty keeps the API to loopback.
 	APIToken Secret `yaml:"api_token"`
+	// JWT and Hook authorize readers (and publishers and API clients
+	// beyond the rules above) per request; docs/security.md.
+	JWT  JWT  `yaml:"jwt"`
+	Hook Hook `yaml:"hook"`
+	// LoopbackTrusted lets loopback read without a token when JWT or Hook
+	// is on; false when a reverse proxy on this host forwards viewers.
+	LoopbackTrusted bool `yaml:"loopback_trusted"`
+}
+
+// JWT verifies JSON Web Tokens: HS256 with Secret, RS256/ES256 with the
+// keys at JWKSURL.
+type JWT struct {
+	Secret   Secret `yaml:"secret"`
+	JWKSURL  string `yaml:"jwks_url"`
+	Audience string `yaml:"audience"`
+	Issuer   string `yaml:"issuer"`
+	// Claim holds the permissions (default skyrelay_permissions).
+	Claim string `yaml:"claim"`
+}
+
+// Hook is an external HTTP service asked about each request.
+type Hook struct {
+	URL     string        `yaml:"url"`
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Credential is a user name and password.
@@ -122,6 +160,8 @@ type MQTTEmbedded struct {
 	// WSListen is the MQTT-over-WebSocket address, any path such as /mqtt
 	// ("" disables it).
 	WSListen string `yaml:"ws_listen"`
+	// TLSListen is MQTT over TLS ("" disables it).
+	TLSListen string `yaml:"tls_listen"`
 	// Users are the device accounts (control/README.md has the topic rule).
 	Users []MQTTUser `yaml:"users"`
 	// AllowAnonymous lets clients without credentials in from anywhere,
@@ -221,6 +261,7 @@ func Default() Config {
 		WebRTC:   WebRTC{Listen: ":8189"},
 		HLS:      HLS{SegmentCount: 7, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond, CloseAfter: 60 * time.Second},
 		Streams:  Streams{ReconnectGrace: 10 * time.Second, ReaderQueue: 512},
+		Auth:     Auth{JWT: JWT{Claim: "skyrelay_permissions"}, Hook: Hook{Timeout: 5 * time.Second}, LoopbackTrusted: true},
 		MQTT:     MQTT{Broker: "embedded", Embedded: MQTTEmbedded{Listen: ":1883", WSListen: ":8083"}, ClientID: "skyrelay"},
 		Control: Control{OfflineAfter: 60 * time.Second, ReplyTimeout: 20 * time.Second, ReadyTimeout: 20 * time.Second,
 			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", RTSPDevicePort: 8554, StartRetries: 3, StartRetryBackoff: 2 * time.Second,
@@ -275,6 +316,9 @@ func (c *Config) fromEnv() {
 	}
 	if v := os.Getenv("SKYRELAY_API_TOKEN"); v != "" {
 		c.Auth.APIToken = Secret(v)
+	}
+	if v := os.Getenv("SKYRELAY_JWT_SECRET"); v != "" {
+		c.Auth.JWT.Secret = Secret(v)
 	}
 	if v := os.Getenv("SKYRELAY_GB28181_PASSWORD"); v != "" {
 		c.GB28181.Password = Secret(v)

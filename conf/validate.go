@@ -27,6 +27,8 @@ func (c *Config) Validate() error {
 			bad(key, "%v", err)
 		}
 	}
+	c.validateTLS(bad)
+	c.Auth.validate(bad)
 	c.MQTT.validate(bad)
 	for i, ip := range c.WebRTC.PublicIPs {
 		if net.ParseIP(ip) == nil {
@@ -104,8 +106,8 @@ func (m MQTT) validate(bad func(key, format string, a ...any)) {
 		return
 	}
 	e := m.Embedded
-	if e.Listen == "" && e.WSListen == "" {
-		bad("mqtt.embedded.listen", "the embedded broker needs listen or ws_listen")
+	if e.Listen == "" && e.WSListen == "" && e.TLSListen == "" {
+		bad("mqtt.embedded.listen", "the embedded broker needs listen, ws_listen or tls_listen")
 	}
 	for key, addr := range map[string]string{"mqtt.embedded.listen": e.Listen, "mqtt.embedded.ws_listen": e.WSListen} {
 		if addr == "" {

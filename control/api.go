@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 
@@ -173,7 +174,11 @@ func (p api) apiStop(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if aerr := p.stopSession(r.Context(), s, "stopped through the API"); aerr != nil {
+	by := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(by); err == nil {
+		by = host
+	}
+	if aerr := p.stopSession(r.Context(), s, End{Cause: EndAPI, By: by}, "stopped through the API by "+by); aerr != nil {
 		writeAPIError(w, aerr)
 		return
 	}

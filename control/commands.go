@@ -20,13 +20,18 @@ type callReply struct {
 	// old Pilot builds) when there is no output.
 	Output json.RawMessage
 	Data   json.RawMessage
-	took   time.Duration
+	// Malformed says why the reply could not be read (its result is not a
+	// number, or missing): the command failed, it did not succeed.
+	Malformed error
+	took      time.Duration
 }
 
 // Errors of a command.
 var (
 	// errNoReply: no services_reply within reply_timeout.
 	errNoReply = errors.New("no reply")
+	// errMalformedReply: the reply came but its result is unreadable.
+	errMalformedReply = errors.New("malformed reply")
 )
 
 // pending is one command waiting for its reply.
@@ -118,6 +123,9 @@ func (p *Plane) call(ctx context.Context, gw, method, bid string, data any) (*ca
 	select {
 	case r := <-w.reply:
 		r.took = time.Since(start)
+		if r.Malformed != nil {
+			return r, fmt.Errorf("%w: %v", errMalformedReply, r.Malformed)
+		}
 		return r, nil
 	case err := <-w.fail:
 		return nil, err
@@ -130,18 +138,28 @@ func (p *Plane) call(ctx context.Context, gw, method, bid string, data any) (*ca
 	}
 }
 
-// parseReply reads a services_reply, once, in the message handler.
+// parseReply reads a services_reply, once, in the message handler. Its
+// data.result must be a number ("result":"abc" is no success).
 func parseReply(e *cloudapi.Envelope) *callReply {
 	r := &callReply{Method: e.Method, Data: e.Data}
-	var d map[string]json.RawMessage
-	if json.Unmarshal(e.Data, &d) == nil {
-		if n, ok := cloudapi.Int(d["result"]); ok {
-			r.Result = int(n)
-		}
-		r.Output = d["output"]
-		if cloudapi.IsNull(r.Output) {
-			r.Output = d["info"]
-		}
+	d, ok := cloudapi.Members(e.Data)
+	if !ok {
+		r.Malformed = errNotObject(e.Data)
+		return r
+	}
+	res, present := d["result"]
+	n, isInt := cloudapi.Int(res)
+	switch {
+	case !present:
+		r.Malformed = fmt.Errorf("%w: data has no result", cloudapi.ErrMalformed)
+	case !isInt:
+		r.Malformed = fmt.Errorf("%w: result is %s, not a number", cloudapi.ErrMalformed, cloudapi.ShortError(errors.New(string(res))))
+	default:
+		r.Result = int(n)
+	}
+	r.Output = d["output"]
+	if cloudapi.IsNull(r.Output) {
+		r.Output = d["info"]
 	}
 	if cloudapi.IsNull(r.Output) {
 		r.Output = nil
@@ -152,6 +170,8 @@ func parseReply(e *cloudapi.Envelope) *callReply {
 // callError turns a failed call into the API's error.
 func callError(method string, err error, timeout time.Duration) *APIError {
 	switch {
+	case errors.Is(err, errMalformedReply):
+		return &APIError{Status: 502, Code: "malformed_reply", Message: fmt.Sprintf("the device answered %s with a reply that cannot be read (%v); taken as a failure", method, err)}
 	case errors.Is(err, errNoReply):
 		return &APIError{Status: 504, Code: "timeout", Message: fmt.Sprintf("no reply to %s within %s", method, timeout)}
 	case errors.Is(err, broker.ErrConnectionLost):

@@ -22,7 +22,8 @@ type Device struct {
 	LiveStatus   []LiveStatus    `json:"live_status"`
 	LastSeen     time.Time       `json:"last_seen"`
 	OnlineSince  *time.Time      `json:"online_since,omitempty"`
-	// State is the merged state (pushMode 1) and OSD the last osd data.
+	// State is the merged state (pushMode 1) and OSD the latest value of
+	// every osd key (pushMode 0; a Dock 3 sends it in fragments).
 	State map[string]json.RawMessage `json:"state"`
 	OSD   json.RawMessage            `json:"osd,omitempty"`
 	// Extra holds update_topo fields this version does not know.
@@ -52,7 +53,14 @@ func (g *device) view() Device {
 		ThingVersion: g.thingVersion, LastSeen: g.lastSeen,
 		SubDevices: []SubDevice{}, Cameras: append([]Camera{}, g.cameras...),
 		LiveCapacity: g.capacity, LiveStatus: []LiveStatus{},
-		State: copyState(g.state), OSD: g.osd, Extra: g.extra,
+		State: copyState(g.state), OSD: osdJSON(g.osd), Extra: g.extra,
+	}
+	for i := range d.Cameras {
+		c := &d.Cameras[i]
+		c.CurrentLens = c.VideoType
+		if ls := g.live[c.VideoID]; ls != nil && ls.Lens != "" {
+			c.CurrentLens = ls.Lens
+		}
 	}
 	if d.LiveCapacity == nil {
 		d.LiveCapacity = json.RawMessage("null")
@@ -69,11 +77,27 @@ func (g *device) view() Device {
 		d.SubDevices = append(d.SubDevices, SubDevice{
 			SN: s.sn, Online: s.online && g.online, Domain: s.domain, Type: s.typ, SubType: s.subType,
 			Index: s.index, ThingVersion: s.thingVersion, LastSeen: s.lastSeen,
-			State: copyState(s.state), OSD: s.osd, Extra: s.extra,
+			State: copyState(s.state), OSD: osdJSON(s.osd), Extra: s.extra,
 		})
 	}
 	sort.Slice(d.SubDevices, func(i, j int) bool { return d.SubDevices[i].SN < d.SubDevices[j].SN })
 	return d
+}
+
+// osdJSON is the merged osd as one object; nil before any osd.
+func osdJSON(o osdKeys) json.RawMessage {
+	if len(o) == 0 {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, len(o))
+	for k, v := range o {
+		m[k] = *v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func copyState(m map[string]json.RawMessage) map[string]json.RawMessage {

@@ -1,8 +1,8 @@
 package control
 
 import (
-	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 
@@ -17,7 +17,20 @@ func (p *Plane) onMessage(topic string, payload []byte) { inbox{p}.handle(topic,
 // inbox handles what devices send: it records it in the registry, answers
 // what needs an answer, hands replies to the commands waiting for them and
 // tells the sessions what concerns them.
+//
+// Every topic kind may carry the SN of a sub-device: a dock forwards some
+// messages of its aircraft on the aircraft's own topics, with the dock in
+// the "gateway" field. The registry places the SN (registry.touchLocked);
+// answers go back on the topic the message came on, plus "_reply".
 type inbox struct{ *Plane }
+
+// message is one device message, parsed once.
+type message struct {
+	topic string
+	sn    string // the SN of the topic
+	e     *cloudapi.Envelope
+	now   time.Time
+}
 
 func (p inbox) handle(topic string, payload []byte) {
 	sn, kind := cloudapi.ParseTopic(topic)
@@ -30,52 +43,67 @@ func (p inbox) handle(topic string, payload []byte) {
 		p.malformed(topic, err)
 		return
 	}
-	now := time.Now()
+	m := message{topic: topic, sn: sn, e: e, now: time.Now()}
 	switch kind {
 	case cloudapi.KindStatus:
-		p.onStatus(sn, e, now)
+		p.onStatus(m)
 	case cloudapi.KindOSD:
-		p.onOSD(sn, e, now)
+		p.onOSD(m)
 	case cloudapi.KindState:
-		p.onState(sn, e, now)
+		p.onState(m)
 	case cloudapi.KindServicesReply:
-		p.touch(sn, now)
-		r := parseReply(e)
-		resolved := p.cmds.resolve(e.TID, e.BID, r)
-		if p.events.active() {
-			p.events.publish(Event{Type: EventServicesReply, SN: sn, Gateway: sn, Data: map[string]any{
-				"method": e.Method, "tid": e.TID, "bid": e.BID, "result": r.Result, "awaited": resolved}})
-		}
+		p.onServicesReply(m)
 	case cloudapi.KindEvents:
-		p.onEvents(sn, e, now)
+		p.onEvents(m)
 	case cloudapi.KindRequests:
-		p.onRequests(sn, e, now)
+		p.onRequests(m)
 	case cloudapi.KindPropertySetReply:
-		p.touch(sn, now)
-		p.events.publish(Event{Type: EventPropertySetReply, SN: sn, Gateway: sn, Data: e.Data})
+		dev := p.touch(m)
+		p.events.publish(Event{Type: EventPropertySetReply, SN: sn, Gateway: dev, Data: e.Data})
 	case cloudapi.KindDRCUp:
-		p.touch(sn, now)
+		dev := p.touch(m)
 		// osd_info_push and friends arrive at up to 10 Hz; only replies go
 		// to the event stream.
 		if !strings.HasSuffix(e.Method, "_push") {
-			p.events.publish(Event{Type: EventDRC, SN: sn, Gateway: sn, Data: map[string]any{"method": e.Method, "data": e.Data}})
+			p.events.publish(Event{Type: EventDRC, SN: sn, Gateway: dev, Data: map[string]any{"method": e.Method, "data": e.Data}})
 		}
 	}
 }
 
+// malformedLogEvery spaces the Info lines about malformed messages: a
+// device sending garbage at 10 Hz must not flood the log (every one is
+// counted, and logged at Debug).
+const malformedLogEvery = 10 * time.Second
+
+// malformed counts and logs a message that is skipped: the topic it came
+// on and what was wrong with it.
 func (p inbox) malformed(topic string, err error) {
 	p.met.malformed.Inc()
-	p.log.Debug("malformed message ignored", "topic", topic, "error", err)
+	now := time.Now().UnixNano()
+	last := p.malformedLogged.Load()
+	if now-last >= int64(malformedLogEvery) && p.malformedLogged.CompareAndSwap(last, now) {
+		p.log.Info("malformed device message ignored (further ones for a while at debug level)", "topic", topic, "error", err)
+		return
+	}
+	p.log.Debug("malformed device message ignored", "topic", topic, "error", err)
 }
 
 // send publishes a reply without waiting (see broker.Bus.Send).
 func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
 
-// touch records a message on a topic of the device's own.
-func (p inbox) touch(sn string, now time.Time) {
-	if p.reg.touch(sn, now) {
-		p.online(sn)
+// reply answers m on its topic plus "_reply", echoing tid, bid and method.
+func (p inbox) reply(m message, method string, data any) {
+	p.send(m.topic+"_reply", cloudapi.Reply(m.e, method, data))
+}
+
+// touch records a message that carries nothing to keep and returns the
+// device holding the connection.
+func (p inbox) touch(m message) string {
+	dev, cameOnline := p.reg.touch(m.sn, m.e.Gateway, m.now)
+	if cameOnline {
+		p.online(dev)
 	}
+	return dev
 }
 
 func (p inbox) online(gw string) {
@@ -85,23 +113,24 @@ func (p inbox) online(gw string) {
 
 // onStatus answers update_topo (always: the device re-sends until it gets a
 // reply) and records the topology.
-func (p inbox) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
+func (p inbox) onStatus(m message) {
+	gw, e := m.sn, m.e
 	method := e.Method
 	if method == "" {
 		method = "update_topo"
 	}
-	p.send(cloudapi.TopicStatusReply(gw), cloudapi.Reply(e, method, map[string]any{"result": 0}))
+	p.reply(m, method, map[string]any{"result": 0})
 	if method != "update_topo" {
-		p.touch(gw, now)
+		p.touch(m)
 		return
 	}
 	t, err := parseTopo(e.Data)
 	if err != nil {
-		p.malformed(cloudapi.TopicStatus(gw), err)
-		p.touch(gw, now)
+		p.malformed(m.topic, err)
+		p.touch(m)
 		return
 	}
-	tc, added, removed := p.reg.applyTopo(gw, t, now)
+	tc, added, removed := p.reg.applyTopo(gw, t, m.now)
 	if tc.cameOnline {
 		p.online(gw)
 	}
@@ -111,61 +140,73 @@ func (p inbox) onStatus(gw string, e *cloudapi.Envelope, now time.Time) {
 	}
 }
 
-// onOSD keeps the last osd and liveness. The legacy (v1.1) live_status sits
-// in the osd of the device holding the connection; it is parsed only when present and changed.
-func (p inbox) onOSD(sn string, e *cloudapi.Envelope, now time.Time) {
-	if len(e.Data) > 0 && !bytes.HasPrefix(bytes.TrimSpace(e.Data), []byte("{")) {
-		p.malformed(cloudapi.TopicOSD(sn), cloudapi.ErrMalformed)
+// onOSD merges an osd key by key. The legacy (v1.1) live_status sits in
+// the osd of the device holding the connection. A malformed osd (data not
+// an object, a live_status of the wrong types) changes nothing.
+func (p inbox) onOSD(m message) {
+	var buf [48]cloudapi.Member // a dock's osd has about 40 keys
+	members, ok := cloudapi.AppendMembers(buf[:0], m.e.Data)
+	if !ok && len(m.e.Data) > 0 {
+		p.malformed(m.topic, errNotObject(m.e.Data))
+		p.reg.liveness(m.sn, m.e.Gateway, m.now)
 		return
 	}
-	var legacy json.RawMessage
-	if bytes.Contains(e.Data, []byte(`"live_status"`)) {
-		var d struct {
-			LiveStatus json.RawMessage `json:"live_status"`
-		}
-		if json.Unmarshal(e.Data, &d) == nil {
-			legacy = d.LiveStatus
+	var legacyRaw json.RawMessage
+	var legacy []LiveStatus
+	for _, x := range members {
+		if string(x.Key) == "live_status" {
+			legacyRaw = x.Value
 		}
 	}
-	r := p.reg.applyOSD(sn, e.Gateway, e.Data, legacy, now)
+	if legacyRaw != nil {
+		list, _, err := parseLiveStatus(legacyRaw)
+		if err != nil {
+			p.malformed(m.topic, err)
+			p.reg.liveness(m.sn, m.e.Gateway, m.now)
+			return
+		}
+		legacy = list
+	}
+	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacyRaw, legacy, m.now)
 	if r.cameOnline {
 		p.online(r.dev)
 	}
 	if len(r.changed) > 0 {
-		p.events.publish(Event{Type: EventState, SN: sn, Gateway: r.dev, Data: map[string]any{"live_status": r.changed}})
+		p.events.publish(Event{Type: EventState, SN: m.sn, Gateway: r.dev, Data: map[string]any{"live_status": r.changed}})
 		p.onLiveStatus(r.dev, r.changed)
 	}
 }
 
+// stateRefused is the state_reply result of a state message that was not
+// applied (malformed): the device gets an answer, so it stops re-sending.
+const stateRefused = 1
+
 // onState merges a state message (only changed keys arrive), applies
 // live_capacity and live_status, and answers need_reply every time while
-// applying a repeated tid once.
-func (p inbox) onState(sn string, e *cloudapi.Envelope, now time.Time) {
+// applying a repeated tid once. A message with any part malformed is
+// refused whole: the stored state stays exactly as it was.
+func (p inbox) onState(m message) {
+	e := m.e
+	u := stateUpdate{sn: m.sn, hint: e.Gateway, tid: e.TID}
 	d, err := e.Object()
+	if err == nil {
+		u.data = d
+		err = u.parse()
+	}
 	if err != nil {
-		p.malformed(cloudapi.TopicState(sn), err)
+		p.malformed(m.topic, err)
+		if e.NeedReply {
+			p.reply(m, e.Method, map[string]any{"result": stateRefused})
+		}
+		if dev, cameOnline := p.reg.liveness(m.sn, e.Gateway, m.now); cameOnline {
+			p.online(dev)
+		}
 		return
 	}
 	if e.NeedReply {
-		p.send(cloudapi.TopicStateReply(sn), cloudapi.Reply(e, e.Method, map[string]any{"result": 0}))
+		p.reply(m, e.Method, map[string]any{"result": 0})
 	}
-	// Parsed here, outside the registry's lock; applied under it.
-	u := stateUpdate{sn: sn, hint: e.Gateway, tid: e.TID, data: d}
-	if capRaw, ok := d["live_capacity"]; ok {
-		if u.cameras, err = parseCapacity(capRaw); err != nil {
-			p.malformed(cloudapi.TopicState(sn), err)
-		} else {
-			u.capacity = capRaw
-		}
-	}
-	if lsRaw, ok := d["live_status"]; ok {
-		if u.statuses, _, err = parseLiveStatus(lsRaw); err != nil {
-			p.malformed(cloudapi.TopicState(sn), err)
-		} else {
-			u.hasStatus = true
-		}
-	}
-	r := p.reg.applyState(u, now)
+	r := p.reg.applyState(u, m.now)
 	if r.dup {
 		return
 	}
@@ -184,7 +225,7 @@ func (p inbox) onState(sn string, e *cloudapi.Envelope, now time.Time) {
 		if u.capacity != nil {
 			data["cameras"] = u.cameras
 		}
-		p.events.publish(Event{Type: EventState, SN: sn, Gateway: r.dev, Data: data})
+		p.events.publish(Event{Type: EventState, SN: m.sn, Gateway: r.dev, Data: data})
 	}
 	if len(r.gone) > 0 {
 		p.onCamerasGone(r.dev, r.gone)
@@ -194,32 +235,79 @@ func (p inbox) onState(sn string, e *cloudapi.Envelope, now time.Time) {
 	}
 }
 
-// onEvents forwards a device event once and answers need_reply every time.
-func (p inbox) onEvents(gw string, e *cloudapi.Envelope, now time.Time) {
-	if e.NeedReply {
-		p.send(cloudapi.TopicEventsReply(gw), cloudapi.Reply(e, e.Method, map[string]any{"result": 0}))
+// parse reads live_capacity and live_status, outside the registry's lock.
+func (u *stateUpdate) parse() error {
+	var err error
+	if capRaw, ok := u.data["live_capacity"]; ok {
+		if u.cameras, u.limits, err = parseCapacity(capRaw); err != nil {
+			return err
+		}
+		u.capacity = capRaw
 	}
-	cameOnline, dup := p.reg.touchEvent(gw, e.TID, now)
+	if lsRaw, ok := u.data["live_status"]; ok {
+		if u.statuses, _, err = parseLiveStatus(lsRaw); err != nil {
+			return err
+		}
+		u.hasStatus = true
+	}
+	return nil
+}
+
+// onServicesReply hands a command's reply to the command waiting for it.
+// A reply whose result is not a number is malformed, never a success.
+func (p inbox) onServicesReply(m message) {
+	dev := p.touch(m)
+	r := parseReply(m.e)
+	if r.Malformed != nil {
+		p.malformed(m.topic, r.Malformed)
+	}
+	resolved := p.cmds.resolve(m.e.TID, m.e.BID, r)
+	if p.events.active() {
+		data := map[string]any{"method": m.e.Method, "tid": m.e.TID, "bid": m.e.BID, "result": r.Result, "awaited": resolved}
+		if r.Malformed != nil {
+			data["malformed"] = r.Malformed.Error()
+		}
+		p.events.publish(Event{Type: EventServicesReply, SN: m.sn, Gateway: dev, Data: data})
+	}
+}
+
+// onEvents forwards a device event once and answers need_reply every time.
+func (p inbox) onEvents(m message) {
+	e := m.e
+	if e.NeedReply {
+		p.reply(m, e.Method, map[string]any{"result": 0})
+	}
+	dev, cameOnline, dup := p.reg.touchEvent(m.sn, e.Gateway, e.TID, m.now)
 	if cameOnline {
-		p.online(gw)
+		p.online(dev)
 	}
 	if !dup {
-		p.events.publish(Event{Type: EventDeviceEvent, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})
+		p.events.publish(Event{Type: EventDeviceEvent, SN: m.sn, Gateway: dev, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})
 	}
 }
 
 // onRequests answers a device's request.
-func (p inbox) onRequests(gw string, e *cloudapi.Envelope, now time.Time) {
-	p.touch(gw, now)
+func (p inbox) onRequests(m message) {
+	e := m.e
+	dev := p.touch(m)
 	if _, err := e.Object(); err != nil {
 		// Still answered below: a device waits ~40 s for a request that
 		// gets no reply (docs/field-quirks.md).
-		p.malformed(cloudapi.TopicRequests(gw), err)
+		p.malformed(m.topic, err)
 	}
-	data, served := p.answerRequest(gw, e)
-	p.send(cloudapi.TopicRequestsReply(gw), cloudapi.Reply(e, e.Method, data))
-	if !served {
-		p.log.Info("device request not served; answered with a failure", "gateway", gw, "method", e.Method, "result", unservedResult)
+	data, served := p.answerRequest(dev, e)
+	p.reply(m, e.Method, data)
+	ev := map[string]any{"method": e.Method, "served": served}
+	if why, ok := refusedRequests[e.Method]; ok {
+		ev["refused"] = why
+		p.log.Debug("device request refused", "gateway", dev, "sn", m.sn, "method", e.Method, "reason", why)
+	} else if !served {
+		p.log.Info("device request not served; answered with a failure", "gateway", dev, "sn", m.sn, "method", e.Method, "result", unservedResult)
 	}
-	p.events.publish(Event{Type: EventRequest, SN: gw, Gateway: gw, Data: map[string]any{"method": e.Method, "served": served}})
+	p.events.publish(Event{Type: EventRequest, SN: m.sn, Gateway: dev, Data: ev})
+}
+
+// errNotObject says a message's data is not the object it must be.
+func errNotObject(v json.RawMessage) error {
+	return fmt.Errorf("%w: data is %s, not an object", cloudapi.ErrMalformed, jsonKind(v))
 }

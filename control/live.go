@@ -48,7 +48,7 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 			Message: fmt.Sprintf("device %s of video_id %q is offline", gw, req.VideoID)}
 	}
 
-	check := func() *APIError {
+	check := func(active []*session) *APIError {
 		if p.Media == nil {
 			return &APIError{Status: http.StatusServiceUnavailable, Code: "media_unavailable", Message: "no media gateway is attached"}
 		}
@@ -56,7 +56,18 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 			return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Err: ErrNotImplemented,
 				Message: fmt.Sprintf("receiving %s pushes is not implemented yet; use rtmp", req.Protocol)}
 		}
-		return nil
+		if origin == "on_demand" {
+			if e := p.refused.holdBack(req.VideoID); e != nil {
+				return e
+			}
+		}
+		lim, running := p.reg.liveNow(gw)
+		for _, s := range active {
+			if s.v.Gateway == gw && !slices.Contains(running, s.v.VideoID) {
+				running = append(running, s.v.VideoID)
+			}
+		}
+		return checkCapacity(gw, req.VideoID, lim, running)
 	}
 	mk := func() *session {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -83,7 +94,15 @@ func (p *Plane) runStart(s *session) {
 		s.mu.Lock()
 		s.startErr = e
 		s.mu.Unlock()
-		s.end(StepFailed, e.Message, e)
+		if backsOff(e) {
+			wait := p.refused.failed(v.VideoID, e)
+			s.note("on-demand starts of %s wait %s before the next live_start_push", v.VideoID, wait)
+		}
+		cause := EndStartFailed
+		if e.Code == "media_timeout" {
+			cause = EndMediaTimeout
+		}
+		s.end(End{Cause: cause}, StepFailed, e.Message, e)
 	}
 	url, revoke, err := p.Media.MintPush(v.Path, v.Protocol)
 	if err != nil {
@@ -196,6 +215,7 @@ func (p *Plane) runStart(s *session) {
 	s.mu.Lock()
 	s.v.Readers = p.Media.Readers(v.Path)
 	s.mu.Unlock()
+	p.refused.succeeded(v.VideoID)
 	if s.step(StepPlayable, "media is playable") {
 		s.mu.Lock()
 		s.armIdleLocked()
@@ -257,12 +277,14 @@ func (p *Plane) StartOnDemand(ctx context.Context, path string) error {
 
 // stopSession sends live_stop_push and ends the session once the device
 // agrees (or says nothing is streaming). A refusal or timeout keeps the
-// session, with a note, so the caller can retry.
-func (p *Plane) stopSession(ctx context.Context, s *session, reason string) *APIError {
+// session, with a note, so the caller can retry. cause says who asked;
+// the first stop asked is the one the session keeps (session.end).
+func (p *Plane) stopSession(ctx context.Context, s *session, cause End, reason string) *APIError {
 	v := s.view()
 	if s.isEnded() {
 		return nil
 	}
+	s.stopAsked(cause, reason)
 	rep, err := p.call(ctx, v.Gateway, "live_stop_push", s.bid, map[string]any{"video_id": v.VideoID})
 	if err != nil {
 		e := callError("live_stop_push", err, p.Config.ReplyTimeout)
@@ -272,9 +294,15 @@ func (p *Plane) stopSession(ctx context.Context, s *session, reason string) *API
 	if rep.Result != 0 && rep.Result%100000 != 13011 {
 		e := deviceError("live_stop_push", rep.Result)
 		s.note("stop refused: %s", e.Message)
+		s.stopFailed()
 		return e
 	}
-	s.end(StepStopped, reason, nil)
+	s.mu.Lock()
+	if s.stopping != nil {
+		cause, reason = *s.stopping, s.stopReason
+	}
+	s.mu.Unlock()
+	s.end(cause, StepStopped, reason, nil)
 	return nil
 }
 
@@ -289,7 +317,7 @@ func (p *Plane) idleStop(s *session) {
 	}
 	p.background(func(ctx context.Context) {
 		reason := fmt.Sprintf("no viewer for %s (idle_stop_after)", p.Config.IdleStopAfter)
-		if e := p.stopSession(ctx, s, reason); e != nil {
+		if e := p.stopSession(ctx, s, End{Cause: EndIdle}, reason); e != nil {
 			p.log.Warn("idle stop failed", "video_id", s.v.VideoID, "error", e.Message)
 		}
 	})
@@ -374,8 +402,8 @@ func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
 		}
 		s.mu.Lock()
 		accepted, sawLive := s.accepted, s.sawLive
-		if ls.VideoType != "" {
-			s.v.Lens = ls.VideoType
+		if ls.Lens != "" {
+			s.v.Lens = ls.Lens
 		}
 		if ls.Status == 1 && accepted {
 			s.sawLive = true
@@ -387,10 +415,10 @@ func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
 			s.step(StepMediaArriving, "the device reports the push running; waiting for a keyframe")
 		case ls.Status == 0 && sawLive && ls.ErrorStatus != 0:
 			d := cloudapi.DecodeError(ls.ErrorStatus)
-			s.end(StepFailed, "the device reports the push broke: "+d.Message,
+			s.end(End{Cause: EndDevice}, StepFailed, "the device reports the push broke: "+d.Message,
 				&APIError{Status: http.StatusBadGateway, Code: "device_error", Device: d, Message: "live_status error_status: " + d.Message})
 		case ls.Status == 0 && sawLive:
-			s.end(StepStopped, "the device reports the push ended", nil)
+			s.end(End{Cause: EndDevice}, StepStopped, "the device reports the push ended", nil)
 		case ls.ErrorStatus != 0:
 			s.note("the device reports error_status %d: %s", ls.ErrorStatus, cloudapi.DecodeError(ls.ErrorStatus).Message)
 		default:
@@ -403,7 +431,7 @@ func (p *Plane) onLiveStatus(gw string, changed []LiveStatus) {
 func (p *Plane) onCamerasGone(gw string, gone []string) {
 	for _, id := range gone {
 		if s := p.session(id); s != nil && s.v.Gateway == gw {
-			s.end(StepStopped, "the camera left the device's live_capacity (aircraft powered off or payload changed)", nil)
+			s.end(End{Cause: EndCameraGone}, StepStopped, "the camera left the device's live_capacity (aircraft powered off or payload changed)", nil)
 		}
 	}
 }
@@ -411,42 +439,44 @@ func (p *Plane) onCamerasGone(gw string, gone []string) {
 // onDeviceOffline ends the sessions of a device that went offline.
 func (p *Plane) onDeviceOffline(gw string) {
 	for _, s := range p.sessions.activeOf(gw) {
-		s.end(StepFailed, fmt.Sprintf("device %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
+		s.end(End{Cause: EndDeviceOffline}, StepFailed, fmt.Sprintf("device %s went offline (nothing from it for %s)", gw, p.Config.OfflineAfter),
 			&APIError{Status: http.StatusBadGateway, Code: "device_offline", Err: ErrDeviceOffline, Message: "the device went offline"})
 	}
 }
 
-// StreamEvent is how the media gateway reports a change of a path: "gone"
-// (the stream ended), "readers" (its viewers changed), "lost" and "back"
-// (its publisher dropped and returned within the grace period); "ready"
-// and any other kind only go to the event stream. Readiness reaches the
+// StreamEvent is how the stream core reports a change of a path (see
+// StreamChange); StreamReady only goes to the event stream. Readiness reaches the
 // plane one way, by asking Media.WaitReady: at the start, and again after
 // "gone" (see awaitReturn). StreamEvent drives idle stop and the event
 // stream.
-func (p *Plane) StreamEvent(path string, ev string, readers int) {
-	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev, "readers": readers}})
+func (p *Plane) StreamEvent(path string, ev StreamChange, readers int) {
+	p.events.publish(Event{Type: EventStream, Path: path, Data: map[string]any{"event": ev.String(), "readers": readers}})
 	s := p.session(path)
 	if s == nil || s.isEnded() {
 		return
 	}
 	s.mu.Lock()
 	s.v.Readers = readers
-	state := s.v.State
+	state, stopping := s.v.State, s.stopping != nil
 	s.mu.Unlock()
 	switch ev {
-	case "gone":
+	case StreamGone:
+		if stopping {
+			s.note("the media stopped, as asked")
+			break
+		}
 		if state == StepPlayable && s.step(StepMediaArriving, "the media stopped; waiting for the device to push again") {
 			p.awaitReturn(s)
 		}
-	case "lost":
+	case StreamLost:
 		s.note("the device's media connection dropped; the gateway holds viewers while it reconnects")
-	case "back":
+	case StreamBack:
 		s.note("the device's media connection is back")
 	}
 	s.mu.Lock()
 	s.armIdleLocked()
 	s.mu.Unlock()
-	if ev == "readers" {
+	if ev == StreamReaders {
 		p.sessionChanged(s)
 	}
 }
@@ -478,7 +508,7 @@ func (p *Plane) awaitReturn(s *session) {
 				s.mu.Unlock()
 			}
 		case s.ctx.Err() == nil:
-			if s.end(StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
+			if s.end(End{Cause: EndMediaTimeout}, StepFailed, fmt.Sprintf("the media stopped and did not come back within %s", wait),
 				&APIError{Status: http.StatusGatewayTimeout, Code: "media_timeout", Message: "the media stopped and did not come back"}) {
 				v := s.view()
 				p.stopQuietly(v.Gateway, s.bid, v.VideoID)

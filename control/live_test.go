@@ -409,13 +409,13 @@ func TestIdleStopAndReconnect(t *testing.T) {
 	dock.next("live_start_push")
 
 	// Media reconnect: gone then ready keeps the session.
-	tp.StreamEvent(vid, "gone", 1)
+	tp.StreamEvent(vid, StreamGone, 1)
 	ev.await(t, "media_arriving", sessionStep(vid, StepMediaArriving))
-	tp.StreamEvent(vid, "ready", 1)
+	tp.StreamEvent(vid, StreamReady, 1)
 	ev.await(t, "playable again", sessionStep(vid, StepPlayable))
 
 	// The last viewer leaves: stopped after idle_stop_after.
-	tp.StreamEvent(vid, "readers", 0)
+	tp.StreamEvent(vid, StreamReaders, 0)
 	dock.next("live_stop_push")
 	e := ev.await(t, "idle stop", sessionStep(vid, StepStopped))
 	if !strings.Contains(e.field("reason"), "no viewer") {

@@ -275,13 +275,15 @@ func newBarePlane(t testing.TB) *Plane {
 }
 
 // FuzzOnMessage feeds arbitrary payloads on every subscribed topic to the
-// message handler: it must never panic, and the device list must stay
-// encodable (the API answers it as JSON).
+// message handler: it must never panic, the device list must stay
+// encodable (the API answers it as JSON), and the aircraft must stay a
+// sub-device whatever comes on its topics.
 func FuzzOnMessage(f *testing.F) {
 	topics := []string{
 		"sys/product/GW/status", "thing/product/GW/osd", "thing/product/GW/state", "thing/product/AIR/state",
 		"thing/product/AIR/osd", "thing/product/GW/services_reply", "thing/product/GW/events",
 		"thing/product/GW/requests", "thing/product/GW/property/set_reply", "thing/product/GW/drc/up",
+		"thing/product/AIR/events", "thing/product/AIR/requests", "thing/product/AIR/services_reply",
 	}
 	for _, p := range append(append([]string{}, unparsable...), oddlyTyped...) {
 		f.Add(uint8(2), []byte(p))
@@ -293,6 +295,12 @@ func FuzzOnMessage(f *testing.F) {
 	f.Add(uint8(7), []byte(msg("r", "airport_organization_bind", map[string]any{"bind_devices": []any{map[string]any{"sn": 5}}}, nil)))
 	f.Add(uint8(7), []byte(msg("r", "airport_bind_status", map[string]any{"devices": "x"}, nil)))
 	f.Add(uint8(6), []byte(msg("e", "hms", nil, map[string]any{"need_reply": "1"})))
+	// Dock 3 shapes: the aircraft's hms on its own topic, a lens-named
+	// live_status, an osd fragment, a state of the wrong types.
+	f.Add(uint8(10), []byte(hmsEvent("h", "GW")))
+	f.Add(uint8(2), []byte(msg("w", "", map[string]any{"live_status": []any{map[string]any{"video_id": "AIR/99-0-0/wide-0", "video_type": "zoom", "status": 1}}}, map[string]any{"gateway": "GW"})))
+	f.Add(uint8(1), []byte(msg("f", "", map[string]any{"mode_code": 4, "cover_state": 1}, map[string]any{"gateway": "GW"})))
+	f.Add(uint8(3), []byte(`{"tid":"m","need_reply":1,"gateway":"GW","data":{"live_capacity":"not-an-object","live_status":{"video_id":5}}}`))
 	f.Fuzz(func(t *testing.T, which uint8, payload []byte) {
 		p := newBarePlane(t)
 		defer p.Close()
@@ -301,6 +309,10 @@ func FuzzOnMessage(f *testing.F) {
 		p.onMessage(topics[int(which)%len(topics)], payload)
 		if _, err := json.Marshal(p.Devices()); err != nil {
 			t.Fatalf("devices not encodable after %q: %v", payload, err)
+		}
+		// The aircraft update_topo placed under GW never becomes a gateway.
+		if _, ok := p.Device("AIR"); ok {
+			t.Fatalf("the aircraft became a device after %q", payload)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -22,6 +23,8 @@ type Plane struct {
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
+	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
+	TLS broker.TLSListener
 
 	once     sync.Once
 	log      *slog.Logger
@@ -35,6 +38,9 @@ type Plane struct {
 	met      *metrics
 
 	sessions sessionTable
+	refused  refusals // back-off of on-demand starts after failures
+
+	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -71,7 +77,7 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker")}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
@@ -80,7 +86,7 @@ func (p *Plane) Initialize() error {
 			e.Close()
 			return err
 		}
-		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "users", len(m.Embedded.Users))
+		p.log.Info("embedded MQTT broker listening", "tcp", e.Addr(), "ws", e.WSAddr(), "tls", e.TLSAddr(), "users", len(m.Embedded.Users))
 	} else {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
@@ -111,7 +117,7 @@ func (p *Plane) Close() {
 	close(p.done)
 	p.cancel()
 	for _, s := range sessions {
-		s.end(StepStopped, "Skyrelay is shutting down", nil)
+		s.end(End{Cause: EndShutdown}, StepStopped, "Skyrelay is shutting down", nil)
 	}
 	p.cmds.failAll(broker.ErrClosed)
 	if p.embedded != nil {

@@ -17,7 +17,7 @@ import (
 type registry struct {
 	mu       sync.RWMutex
 	devices  map[string]*device
-	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo
+	aircraft map[string]string // sub-device SN -> SN of the device holding the connection, from update_topo or a message's gateway field
 	videos   map[string]string // video_id -> device SN, from live_capacity
 }
 
@@ -38,10 +38,11 @@ type device struct {
 
 	subs  map[string]*subDevice
 	state map[string]json.RawMessage
-	osd   json.RawMessage
+	osd   osdKeys // the latest value of every osd key
 	tids  tidRing // state and events already applied
 
 	capacity json.RawMessage
+	limits   liveLimits // from live_capacity
 	cameras  []Camera
 	live     map[string]*LiveStatus
 	legacyLS []byte // last legacy live_status object, to skip repeats
@@ -58,7 +59,7 @@ type subDevice struct {
 	online       bool
 	lastSeen     time.Time
 	state        map[string]json.RawMessage
-	osd          json.RawMessage
+	osd          osdKeys
 	tids         tidRing
 }
 
@@ -98,37 +99,38 @@ type touched struct {
 func (r *registry) deviceLocked(sn string) *device {
 	g := r.devices[sn]
 	if g == nil {
-		g = &device{sn: sn, subs: map[string]*subDevice{}, state: map[string]json.RawMessage{}, live: map[string]*LiveStatus{}}
+		g = &device{sn: sn, subs: map[string]*subDevice{}, state: map[string]json.RawMessage{},
+			osd: osdKeys{}, live: map[string]*LiveStatus{}}
 		r.devices[sn] = g
 		delete(r.aircraft, sn)
 	}
 	return g
 }
 
-// touchLocked records a message from sn. hint is the message's "gateway"
-// field. An SN not announced by update_topo (the plane restarted while the
-// devices stayed connected) is placed by the hint: a different SN there
-// makes it that device's sub-device. own says the topic is the device's
-// own (services_reply, events, requests...), never a sub-device's.
-func (r *registry) touchLocked(sn, hint string, own bool, now time.Time) touched {
+// touchLocked records a message from sn, on a topic of any kind. hint is
+// the message's "gateway" field. A dock forwards some messages of its
+// aircraft on the aircraft's own topics (thing/product/{aircraft_sn}/events
+// with "gateway":"{dock_sn}"), so an SN is a sub-device when the hint names
+// another device or when update_topo listed it under one; only otherwise is
+// it a device holding a connection. A device record made for an SN before
+// it was known to be a sub-device (the plane restarted while the devices
+// stayed connected) is folded into the sub-device.
+func (r *registry) touchLocked(sn, hint string, now time.Time) touched {
 	var t touched
-	switch {
-	case r.devices[sn] != nil || own:
-		t.dev = r.deviceLocked(sn)
-	case r.aircraft[sn] != "":
-		t.dev = r.deviceLocked(r.aircraft[sn])
-	case hint != "" && hint != sn:
-		t.dev = r.deviceLocked(hint)
-		r.aircraft[sn] = hint
-	default:
-		t.dev = r.deviceLocked(sn)
+	parent := r.aircraft[sn]
+	if hint != "" && hint != sn {
+		parent = hint
 	}
-	if t.dev.sn != sn {
-		t.sub = t.dev.subs[sn]
-		if t.sub == nil {
-			t.sub = &subDevice{sn: sn, state: map[string]json.RawMessage{}}
-			t.dev.subs[sn] = t.sub
-		}
+	if d := r.devices[sn]; d != nil && len(d.subs) > 0 {
+		// A device with sub-devices of its own holds a connection; a
+		// message naming another gateway does not make it an aircraft.
+		parent = ""
+	}
+	if parent == "" || parent == sn {
+		t.dev = r.deviceLocked(sn)
+	} else {
+		t.dev = r.deviceLocked(parent)
+		t.sub = r.adoptLocked(t.dev, sn)
 		t.sub.lastSeen = now
 		t.sub.online = true
 	}
@@ -139,6 +141,45 @@ func (r *registry) touchLocked(sn, hint string, own bool, now time.Time) touched
 		t.cameOnline = true
 	}
 	return t
+}
+
+// adoptLocked makes sn a sub-device of g and returns it. A sub-device that
+// hung off another device moves; a device record of sn (taken for a device
+// of its own before the topology said otherwise) is folded in and dropped.
+func (r *registry) adoptLocked(g *device, sn string) *subDevice {
+	if old := r.aircraft[sn]; old != "" && old != g.sn {
+		if og := r.devices[old]; og != nil {
+			delete(og.subs, sn)
+		}
+	}
+	r.aircraft[sn] = g.sn
+	sd := g.subs[sn]
+	if sd == nil {
+		sd = &subDevice{sn: sn, state: map[string]json.RawMessage{}, osd: osdKeys{}}
+		g.subs[sn] = sd
+	}
+	if wrong := r.devices[sn]; wrong != nil && len(wrong.subs) == 0 {
+		for k, v := range wrong.state {
+			if _, ok := sd.state[k]; !ok {
+				sd.state[k] = v
+			}
+		}
+		for k, v := range wrong.osd {
+			if _, ok := sd.osd[k]; !ok {
+				sd.osd[k] = v
+			}
+		}
+		for id, owner := range r.videos {
+			if owner == sn {
+				delete(r.videos, id)
+			}
+		}
+		if wrong.lastSeen.After(sd.lastSeen) {
+			sd.lastSeen = wrong.lastSeen
+		}
+		delete(r.devices, sn)
+	}
+	return sd
 }
 
 // topo is update_topo's data.
@@ -226,7 +267,14 @@ func firstNonEmpty(a, b cloudapi.FlexString) string {
 func (r *registry) applyTopo(gwSN string, t *topo, now time.Time) (tc touched, added, removed []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	tc = r.touchLocked(gwSN, "", true, now)
+	if old := r.aircraft[gwSN]; old != "" {
+		// It sends update_topo on its own topic: it holds a connection.
+		if og := r.devices[old]; og != nil {
+			delete(og.subs, gwSN)
+		}
+		delete(r.aircraft, gwSN)
+	}
+	tc = r.touchLocked(gwSN, "", now)
 	g := tc.dev
 	if t.Domain != nil {
 		g.domain = intPtr(t.Domain)
@@ -248,17 +296,7 @@ func (r *registry) applyTopo(gwSN string, t *topo, now time.Time) (tc touched, a
 			continue
 		}
 		listed[sn] = true
-		if old := r.aircraft[sn]; old != "" && old != gwSN {
-			if og := r.devices[old]; og != nil {
-				delete(og.subs, sn)
-			}
-		}
-		r.aircraft[sn] = gwSN
-		sd := g.subs[sn]
-		if sd == nil {
-			sd = &subDevice{sn: sn, state: map[string]json.RawMessage{}}
-			g.subs[sn] = sd
-		}
+		sd := r.adoptLocked(g, sn)
 		if !sd.online {
 			added = append(added, sn)
 		}
@@ -321,16 +359,18 @@ func (r *registry) setCapacity(g *device, raw json.RawMessage, cams []Camera) (g
 }
 
 // setLiveStatus records a live_status report and returns the entries whose
-// status, error or lens changed. The current shape lists every push of the
-// device, so a video missing from it is not live; the legacy shape speaks
-// of one video, so every other video is not live either.
+// status, error or lens changed. Each entry is first matched to the camera
+// it is about (matchCamera): a dock names the current lens in the video_id
+// it reports. The current shape lists every push of the device, so a video
+// missing from it is not live; the legacy shape speaks of one video, so
+// every other video is not live either.
 func (g *device) setLiveStatus(list []LiveStatus) (changed []LiveStatus) {
 	listed := map[string]bool{}
 	for i := range list {
-		ls := list[i]
+		ls := g.matchCamera(list[i])
 		listed[ls.VideoID] = true
 		old := g.live[ls.VideoID]
-		if old == nil || old.Status != ls.Status || old.ErrorStatus != ls.ErrorStatus || old.VideoType != ls.VideoType || old.VideoQuality != ls.VideoQuality {
+		if old == nil || old.Status != ls.Status || old.ErrorStatus != ls.ErrorStatus || old.Lens != ls.Lens || old.VideoQuality != ls.VideoQuality {
 			changed = append(changed, ls)
 		}
 		g.live[ls.VideoID] = &ls
@@ -394,6 +434,24 @@ func (r *registry) videoLive(gw, videoID string) bool {
 	return false
 }
 
+// liveNow returns the device's live limits and the video_ids it reports
+// pushing.
+func (r *registry) liveNow(gw string) (liveLimits, []string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	g := r.devices[gw]
+	if g == nil {
+		return liveLimits{}, nil
+	}
+	var ids []string
+	for id, ls := range g.live {
+		if ls.Status == 1 {
+			ids = append(ids, id)
+		}
+	}
+	return g.limits, ids
+}
+
 // cameOnlineAt is when the device, or the latest of its sub-devices, came
 // online: devices refuse pushes with x13006 for a while after that.
 func (r *registry) cameOnlineAt(gw string) time.Time {
@@ -442,21 +500,27 @@ func (r *registry) countOnline() (devices, subs int) {
 	return devices, subs
 }
 
-// touch records a message on a topic of the device's own (services_reply,
-// requests, property/set_reply, drc/up, a status that is not update_topo).
-func (r *registry) touch(sn string, now time.Time) (cameOnline bool) {
+// touch records a message on a topic that carries nothing to keep
+// (services_reply, requests, property/set_reply, drc/up, a status that is
+// not update_topo) and returns the device holding the connection.
+func (r *registry) touch(sn, hint string, now time.Time) (dev string, cameOnline bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.touchLocked(sn, "", true, now).cameOnline
+	t := r.touchLocked(sn, hint, now)
+	return t.dev.sn, t.cameOnline
 }
 
 // touchEvent records an events message; dup says its tid was applied
 // already (the device sends it again until it gets its reply).
-func (r *registry) touchEvent(sn, tid string, now time.Time) (cameOnline, dup bool) {
+func (r *registry) touchEvent(sn, hint, tid string, now time.Time) (dev string, cameOnline, dup bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.touchLocked(sn, "", true, now)
-	return t.cameOnline, t.dev.tids.seen(tid)
+	t := r.touchLocked(sn, hint, now)
+	ring := &t.dev.tids
+	if t.sub != nil {
+		ring = &t.sub.tids
+	}
+	return t.dev.sn, t.cameOnline, ring.seen(tid)
 }
 
 // osdResult is what an osd message changed.
@@ -466,32 +530,50 @@ type osdResult struct {
 	changed    []LiveStatus // from a legacy live_status, when it changed
 }
 
-// applyOSD keeps the last osd of sn; legacy is the v1.1 live_status found
-// in it, nil when there is none.
-func (r *registry) applyOSD(sn, hint string, data, legacy json.RawMessage, now time.Time) osdResult {
+// osdKeys is a merged osd: the latest value of every key. Values are held
+// by pointer so that an update of a known key, the usual case, allocates
+// nothing (a map lookup by string(bytes) does not copy the key).
+type osdKeys map[string]*json.RawMessage
+
+func (o osdKeys) set(key []byte, v json.RawMessage) {
+	p := o[string(key)]
+	if p == nil {
+		p = new(json.RawMessage)
+		o[string(key)] = p
+	}
+	*p = v
+}
+
+// applyOSD merges an osd message into the osd of sn. A Dock 3 sends its
+// osd in fragments of different keys in turn (docs/dji-cloud-api.md), so
+// the latest value of every key is kept, never only the last message.
+// legacy is the v1.1 live_status parsed from it (legacyRaw as sent), nil
+// when there is none.
+func (r *registry) applyOSD(sn, hint string, members []cloudapi.Member, legacyRaw json.RawMessage, legacy []LiveStatus, now time.Time) osdResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.touchLocked(sn, hint, false, now)
+	t := r.touchLocked(sn, hint, now)
+	target := t.dev.osd
 	if t.sub != nil {
-		t.sub.osd = data
-	} else {
-		t.dev.osd = data
+		target = t.sub.osd
+	}
+	for _, m := range members {
+		target.set(m.Key, m.Value)
 	}
 	res := osdResult{dev: t.dev.sn, cameOnline: t.cameOnline}
-	if legacy != nil && !bytes.Equal(legacy, t.dev.legacyLS) {
-		t.dev.legacyLS = legacy
-		if list, _, err := parseLiveStatus(legacy); err == nil {
-			res.changed = t.dev.setLiveStatus(list)
-		}
+	if raw := legacyRaw; legacy != nil && !bytes.Equal(raw, t.dev.legacyLS) {
+		t.dev.legacyLS = raw
+		res.changed = t.dev.setLiveStatus(legacy)
 	}
 	return res
 }
 
-// stateUpdate is a state message, parsed outside the lock.
+// stateUpdate is a state message, parsed and checked outside the lock.
 type stateUpdate struct {
 	sn, hint, tid string
 	data          map[string]json.RawMessage
-	capacity      json.RawMessage // live_capacity as sent; nil when absent or unreadable
+	capacity      json.RawMessage // live_capacity as sent; nil when absent
+	limits        liveLimits
 	cameras       []Camera
 	statuses      []LiveStatus // live_status decoded
 	hasStatus     bool
@@ -508,11 +590,12 @@ type stateResult struct {
 }
 
 // applyState merges a state message (only changed keys arrive) and applies
-// live_capacity and live_status, once per tid.
+// live_capacity and live_status, once per tid. Only a message checked
+// whole comes here: a malformed one changes nothing (inbox.onState).
 func (r *registry) applyState(u stateUpdate, now time.Time) stateResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.touchLocked(u.sn, u.hint, false, now)
+	t := r.touchLocked(u.sn, u.hint, now)
 	res := stateResult{dev: t.dev.sn, cameOnline: t.cameOnline}
 	target, ring := t.dev.state, &t.dev.tids
 	if t.sub != nil {
@@ -525,11 +608,18 @@ func (r *registry) applyState(u stateUpdate, now time.Time) stateResult {
 	res.changedKeys = mergeState(target, u.data)
 	if u.capacity != nil {
 		res.gone = r.setCapacity(t.dev, u.capacity, u.cameras)
+		t.dev.limits = u.limits
 	}
 	if u.hasStatus {
 		res.liveChanged = t.dev.setLiveStatus(u.statuses)
 	}
 	return res
+}
+
+// liveness records a message that is refused (malformed): the device is
+// alive, nothing else changes.
+func (r *registry) liveness(sn, hint string, now time.Time) (dev string, cameOnline bool) {
+	return r.touch(sn, hint, now)
 }
 
 // list returns every device as the API shows it, sorted by SN.

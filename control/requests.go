@@ -7,7 +7,15 @@ import (
 	"github.com/skyrelay/skyrelay/control/cloudapi"
 )
 
-// requestResult for requests Skyrelay does not serve. Answering at all
+// refusedRequests are requests Skyrelay answers with a refusal on purpose,
+// and why (in the event stream and at debug level, since devices send
+// them on every boot).
+var refusedRequests = map[string]string{
+	"storage_config_get":      "no object storage is configured: media files stay on the device",
+	"flighttask_resource_get": "Skyrelay creates no flight tasks, so it has no task files to give",
+}
+
+// unservedResult for requests Skyrelay does not serve. Answering at all
 // matters (a dock waits about 40 s for an unanswered request, docs/field-quirks.md), but
 // answering 0 would tell it something was granted - say storage credentials
 // that were never sent. 1 is the "failed" of DJI's own result vocabulary
@@ -112,6 +120,16 @@ func (p inbox) answerRequest(gw string, e *cloudapi.Envelope) (data any, served 
 		// Nothing to offer; a plain 0 spares older docks a ~40 s wait
 		// before every take-off (docs/field-quirks.md).
 		return result(0, nil), true
+	case "storage_config_get":
+		// Asked on every boot (module 0: media files). Skyrelay keeps no
+		// object storage to hand out, so the answer is a quick refusal:
+		// the dock keeps its media on board instead of waiting, and no
+		// credentials are pretended.
+		return result(unservedResult, nil), true
+	case "flighttask_resource_get":
+		// The files of a flight task (its wayline) come from the cloud
+		// that created the task; Skyrelay creates none.
+		return result(unservedResult, nil), true
 	}
 	return result(unservedResult, nil), false
 }

@@ -140,3 +140,49 @@ func TestRequestsBinding(t *testing.T) {
 		t.Errorf("the app key or licence shows in the logs: %s", logged.String())
 	}
 }
+
+// TestRequestAnswers: every request gets an answer on the requests_reply
+// of the topic it came on, with the documented result for its method.
+func TestRequestAnswers(t *testing.T) {
+	const dock, air = "DOCKRQ", "AIRRQ"
+	for _, c := range []struct {
+		sn, method, data string
+		result           int
+		keys             []string // in data (config) or data.output
+	}{
+		{dock, "config", `{"config_type":"json","config_scope":"product"}`, -1, []string{"app_id", "app_key", "app_license", "ntp_server_host"}},
+		{dock, "flight_areas_get", `{}`, 0, nil},
+		{dock, "offline_map_get", `{}`, 0, nil},
+		{dock, "storage_config_get", `{"module":0}`, unservedResult, nil},
+		{air, "storage_config_get", `{"module":0}`, unservedResult, nil},
+		{dock, "flighttask_resource_get", `{"flight_id":"b5b4e1ab-3d57-4d3b-a1a0-7a5f4b3c2d1e"}`, unservedResult, nil},
+		{dock, "airport_bind_status", `{"devices":[{"sn":"DOCKRQ"}]}`, 0, []string{"bind_status"}},
+		{dock, "something_new", `{}`, unservedResult, nil},
+		{dock, "config", `"not an object"`, -1, []string{"app_id"}},
+	} {
+		b := newBare(t)
+		b.dock3(dock, air)
+		tid := nextTID("rq")
+		topic := "thing/product/" + c.sn + "/requests"
+		b.in(topic, fmt.Sprintf(`{"tid":%q,"bid":"b","timestamp":1,"gateway":%q,"method":%q,"data":%s}`, tid, dock, c.method, c.data))
+		rs := b.bus.on(topic + "_reply")
+		if len(rs) != 1 || cloudapiString(rs[0].payload["tid"]) != tid || cloudapiString(rs[0].payload["method"]) != c.method {
+			t.Fatalf("%s on %s: replies %+v", c.method, topic, rs)
+		}
+		var d map[string]json.RawMessage
+		_ = json.Unmarshal(rs[0].payload["data"], &d)
+		if c.result >= 0 && string(d["result"]) != fmt.Sprint(c.result) {
+			t.Errorf("%s: result %s, want %d", c.method, d["result"], c.result)
+		}
+		var out map[string]json.RawMessage
+		_ = json.Unmarshal(d["output"], &out)
+		for _, k := range c.keys {
+			if d[k] == nil && out[k] == nil {
+				t.Errorf("%s: no %s in %s", c.method, k, rs[0].payload["data"])
+			}
+		}
+		if len(b.Devices()) != 1 {
+			t.Errorf("%s on %s: %d devices", c.method, topic, len(b.Devices()))
+		}
+	}
+}

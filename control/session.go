@@ -19,6 +19,28 @@ const (
 	StepStopped       = "stopped"         // ended on purpose or by the device
 )
 
+// Causes of a session's end (Session.End.Cause). A session keeps the first
+// true one: a stop asked through the API, for instance, is followed by the
+// device reporting the push ended and the media going away, and neither
+// of those may overwrite it.
+const (
+	EndAPI           = "api_stop"         // DELETE /api/v1/live/...; By names the client
+	EndIdle          = "idle_stop"        // no viewer for control.idle_stop_after
+	EndDevice        = "device_report"    // the device reports the push ended or broke (live_status)
+	EndMediaTimeout  = "media_timeout"    // no playable media within control.ready_timeout
+	EndShutdown      = "gateway_shutdown" // Skyrelay is shutting down
+	EndDeviceOffline = "device_offline"   // the device went silent
+	EndCameraGone    = "camera_gone"      // the camera left live_capacity
+	EndStartFailed   = "start_failed"     // the start failed (refusal, no reply...): Error says why
+)
+
+// End says why a session ended.
+type End struct {
+	Cause string `json:"cause"`
+	// By is who asked for a stop through the API: its remote address.
+	By string `json:"by,omitempty"`
+}
+
 // steps lists every step, for the metrics.
 var steps = []string{StepSent, StepAccepted, StepMediaArriving, StepPlayable, StepFailed, StepStopped}
 
@@ -35,6 +57,8 @@ type Session struct {
 	Play     PlayURLs `json:"play"`
 	// Error is set when the session failed, or a command on it was refused.
 	Error *APIError `json:"error,omitempty"`
+	// End is why the session ended, once it has.
+	End *End `json:"end,omitempty"`
 	// Attempts counts live_start_push publishes (x13006 retries included).
 	Attempts int `json:"attempts"`
 	// Notes are the session's history, oldest first, bounded.
@@ -67,6 +91,10 @@ type session struct {
 	revoke    func()
 	idle      *time.Timer
 	rewaiting bool // awaitReturn waits for the media to come back
+	// stopping is the stop asked for (API, idle) while its live_stop_push
+	// is on its way: what follows from it is not another reason.
+	stopping   *End
+	stopReason string
 }
 
 func (s *session) view() Session {
@@ -119,16 +147,23 @@ func (s *session) stepFrom(from, to, reason string) bool {
 }
 
 // end finishes the session once: the start flow is cancelled, timers stop
-// and the push secret is revoked.
-func (s *session) end(step, reason string, err *APIError) bool {
+// and the push secret is revoked. Once a stop was asked for (API, idle),
+// whatever ends the session next (the device reporting the push ended, the
+// media going away, even the device going offline before it confirmed)
+// ends it with the stop's own cause and reason: that came first.
+func (s *session) end(cause End, step, reason string, err *APIError) bool {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		return false
 	}
+	if s.stopping != nil {
+		cause, step, reason, err = *s.stopping, StepStopped, s.stopReason, nil
+	}
 	s.ended = true
 	now := time.Now()
 	s.v.State, s.v.Reason, s.v.EndedAt = step, reason, &now
+	s.v.End = &cause
 	if err != nil {
 		s.v.Error = err
 	}
@@ -144,8 +179,27 @@ func (s *session) end(step, reason string, err *APIError) bool {
 		revoke()
 	}
 	s.p.sessionChanged(s)
-	s.p.log.Info("live session ended", "video_id", s.v.VideoID, "state", step, "reason", reason)
+	s.p.log.Info("live session ended", "video_id", s.v.VideoID, "state", step, "cause", cause.Cause, "by", cause.By, "reason", reason)
 	return true
+}
+
+// stopAsked records a stop on its way (the first one only); false when
+// the session ended or another stop is already on its way.
+func (s *session) stopAsked(cause End, reason string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.stopping != nil {
+		return false
+	}
+	s.stopping, s.stopReason = &cause, reason
+	return true
+}
+
+// stopFailed forgets a stop the device refused.
+func (s *session) stopFailed() {
+	s.mu.Lock()
+	s.stopping, s.stopReason = nil, ""
+	s.mu.Unlock()
 }
 
 // armIdleLocked starts or stops the idle-stop timer after a readers change.

@@ -23,17 +23,24 @@ func (t *sessionTable) get(videoID string) *session {
 	return t.byVideo[videoID]
 }
 
-// join returns the active session of videoID, or adds the one mk makes.
-// check runs first when there is none to join (its error is returned); a
-// closing table refuses with a 503. mk runs under the lock, so Close
-// cannot begin between the check and the start mk makes.
-func (t *sessionTable) join(videoID string, check func() *APIError, mk func() *session) (s *session, joined bool, aerr *APIError) {
+// join returns the active session of videoID, or adds the one mk makes:
+// one start per camera is in flight, whoever asks. check runs first when
+// there is none to join, with the active sessions (its error is returned);
+// a closing table refuses with a 503. check and mk run under the lock, so
+// no other start nor Close can come between the check and the start.
+func (t *sessionTable) join(videoID string, check func(active []*session) *APIError, mk func() *session) (s *session, joined bool, aerr *APIError) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if old := t.byVideo[videoID]; old != nil && !old.isEnded() {
 		return old, true, nil
 	}
-	if aerr := check(); aerr != nil {
+	var active []*session
+	for _, s := range t.byVideo {
+		if !s.isEnded() {
+			active = append(active, s)
+		}
+	}
+	if aerr := check(active); aerr != nil {
 		return nil, false, aerr
 	}
 	if t.closing {

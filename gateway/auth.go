@@ -7,6 +7,8 @@ import (
 	"errors"
 	"net"
 	"sync"
+
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // ErrUnauthorized refuses a publisher or reader without a valid credential.
@@ -16,6 +18,9 @@ var ErrUnauthorized = errors.New("a credential is required to publish from this 
 // query), or a token (WHIP bearer, ?secret= in a URL).
 type Credential struct {
 	User, Pass, Token string
+	// JWT is a token from ?jwt= or ?token= (a bearer token is in Token);
+	// Query the request's raw query, for the authorization hook.
+	JWT, Query string
 }
 
 // StaticUser may publish to any path from anywhere.
@@ -29,6 +34,14 @@ type Auth struct {
 	// ReadUser and ReadPass, when set, are required from non-loopback
 	// readers.
 	ReadUser, ReadPass string
+	// Authz, when enabled (auth.jwt, auth.hook), authorizes each reader
+	// by token or hook instead (see AuthorizeRead).
+	Authz *authz.Authorizer
+	// DistrustLoopback treats loopback readers like any others
+	// (auth.loopback_trusted: false), for a reverse proxy on this host
+	// through which every viewer seems to come from loopback. Publishing
+	// from loopback stays open.
+	DistrustLoopback bool
 
 	mu      sync.Mutex
 	secrets map[string]string // secret -> path
@@ -76,7 +89,7 @@ func (a *Auth) CheckPublish(path string, remote net.Addr, c Credential) error {
 
 // CheckRead allows or refuses a reader at remote.
 func (a *Auth) CheckRead(remote net.Addr, c Credential) error {
-	if a.ReadPass == "" || IsLoopback(remote) {
+	if a.ReadPass == "" || IsLoopback(remote) && !a.DistrustLoopback {
 		return nil
 	}
 	if equal(a.ReadUser, c.User) && equal(a.ReadPass, c.Pass) {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,9 @@ type PathHandler interface {
 // /metrics and /healthz. Output modules plug in as PathHandlers.
 type HTTPServer struct {
 	Address string
+	// TLSAddress, with TLS, serves the same over HTTPS (http.tls_listen).
+	TLSAddress string
+	TLS        TLSListener
 	// AllowOrigins lists CORS origins; empty allows any.
 	AllowOrigins []string
 	Log          *slog.Logger
@@ -32,8 +36,13 @@ type HTTPServer struct {
 	HLS        PathHandler // /P/index.m3u8 and the files it names
 	Page       PathHandler // /P/ and /
 
-	ln  net.Listener
-	srv *http.Server
+	ln, tlsLn net.Listener
+	srv       *http.Server
+}
+
+// TLSListener turns a TCP listener into a TLS listener (tlscert.Holder).
+type TLSListener interface {
+	Listener(name string, inner net.Listener, nextProtos ...string) net.Listener
 }
 
 // Initialize listens; serving starts in the background.
@@ -41,18 +50,58 @@ func (s *HTTPServer) Initialize() error {
 	if s.Mux == nil {
 		s.Mux = http.NewServeMux()
 	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
 	ln, err := net.Listen("tcp", s.Address)
 	if err != nil {
 		return err
 	}
 	s.ln = ln
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.Log.Error("http server", "err", err)
+	if s.TLSAddress != "" && s.TLS != nil {
+		tl, err := net.Listen("tcp", s.TLSAddress)
+		if err != nil {
+			ln.Close()
+			return err
 		}
-	}()
+		// HTTP/2 first: Apple's LL-HLS players expect it.
+		s.tlsLn = s.TLS.Listener("https", tl, "h2", "http/1.1")
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: log.New(httpErrorLog{s.Log}, "", 0)}
+	for _, l := range []net.Listener{s.ln, s.tlsLn} {
+		if l == nil {
+			continue
+		}
+		go func() {
+			if err := s.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.Log.Error("http server", "err", err)
+			}
+		}()
+	}
 	return nil
+}
+
+// httpErrorLog passes net/http's own messages (a handler's panic) to the
+// log, except TLS handshake failures: plain text and scanners on the HTTPS
+// port are counted by the listener, and one line each would let anyone
+// fill the log.
+type httpErrorLog struct{ log *slog.Logger }
+
+func (l httpErrorLog) Write(b []byte) (int, error) {
+	msg := strings.TrimSpace(string(b))
+	if !strings.Contains(msg, "TLS handshake error") {
+		l.log.Warn("http server", "msg", msg)
+	}
+	return len(b), nil
+}
+
+// TLSAddr is the bound HTTPS address, nil without HTTPS.
+func (s *HTTPServer) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
 }
 
 // Addr is the bound address (useful with port 0).
@@ -82,6 +131,10 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Mux.ServeHTTP(w, r)
 		return
 	}
+	if p == SRSWHIPPath || p+"/" == SRSWHIPPath {
+		s.serveSRSWHIP(w, r)
+		return
+	}
 	path, endpoint, rest := splitStreamURL(p)
 	var h PathHandler
 	switch endpoint {
@@ -105,6 +158,22 @@ func (s *HTTPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.ServePath(w, r, path, rest)
+}
+
+// serveSRSWHIP is POST /rtc/v1/whip/?app=A&stream=S, a WHIP publish of
+// A/S (SRS's form, which DJI Dock firmware requires); the session's
+// Location is the usual /A/S/whip/ID.
+func (s *HTTPServer) serveSRSWHIP(w http.ResponseWriter, r *http.Request) {
+	if s.WHIP == nil {
+		WriteError(w, http.StatusNotFound, "not_found", "WHIP ingest is off")
+		return
+	}
+	path, err := SRSStreamPath(r.URL.Query())
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, "invalid_path", err.Error())
+		return
+	}
+	s.WHIP.ServePath(w, r, path, "")
 }
 
 // splitStreamURL splits /P/whep/ID, /P/index.m3u8, /P/ into path, endpoint

@@ -56,6 +56,7 @@ present() {
     nodejs) have node ;;
     npm) have npm ;;
     yamllint) have yamllint ;;
+    curl) have curl ;;
     *) echo "install-test-peers.sh: no check for $1" >&2; return 1 ;;
   esac
 }
@@ -74,6 +75,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad
   yamllint
+  curl
   fonts-wqy-microhei # Chinese text in the pages' screenshots (gateway/web)
 )
 

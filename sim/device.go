@@ -55,6 +55,7 @@ type Note struct {
 	Method  string // services method, for NoteService
 	VideoID string // for push notes
 	Result  int    // services_reply result, or error_status for NotePushHealth
+	Topic   string // the topic of a reply received (NoteEventReplied)
 }
 
 // Kinds of Note.
@@ -143,6 +144,7 @@ type device struct {
 	sessions map[*camera]*session
 	status   []*liveStatus // live_status entries, in order of first start
 	events   int
+	osdTurn  int // the next osd fragment
 }
 
 // session is one running push.
@@ -249,7 +251,7 @@ func (dev *device) connection(ctx context.Context) (offline time.Duration, conne
 		return dev.opts.Reconnect, false, err
 	}
 	err = conn.subscribe(ctx, topicStatusReply(sn), topicServices(sn), topicEventsReply(sn),
-		topicRequestsReply(sn), topicPropertySet(sn))
+		topicEventsReply(dev.m.aircraft.sn), topicRequestsReply(sn), topicPropertySet(sn))
 	if err != nil {
 		conn.drop()
 		return dev.opts.Reconnect, false, err
@@ -309,6 +311,8 @@ func (dev *device) connection(ctx context.Context) (offline time.Duration, conne
 			return d, true, errDropped
 		case d := <-dev.faults.gap:
 			dev.mediaGap(d)
+		case code := <-dev.faults.end:
+			dev.endPushes(code)
 		}
 	}
 }
@@ -380,6 +384,17 @@ func (dev *device) sendLiveStatus() {
 func (dev *device) sendOSD() {
 	devData, acData := dev.m.osd(time.Now())
 	sn := dev.m.device.sn
+	if f := dev.m.osdFragments; f != nil {
+		dev.mu.Lock()
+		keys := f[dev.osdTurn%len(f)]
+		dev.osdTurn++
+		dev.mu.Unlock()
+		part := make(map[string]any, len(keys))
+		for _, k := range keys {
+			part[k] = devData[k]
+		}
+		devData = part
+	}
 	// osd is periodic: QoS 0, losing one costs nothing.
 	dev.send(topicOSD(sn), newMessage("", sn, devData), 0)
 	dev.send(topicOSD(dev.m.aircraft.sn), newMessage("", sn, acData), 0)
@@ -405,6 +420,16 @@ func (dev *device) sendEvent() {
 	}
 	msg.NeedReply = &need
 	dev.publish(topicEvents(sn), msg)
+	if dev.m.forwardsAircraftEvents {
+		// The aircraft's own health, forwarded on its topic.
+		ac := newMessage("hms", sn, map[string]any{"list": []map[string]any{{
+			"code": "0x1B010001", "level": 0, "module": 3, "in_the_sky": 0, "imminent": 0,
+			"device_type": modelKey(dev.m.aircraft),
+			"args":        map[string]any{"component_index": 0, "sensor_index": 0},
+		}}})
+		ac.NeedReply = &need
+		dev.publish(topicEvents(dev.m.aircraft.sn), ac)
+	}
 }
 
 // capacity builds live_capacity from the cameras' current lenses.
@@ -451,9 +476,9 @@ func (dev *device) onMessage(topic string, payload []byte) {
 		}
 	case topicServices(sn):
 		go dev.handleService(env)
-	case topicEventsReply(sn):
+	case topicEventsReply(sn), topicEventsReply(dev.m.aircraft.sn):
 		dev.log.Debug("events_reply", "method", env.Method, "tid", env.TID)
-		dev.note(Note{Kind: NoteEventReplied, Method: env.Method})
+		dev.note(Note{Kind: NoteEventReplied, Method: env.Method, Topic: topic})
 	case topicRequestsReply(sn):
 		var fields map[string]json.RawMessage
 		_ = json.Unmarshal(env.Data, &fields)

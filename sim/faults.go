@@ -21,11 +21,12 @@ type Faults struct {
 
 	drop chan time.Duration // drop the MQTT connection, stay offline this long
 	gap  chan time.Duration // pause every running push this long, then reconnect
+	end  chan int           // end every running push with this error_status
 }
 
 // NewFaults returns Faults with nothing injected.
 func NewFaults() *Faults {
-	return &Faults{drop: make(chan time.Duration, 1), gap: make(chan time.Duration, 1)}
+	return &Faults{drop: make(chan time.Duration, 1), gap: make(chan time.Duration, 1), end: make(chan int, 1)}
 }
 
 // Injection is one change to Faults; zero fields change nothing. It is also
@@ -48,6 +49,12 @@ type Injection struct {
 	// MediaGap stops sending media on every running push for this long, then
 	// reconnects the push to the same URL.
 	MediaGap Duration `json:"media_gap,omitempty"`
+	// EndPush makes the device end every running push by itself and
+	// report it in live_status (status 0), as a dock does when its
+	// aircraft lands; EndPushCode, when set, is the error_status reported
+	// with it (e.g. 513015: the push broke).
+	EndPush     bool `json:"end_push,omitempty"`
+	EndPushCode int  `json:"end_push_code,omitempty"`
 	// Clear removes every standing fault first.
 	Clear bool `json:"clear,omitempty"`
 }
@@ -77,6 +84,13 @@ func (f *Faults) Inject(in Injection) {
 	}
 	if in.MediaGap > 0 {
 		replaceOne(f.gap, time.Duration(in.MediaGap))
+	}
+	if in.EndPush || in.EndPushCode != 0 {
+		select {
+		case <-f.end:
+		default:
+		}
+		f.end <- in.EndPushCode
 	}
 }
 

@@ -86,7 +86,7 @@ func (dev *device) liveStart(data json.RawMessage, log *slog.Logger) result {
 	dev.mu.Lock()
 	dev.sessions[cam] = s
 	s.entry = dev.entry(cam)
-	*s.entry = liveStatus{VideoID: p.VideoID, VideoType: cam.lens, VideoQuality: quality, Status: 1}
+	*s.entry = liveStatus{VideoID: dev.m.statusVideoID(cam, p.VideoID), VideoType: cam.lens, VideoQuality: quality, Status: 1}
 	dev.mu.Unlock()
 	log.Info("push started", "quality", quality, "stream_quirks", dev.quirks)
 	dev.note(Note{Kind: NotePushStarted, VideoID: p.VideoID})
@@ -239,6 +239,29 @@ func (dev *device) mediaGap(d time.Duration) {
 		dev.log.Warn("fault: media gap", "video_id", s.entry.VideoID, "for", d)
 		replaceOne(s.gap, d)
 	}
+}
+
+// endPushes ends every running push on the device's own initiative (the
+// aircraft landed, the link broke) and reports it in live_status: status
+// 0, with errorStatus when it is not 0.
+func (dev *device) endPushes(errorStatus int) {
+	dev.mu.Lock()
+	sessions := dev.sessions
+	dev.sessions = map[*camera]*session{}
+	for _, s := range sessions {
+		s.entry.Status, s.entry.ErrorStatus = 0, errorStatus
+	}
+	dev.mu.Unlock()
+	if len(sessions) == 0 {
+		dev.log.Warn("fault: ending pushes asked for, but nothing is pushing")
+		return
+	}
+	for _, s := range sessions {
+		s.pusher.stop()
+		dev.log.Warn("fault: push ended by the device", "video_id", s.entry.VideoID, "error_status", errorStatus)
+		dev.note(Note{Kind: NotePushStopped, VideoID: s.entry.VideoID, Result: errorStatus})
+	}
+	dev.sendLiveStatus()
 }
 
 // stopAll ends every push when the simulation ends.

@@ -72,6 +72,35 @@ type model struct {
 	available  int  // device-level available_video_number
 	coexistMax int  // device-level coexist_video_number_max
 	config     bool // asks for the Dock "config" request on connect
+
+	// What a Dock 3 does that a remote controller does not
+	// (docs/field-quirks.md):
+	// osdFragments splits the device's osd into messages of these keys,
+	// sent in turn, none in common; nil sends it whole.
+	osdFragments [][]string
+	// forwardsAircraftEvents: the aircraft's hms events go out on the
+	// aircraft's own events topic, with the dock in "gateway".
+	forwardsAircraftEvents bool
+	// lensNamedStatus: live_status names a push by the lens the camera
+	// had when it started (".../99-0-0/wide-0"), not by the video_id of
+	// live_capacity and live_start_push (".../99-0-0/normal-0").
+	lensNamedStatus bool
+}
+
+// dock3OSDFragments are the key sets of a Dock 3's osd messages.
+var dock3OSDFragments = [][]string{
+	{"mode_code", "latitude", "longitude", "height", "cover_state", "drone_in_dock"},
+	{"drone_charge_state", "network_state", "temperature", "humidity", "environment_temperature", "wind_speed", "rainfall"},
+	{"sub_device", "media_file_detail"},
+}
+
+// statusVideoID is the video_id live_status gives the push of cam, which
+// was started as requested.
+func (m *model) statusVideoID(cam *camera, requested string) string {
+	if m.lensNamedStatus {
+		return cam.owner + "/" + cam.index + "/" + cam.lens + "-0"
+	}
+	return requested
 }
 
 // dock3Model is a DJI Dock 3 with a Matrice 4TD: dock camera 165-0-7 and the
@@ -90,9 +119,12 @@ func dock3Model(dockSN, aircraftSN string) *model {
 			{owner: aircraftSN, index: "176-0-0", videoIndex: "normal-0", lens: "normal", switchable: []string{"normal"}},
 			{owner: aircraftSN, index: "99-0-0", videoIndex: "normal-0", lens: "wide", switchable: []string{"normal", "wide", "zoom", "ir"}},
 		},
-		available:  3,
-		coexistMax: 3,
-		config:     true,
+		available:              3,
+		coexistMax:             3,
+		config:                 true,
+		osdFragments:           dock3OSDFragments,
+		forwardsAircraftEvents: true,
+		lensNamedStatus:        true,
 	}
 }
 

@@ -265,16 +265,19 @@ func topicIs(topic string) func(message) bool {
 	return func(m message) bool { return m.Topic == topic }
 }
 
-// statusWith matches a live_status state of gw whose entry for videoID
-// satisfies ok.
+// statusWith matches a live_status state of gw whose entry for the camera
+// of videoID satisfies ok. A dock names the entry by the camera's lens
+// (".../99-0-0/wide-0" for ".../99-0-0/normal-0"), so the camera is
+// matched, not the whole video_id.
 func statusWith(gw, videoID string, ok func(map[string]any) bool) func(message) bool {
+	camera := videoID[:strings.LastIndex(videoID, "/")+1]
 	return func(m message) bool {
 		if !stateWith(gw, "live_status")(m) {
 			return false
 		}
 		list, _ := m.data()["live_status"].([]any)
 		for _, e := range list {
-			if e := e.(map[string]any); e["video_id"] == videoID {
+			if e := e.(map[string]any); strings.HasPrefix(fmt.Sprint(e["video_id"]), camera) {
 				return ok(e)
 			}
 		}

@@ -85,6 +85,10 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		"tid": ev.str("tid"), "bid": ev.str("bid"), "method": ev.str("method"), "data": map[string]any{"result": 0},
 	})
 	n.wait(t, "events_reply seen", func(x sim.Note) bool { return x.Kind == sim.NoteEventReplied })
+	// The aircraft's hms, forwarded on its own topic with the dock named.
+	v311.find(t, "forwarded aircraft event", func(m message) bool {
+		return m.Topic == "thing/product/"+m4tdSN+"/events" && m.str("gateway") == dockSN && m.str("method") == "hms"
+	})
 
 	// Live: RTMP with a secret in the query, to a real third-party reader.
 	videoID := m4tdSN + "/99-0-0/normal-0"
@@ -97,7 +101,9 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 		t.Fatalf("services_reply does not echo tid/bid/method or failed: %s", r.Raw)
 	}
 	v5.find(t, "live_status live", statusWith(dockSN, videoID, func(e map[string]any) bool {
-		return e["status"] == 1.0 && e["video_quality"] == 3.0 && e["video_type"] == "wide" && e["error_status"] == 0.0
+		// As a Dock 3 does: the entry is named by the lens in use.
+		return e["status"] == 1.0 && e["video_quality"] == 3.0 && e["video_type"] == "wide" && e["error_status"] == 0.0 &&
+			e["video_id"] == m4tdSN+"/99-0-0/wide-0"
 	}))
 	codec, w, h, frames := pr.result(t)
 	if codec != "h264" || w != 640 || h != 360 || frames <= 0 {
@@ -141,9 +147,14 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
 		t.Fatalf("url_type 3 without agentID and channel: want 513014: %s", r.Raw)
 	}
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/whip", "video_id": videoID})
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/rtc/v1/whip/?app=a&stream=b", "video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513010.0 {
 		t.Fatalf("url_type 4 to a closed port: want 513010: %s", r.Raw)
+	}
+	// Firmware 17.01.0506 refuses a WHIP url without /rtc/v1/whip/.
+	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/live/a/whip", "video_id": videoID})
+	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
+		t.Fatalf("url_type 4 in the /P/whip form: want 513014: %s", r.Raw)
 	}
 	tid = service(t, port, dockSN, "live_stop_push", map[string]any{"video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513011.0 {

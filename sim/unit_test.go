@@ -129,3 +129,30 @@ func TestCapacityShape(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", b, want)
 	}
 }
+
+// TestDock3OSDFragments: the dock's osd fragments have no key in common and
+// together carry every key of its osd, as a Dock 3's do.
+func TestDock3OSDFragments(t *testing.T) {
+	m := dock3Model("D", "A")
+	full, _ := m.osd(time.Now())
+	seen := map[string]int{}
+	for i, f := range m.osdFragments {
+		for _, k := range f {
+			if j, ok := seen[k]; ok {
+				t.Errorf("key %s in fragments %d and %d", k, j, i)
+			}
+			seen[k] = i
+			if _, ok := full[k]; !ok {
+				t.Errorf("fragment %d names %s, which the osd lacks", i, k)
+			}
+		}
+	}
+	for k := range full {
+		if _, ok := seen[k]; !ok {
+			t.Errorf("osd key %s is in no fragment", k)
+		}
+	}
+	if rc := rcPlus2Model("R", "A"); rc.osdFragments != nil || rc.lensNamedStatus || rc.forwardsAircraftEvents {
+		t.Errorf("the remote controller took the dock's habits")
+	}
+}

@@ -151,7 +151,8 @@ func TestWHIPMode(t *testing.T) {
 	videoID := m4tSN + "/89-0-0/normal-0"
 	secret, revoke := auth.Mint(videoID)
 	defer revoke()
-	whip := "http://" + hs.Addr().String() + "/" + videoID + "/whip?secret=" + secret
+	// The form DJI firmware requires; the sim refuses any other.
+	whip, _ := gateway.SRSWHIPURL("http://"+hs.Addr().String(), videoID, url.Values{"secret": {secret}})
 	tid := service(t, port, rcSN, "live_start_push", map[string]any{"url_type": 4, "url": whip, "video_id": videoID})
 	if r := sub.find(t, "reply", replyTo(rcSN, tid)); r.data()["result"] != 0.0 {
 		t.Fatalf("live_start_push url_type 4: %s", r.Raw)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/skyrelay/skyrelay/webrtc/whipclient"
@@ -15,7 +16,8 @@ const (
 	whipRetryMax       = 5 * time.Second
 )
 
-// whipPusher is url_type 4: it POSTs an SDP offer with one H.264 track to
+// whipPusher is url_type 4: like current DJI firmware it accepts only a
+// URL in SRS's form (/rtc/v1/whip/?app=A&stream=S), then it POSTs an SDP offer with one H.264 track to
 // the WHIP URL (RFC 9725), connects over ICE/DTLS-SRTP and sends the clip
 // in real time. A broken connection is reported as congestion and
 // published again, as a device on a bad link does.
@@ -30,6 +32,11 @@ func (p *whipPusher) start(ctx context.Context, req pushRequest) error {
 	u, err := url.Parse(req.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an http(s):// WHIP URL: %s", redactURL(req.url))}
+	}
+	if !strings.Contains(u.Path, "/rtc/v1/whip/") {
+		// As DJI Dock firmware 17.01.0506 does (ZLMediaKit#4743): a WHIP
+		// url must be in SRS's form, /rtc/v1/whip/?app=A&stream=S.
+		return &pushError{reason: reasonBadURL, err: fmt.Errorf("the WHIP URL's path lacks /rtc/v1/whip/: %s", redactURL(req.url))}
 	}
 	p.u, p.req = u, req
 	c, err := p.connect(ctx)

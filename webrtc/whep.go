@@ -30,9 +30,8 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	remote := remoteAddr(r)
 	if s.Auth != nil {
-		if err := s.Auth.CheckRead(remote, credential(r)); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="skyrelay"`)
-			gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "webrtc", remote, gateway.HTTPCredential(r)); err != nil {
+			gateway.WriteReadRefusal(w, err)
 			return
 		}
 	}

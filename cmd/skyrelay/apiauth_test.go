@@ -28,7 +28,7 @@ func TestAPIGuard(t *testing.T) {
 				r.Header.Set("Authorization", c.auth)
 			}
 			w := httptest.NewRecorder()
-			apiGuard(c.token, ok).ServeHTTP(w, r)
+			apiGuard(c.token, nil, ok).ServeHTTP(w, r)
 			if w.Code != c.want {
 				t.Fatalf("%d, want %d (%s)", w.Code, c.want, w.Body)
 			}

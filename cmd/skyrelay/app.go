@@ -37,7 +37,8 @@ type app struct {
 func (a *app) start() error {
 	c := a.cfg
 	a.hub = gateway.NewHub(c.Streams.ReconnectGrace, a.log.With("module", "streams"))
-	a.auth = &gateway.Auth{ReadUser: c.Auth.ReadUser, ReadPass: string(c.Auth.ReadPassword)}
+	a.auth = &gateway.Auth{ReadUser: c.Auth.ReadUser, ReadPass: string(c.Auth.ReadPassword),
+		Authz: readAuthorizer(c.Auth), DistrustLoopback: !c.Auth.LoopbackTrusted}
 	for _, p := range c.Auth.Publishers {
 		a.auth.Static = append(a.auth.Static, gateway.StaticUser{User: p.User, Pass: string(p.Password)})
 	}
@@ -58,7 +59,7 @@ func (a *app) start() error {
 	})
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
 	a.addAPI(a.hub.Routes())
-	a.mux.Handle("/api/", apiGuard(string(c.Auth.APIToken), gateway.APINotFound(a.mux, "/api/")))
+	a.mux.Handle("/api/", apiGuard(string(c.Auth.APIToken), a.auth, gateway.APINotFound(a.mux, "/api/")))
 
 	mods, err := a.modules()
 	if err != nil {
@@ -79,7 +80,7 @@ func (a *app) start() error {
 func (a *app) addAPI(routes map[string]http.HandlerFunc) {
 	token := string(a.cfg.Auth.APIToken)
 	for pattern, h := range routes {
-		a.mux.Handle(pattern, apiGuard(token, h))
+		a.mux.Handle(pattern, apiGuard(token, a.auth, h))
 	}
 }
 

@@ -154,11 +154,21 @@ window.state = {};
 })().catch(e => { window.state.err = String(e); });
 </script>`
 
-// Chromium publishes its fake camera to the binary over WHIP; ffprobe
-// reads it back over RTSP.
+// Chromium publishes its fake camera to the binary over WHIP, at /P/whip
+// and in SRS's form /rtc/v1/whip/?app=A&stream=S (the one DJI firmware
+// requires); ffprobe reads each back over RTSP.
 func TestChromiumWHIPEndToEnd(t *testing.T) {
 	testpeer.Require(t, "chromium", "node", "playwright-core", "ffprobe")
 	g := gwproc.Start(t, "")
+	for _, tc := range []struct{ name, url, path string }{
+		{"P/whip", "/live/chromium/whip", "live/chromium"},
+		{"rtc/v1/whip", "/rtc/v1/whip/?app=live&stream=chromium-srs", "live/chromium-srs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { chromiumWHIP(t, g, g.URL(tc.url), tc.path) })
+	}
+}
+
+func chromiumWHIP(t *testing.T, g *gwproc.Process, whip, path string) {
 	stopCh := make(chan struct{})
 	stopped := false
 	stopPage := func() {
@@ -188,7 +198,7 @@ func TestChromiumWHIPEndToEnd(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		res, err := testpeer.RunBrowser(ctx, testpeer.BrowserJob{
-			HTML:      strings.Replace(e2eWHIPPage, "location.hash.slice(1)", fmt.Sprintf("%q", g.URL("/live/chromium/whip")+" "+stop.URL), 1),
+			HTML:      strings.Replace(e2eWHIPPage, "location.hash.slice(1)", fmt.Sprintf("%q", whip+" "+stop.URL), 1),
 			FakeMedia: true,
 			WaitFor:   "window.state.err || window.state.done",
 			Evaluate:  "window.state",
@@ -208,11 +218,11 @@ func TestChromiumWHIPEndToEnd(t *testing.T) {
 		done <- out
 	}()
 
-	g.WaitReady(t, "live/chromium", 40*time.Second)
-	if src := streamSource(t, g, "live/chromium"); src != "whip" {
+	g.WaitReady(t, path, 40*time.Second)
+	if src := streamSource(t, g, path); src != "whip" {
 		t.Fatalf("stream source %q, want whip", src)
 	}
-	pr := testpeer.FFprobe(t, ctx, g.RTSPURL("live/chromium"), "-rtsp_transport", "tcp", "-read_intervals", "%+3")
+	pr := testpeer.FFprobe(t, ctx, g.RTSPURL(path), "-rtsp_transport", "tcp", "-read_intervals", "%+3")
 	v, ok := pr.Video()
 	stopPage()
 	out := <-done

@@ -74,7 +74,13 @@ func (m *media) MintPush(path, protocol string) (string, func(), error) {
 		// A device is handed one URL, so the secret rides in it (the WHIP
 		// endpoint also takes it as a bearer token).
 		secret, revoke := m.auth.Mint(path)
-		u := fmt.Sprintf("http://%s/%s/whip?secret=%s", hostPort(m.cfg.PublicHost, m.cfg.HTTP.Listen), path, url.QueryEscape(secret))
+		// SRS's form, /rtc/v1/whip/?app=A&stream=S: DJI Dock firmware
+		// 17.01.0506 refuses a WHIP url without /rtc/v1/whip/ in its path.
+		base := "http://" + hostPort(m.cfg.PublicHost, m.cfg.HTTP.Listen)
+		u, ok := gateway.SRSWHIPURL(base, path, url.Values{"secret": {secret}})
+		if !ok {
+			u = fmt.Sprintf("%s/%s/whip?secret=%s", base, path, url.QueryEscape(secret))
+		}
 		return u, revoke, nil
 	}
 	return "", nil, fmt.Errorf("%s: %w", protocol, errProtocol)

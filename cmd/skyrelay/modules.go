@@ -6,6 +6,7 @@ import (
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
+	"github.com/skyrelay/skyrelay/gateway/tlscert"
 	"github.com/skyrelay/skyrelay/gb28181/platform"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
@@ -24,9 +25,21 @@ type namedModule struct {
 // answers only once every other listener is up.
 func (a *app) modules() ([]namedModule, error) {
 	c := a.cfg
+	var mods []namedModule
+	// One certificate for every TLS listener, reloaded when its files
+	// change; it starts first so that every TLS listener has it.
+	var certs *tlscert.Holder
+	if c.TLSOn() {
+		certs = &tlscert.Holder{CertFile: c.TLS.CertFile, KeyFile: c.TLS.KeyFile, Log: a.log.With("module", "tls")}
+		a.reg.MustRegister(certs.Collector())
+		mods = append(mods, namedModule{"tls", certs})
+	}
 	rtmpIn := &rtmp.Server{Address: c.RTMP.Listen, Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmp")}
 	rtspIO := &rtsp.Server{Address: c.RTSP.Listen, UDPRTPAddress: c.RTSP.UDPRTPListen, UDPRTCPAddress: c.RTSP.UDPRTCPListen,
 		Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsp")}
+	if c.HTTP.TLSListen != "" {
+		a.http.TLSAddress, a.http.TLS = c.HTTP.TLSListen, certs
+	}
 	webrtcIO := &webrtc.Server{Listen: c.WebRTC.Listen, PublicIPs: c.WebRTC.PublicIPs, Hub: a.hub, Auth: a.auth,
 		QueueSize: c.Streams.ReaderQueue, Log: a.log.With("module", "webrtc")}
 	a.http.WHEP = webrtcIO.WHEP()
@@ -49,22 +62,40 @@ func (a *app) modules() ([]namedModule, error) {
 	// the media adapter, and hears of streams through hub events.
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
+	if certs != nil {
+		plane.TLS = certs
+	}
 	a.hub.OnDemand = onDemand(plane)
-	a.hub.OnEvent = func(e gateway.Event) { plane.StreamEvent(e.Path, string(e.Kind), e.Readers) }
+	a.hub.OnEvent = func(e gateway.Event) {
+		if c, ok := streamChanges[e.Kind]; ok {
+			plane.StreamEvent(e.Path, c, e.Readers)
+		}
+	}
 	a.reg.MustRegister(plane.Collectors()...)
 	pages, telemetry := a.pages(plane) // pages.go
 	a.http.Page = pages
 	a.addAPI(plane.Routes())
 
-	return []namedModule{
-		{"rtsppull", puller},
-		{"gb28181", gb},
-		{"control", plane},
-		{"rtmp", rtmpIn},
-		{"rtsp", rtspIO},
-		{"webrtc", webrtcIO},
-		{"hls", hlsOut},
-		{"telemetry", telemetry},
-		{"http", a.http},
-	}, nil
+	mods = append(mods,
+		namedModule{"rtsppull", puller},
+		namedModule{"gb28181", gb},
+		namedModule{"control", plane},
+		namedModule{"rtmp", rtmpIn},
+		namedModule{"rtsp", rtspIO},
+	)
+	// RTMPS and RTSPS beside the plain listeners, on the same hub.
+	if c.RTMP.TLSListen != "" {
+		mods = append(mods, namedModule{"rtmps", &rtmp.Server{Address: c.RTMP.TLSListen, TLS: certs,
+			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtmps")}})
+	}
+	if c.RTSP.TLSListen != "" {
+		mods = append(mods, namedModule{"rtsps", &rtsp.Server{Address: c.RTSP.TLSListen, TLS: certs,
+			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsps")}})
+	}
+	return append(mods,
+		namedModule{"webrtc", webrtcIO},
+		namedModule{"hls", hlsOut},
+		namedModule{"telemetry", telemetry},
+		namedModule{"http", a.http},
+	), nil
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/skyrelay/skyrelay/conf"
@@ -25,10 +25,14 @@ type Embedded struct {
 	// SN, or "" (see authHook).
 	ParentOf func(sn string) string
 	Log      *slog.Logger
+	// TLS serves Config.TLSListen (MQTT over TLS) with the gateway's
+	// certificate (tlscert.Holder).
+	TLS TLSListener
 
 	server *mqtt.Server
-	tcp    *listeners.TCP
+	tcp    *tcpListener
 	ws     *wsListener
+	tlsLn  net.Listener
 	mu     sync.Mutex
 	closed bool
 	subID  int
@@ -77,10 +81,16 @@ func (e *Embedded) Initialize() error {
 		return err
 	}
 	if e.Config.Listen != "" {
-		e.tcp = listeners.NewTCP(listeners.Config{ID: "tcp", Address: e.Config.Listen})
+		e.tcp = &tcpListener{id: "tcp", address: e.Config.Listen}
 		if err := e.server.AddListener(e.tcp); err != nil {
 			_ = e.server.Close()
 			return fmt.Errorf("listen %s: %w", e.Config.Listen, err)
+		}
+	}
+	if e.Config.TLSListen != "" {
+		if err := e.listenTLS(); err != nil {
+			_ = e.server.Close()
+			return err
 		}
 	}
 	if e.Config.WSListen != "" {
@@ -112,6 +122,14 @@ func (e *Embedded) Addr() string {
 		return ""
 	}
 	return e.tcp.Address()
+}
+
+// TLSAddr is the MQTT-over-TLS address ("" when disabled).
+func (e *Embedded) TLSAddr() string {
+	if e.tlsLn == nil {
+		return ""
+	}
+	return e.tlsLn.Addr().String()
 }
 
 // WSAddr is the WebSocket address ("" when disabled).

@@ -282,3 +282,62 @@ func NewID() string {
 	}
 	return string(out)
 }
+
+// Member is one member of a JSON object, cut out without decoding: Key is
+// the name (a slice of the message unless it had escapes), Value the raw
+// value, a slice of the message.
+type Member struct {
+	Key   []byte
+	Value json.RawMessage
+}
+
+// AppendMembers appends the members of the JSON object b to dst; false
+// when b is not an object. b must be valid JSON, as the data of a message
+// Parse accepted is. This is the osd path, every message of every device:
+// with a dst on the caller's stack, it allocates nothing for plain keys.
+func AppendMembers(dst []Member, b json.RawMessage) ([]Member, bool) {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return dst, false
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		kEnd := stringEnd(b, i)
+		key := memberKeyBytes(b[i:kEnd])
+		i = skipSpace(b, kEnd)
+		i = skipSpace(b, i+1) // the colon
+		vEnd := valueEnd(b, i)
+		dst = append(dst, Member{Key: key, Value: b[i:vEnd:vEnd]})
+		i = skipSpace(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return dst, true
+}
+
+// memberKeyBytes is memberKey without a copy for plain keys.
+func memberKeyBytes(raw []byte) []byte {
+	for _, c := range raw {
+		if c == '\\' || c >= 0x80 {
+			return []byte(memberKey(raw))
+		}
+	}
+	return raw[1 : len(raw)-1]
+}
+
+// Members cuts a JSON object into its members without decoding them; false
+// when b is not an object (see AppendMembers). A repeated key keeps its
+// last value, as json.Unmarshal into a map does.
+func Members(b json.RawMessage) (map[string]json.RawMessage, bool) {
+	var buf [16]Member
+	list, ok := AppendMembers(buf[:0], b)
+	if !ok {
+		return nil, false
+	}
+	m := make(map[string]json.RawMessage, len(list))
+	for _, x := range list {
+		m[string(x.Key)] = x.Value
+	}
+	return m, true
+}

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -118,9 +117,8 @@ func (s *Server) ServePath(w http.ResponseWriter, r *http.Request, path, file st
 		return
 	}
 	if s.Auth != nil {
-		if err := s.Auth.CheckRead(remoteAddr(r), credential(r)); err != nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="skyrelay"`)
-			gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "hls", remoteAddr(r), gateway.HTTPCredential(r)); err != nil {
+			gateway.WriteReadRefusal(w, err)
 			return
 		}
 	}
@@ -213,25 +211,4 @@ func remoteAddr(r *http.Request) net.Addr {
 		return nil
 	}
 	return a
-}
-
-// credential collects what a reader presented: Basic auth, a bearer token,
-// or user/pass/secret query parameters (players that cannot set headers;
-// gohlslib repeats the query in every URL of its playlists).
-func credential(r *http.Request) gateway.Credential {
-	var c gateway.Credential
-	if u, p, ok := r.BasicAuth(); ok {
-		c.User, c.Pass = u, p
-	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		c.Token = strings.TrimPrefix(h, "Bearer ")
-	}
-	q := r.URL.Query()
-	if c.User == "" && c.Pass == "" {
-		c.User, c.Pass = q.Get("user"), q.Get("pass")
-	}
-	if c.Token == "" {
-		c.Token = q.Get("secret")
-	}
-	return c
 }

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/skyrelay/skyrelay/gateway/tlscert"
 )
 
 // errRefused ends a connection that was told why with an onStatus error.
@@ -56,6 +59,10 @@ func (c *conn) run() {
 	case err == nil, errors.Is(err, errRefused):
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.log.Debug("connection closed")
+	case notTLS(err):
+		// Counted by the TLS listener (skyrelay_tls_plaintext_refused_total);
+		// a scanner must not fill the log.
+		c.log.Debug("connection refused: plain text on the RTMPS port")
 	default:
 		c.log.Info("connection closed", "reason", redact(err.Error()))
 	}
@@ -108,4 +115,11 @@ func (c *conn) refuse(code, description string) error {
 		_, _ = io.Copy(io.Discard, c.nc)
 	}
 	return errRefused
+}
+
+// notTLS tells whether err ended a connection to the RTMPS port that did not
+// start with a TLS handshake.
+func notTLS(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) || errors.Is(err, tlscert.ErrPlaintext)
 }

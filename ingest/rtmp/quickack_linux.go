@@ -9,6 +9,15 @@ import (
 // instead of after the delayed-ACK timer, and leaves its pingpong mode
 // (see countConn).
 func quickAck(c net.Conn) {
+	// Under RTMPS the TCP connection is beneath the TLS one (and the
+	// plain-text sniffer): the delayed ACKs are the same.
+	for range 4 {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return

@@ -37,6 +37,11 @@ type Server struct {
 	// everyone read.
 	Auth *gateway.Auth
 	Log  *slog.Logger
+	// TLS, when set, makes this server RTMPS (rtmp.tls_listen): every
+	// connection accepted on Address starts with a TLS handshake, and one
+	// in plain text is refused and counted. The plain listener is another
+	// Server beside this one.
+	TLS TLSListener
 	// ReadTimeout ends a peer that sends nothing for this long (handshake
 	// included); WriteTimeout bounds each write to a peer. Both default to
 	// DefaultTimeout.
@@ -66,6 +71,11 @@ type Server struct {
 	closed bool
 }
 
+// TLSListener turns a TCP listener into a TLS listener (tlscert.Holder).
+type TLSListener interface {
+	Listener(name string, inner net.Listener, nextProtos ...string) net.Listener
+}
+
 // Initialize opens the listener and starts accepting connections.
 func (s *Server) Initialize() error {
 	if s.Hub == nil {
@@ -74,7 +84,11 @@ func (s *Server) Initialize() error {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
-	s.Log = s.Log.With("component", "rtmp")
+	if s.TLS != nil {
+		s.Log = s.Log.With("component", "rtmps")
+	} else {
+		s.Log = s.Log.With("component", "rtmp")
+	}
 	if s.ReadTimeout <= 0 {
 		s.ReadTimeout = DefaultTimeout
 	}
@@ -94,6 +108,9 @@ func (s *Server) Initialize() error {
 	if err != nil {
 		return fmt.Errorf("rtmp: %w", err)
 	}
+	if s.TLS != nil {
+		ln = s.TLS.Listener("rtmps", ln)
+	}
 	s.ln = ln
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.conns = map[*conn]struct{}{}
@@ -101,6 +118,14 @@ func (s *Server) Initialize() error {
 	go s.acceptLoop()
 	s.Log.Info("listener opened", "address", ln.Addr().String())
 	return nil
+}
+
+// scheme is the protocol players and the authorization hook see.
+func (s *Server) scheme() string {
+	if s.TLS != nil {
+		return "rtmps"
+	}
+	return "rtmp"
 }
 
 // Addr is the address the listener is bound to (useful with port 0).

@@ -5,11 +5,13 @@ import (
 	"strings"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // streamPath turns the URL a peer asked for into the stream path and the
 // credential it carried: rtmp://host/live/a?secret=S is path "live/a" with
-// token S, and ?user=U&pass=P (as mediamtx takes them) a user and password.
+// token S, and ?user=U&pass=P (as mediamtx takes them) a user and password;
+// a player's ?jwt=T (or ?token=T) is its read token.
 // DJI video_ids contain slashes (SN/99-0-0/normal-0) and stay whole.
 //
 // gortmplib builds the URL from the connect command's app and the publish
@@ -35,6 +37,8 @@ func streamPath(u *url.URL) (string, gateway.Credential) {
 		User:  vals.Get("user"),
 		Pass:  vals.Get("pass"),
 		Token: vals.Get("secret"),
+		JWT:   authz.TokenFromQuery(vals),
+		Query: q,
 	}
 }
 

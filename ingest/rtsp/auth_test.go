@@ -23,10 +23,12 @@ func TestPresented(t *testing.T) {
 	}{
 		{"", "", gateway.Credential{}},
 		{basic, "", gateway.Credential{User: "pilot", Pass: "s3cret"}},
-		{"", "secret=abc&x=1", gateway.Credential{Token: "abc"}},
-		{basic, "secret=abc", gateway.Credential{User: "pilot", Pass: "s3cret", Token: "abc"}},
+		{"", "secret=abc&x=1", gateway.Credential{Token: "abc", Query: "secret=abc&x=1"}},
+		{basic, "secret=abc", gateway.Credential{User: "pilot", Pass: "s3cret", Token: "abc", Query: "secret=abc"}},
+		{"", "jwt=ey.a.b", gateway.Credential{JWT: "ey.a.b", Query: "jwt=ey.a.b"}},
+		{"", "token=ey.a.b", gateway.Credential{JWT: "ey.a.b", Query: "token=ey.a.b"}},
 		{`Digest username="pilot", realm="x", nonce="n", uri="rtsp://h/p", response="r"`, "", gateway.Credential{}},
-		{"Basic !!!", "%zz", gateway.Credential{}},
+		{"Basic !!!", "%zz", gateway.Credential{Query: "%zz"}},
 	}
 	for _, c := range cases {
 		req := &base.Request{Header: base.Header{}}

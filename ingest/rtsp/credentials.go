@@ -10,18 +10,22 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // presented is the credential a request carries: the user and password of
 // Basic authentication (RFC 2617 §2; the server offers only Basic because
 // per-push secrets are checked as plain passwords, which Digest never
-// reveals), and a ?secret= token in the URL, which is how the control plane
-// hands a per-push secret to a device.
+// reveals), a ?secret= token in the URL, which is how the control plane
+// hands a per-push secret to a device, and a ?jwt= or ?token= token for a
+// reader (a token may also be the password).
 func presented(req *base.Request, query string) gateway.Credential {
 	var c gateway.Credential
 	if q, err := url.ParseQuery(query); err == nil {
 		c.Token = q.Get("secret")
+		c.JWT = authz.TokenFromQuery(q)
 	}
+	c.Query = query
 	var a headers.Authorization
 	if a.Unmarshal(req.Header["Authorization"]) == nil && a.Method == headers.AuthMethodBasic {
 		c.User, c.Pass = a.Username, a.BasicPass
@@ -31,7 +35,9 @@ func presented(req *base.Request, query string) gateway.Credential {
 
 // provided tells whether the client tried a credential, as opposed to a
 // first request that only waits for the 401 challenge.
-func provided(c gateway.Credential) bool { return c.User != "" || c.Pass != "" || c.Token != "" }
+func provided(c gateway.Credential) bool {
+	return c.User != "" || c.Pass != "" || c.Token != "" || c.JWT != ""
+}
 
 // unauthorized answers 401. The liberrors.ErrServerAuth value matters:
 // gortsplib adds the WWW-Authenticate challenge when the request carried no

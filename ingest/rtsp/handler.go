@@ -1,6 +1,7 @@
 package rtsp
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
+
+	"github.com/skyrelay/skyrelay/gateway/tlscert"
 )
 
 // handler adapts gortsplib's callbacks to the Server. gortsplib calls them
@@ -40,6 +43,12 @@ func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
 // seconds per client address. Refusals were logged when they were made.
 func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
 	remote := h.s.remote(ctx.Conn)
+	if notTLS(ctx.Error) {
+		// Counted by the TLS listener (skyrelay_tls_plaintext_refused_total);
+		// a scanner must not fill the log.
+		h.s.Log.Debug("RTSPS connection refused: plain text on the TLS port", "remote", remote.String())
+		return
+	}
 	if quiet(ctx.Error) {
 		h.s.Log.Debug("RTSP connection closed", "remote", remote.String())
 		return
@@ -120,6 +129,13 @@ func quiet(err error) bool {
 	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.As(err, &r) || errors.As(err, &torn) || errors.As(err, &term) || errors.As(err, &auth)
+}
+
+// notTLS tells whether err ended a connection to the RTSPS port that did not
+// start with a TLS handshake.
+func notTLS(err error) bool {
+	var rh tls.RecordHeaderError
+	return errors.As(err, &rh) || errors.Is(err, tlscert.ErrPlaintext)
 }
 
 // reason says why a session ended, for the log.

@@ -113,9 +113,13 @@ func (s *Server) onPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, 
 func (s *Server) openRead(c *gortsplib.ServerConn, req *base.Request, path, query string) (*output, *base.Response, error) {
 	remote := s.remote(c)
 	cred := presented(req, query)
-	if err := s.Auth.CheckRead(remote, cred); err != nil {
+	if err := s.Auth.AuthorizeRead(s.ctx, path, s.scheme(), remote, cred); err != nil {
 		if provided(cred) {
-			s.Log.Warn("RTSP reader refused: wrong credential", "path", path, "remote", remote.String())
+			s.Log.Warn("RTSP reader refused", "path", path, "remote", remote.String(), "reason", err.Error())
+		}
+		if errors.Is(err, gateway.ErrForbidden) {
+			res, err := refuse(base.StatusForbidden, "Forbidden (this credential does not allow this path)")
+			return nil, res, err
 		}
 		res, err := unauthorized()
 		return nil, res, err

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,13 @@ type Server struct {
 	// everyone read.
 	Auth *gateway.Auth
 	Log  *slog.Logger
+	// TLS, when set, makes this server RTSPS (rtsp.tls_listen): every
+	// connection accepted on Address starts with a TLS handshake, and one
+	// in plain text is refused and counted. Media then goes interleaved in
+	// the TLS connection: UDP must stay off, since plain RTP beside RTSPS
+	// would give away what TLS protects. The plain server is another
+	// Server beside this one.
+	TLS TLSListener
 	// ReadTimeout ends a publisher that sends nothing for this long (and
 	// bounds request reads); WriteTimeout bounds each write to a client.
 	// Both default to 10 s.
@@ -70,6 +78,12 @@ type Server struct {
 	errLog            rateLimiter
 }
 
+// TLSListener serves the certificate of tls.cert_file (tlscert.Holder).
+type TLSListener interface {
+	Config() *tls.Config
+	Listener(name string, inner net.Listener, nextProtos ...string) net.Listener
+}
+
 // Initialize opens the listeners and starts serving.
 func (s *Server) Initialize() error {
 	if s.Hub == nil {
@@ -87,6 +101,9 @@ func (s *Server) Initialize() error {
 	if s.Address == "" {
 		s.Address = ":8554"
 	}
+	if s.TLS != nil && (s.UDPRTPAddress != "" || s.UDPRTCPAddress != "") {
+		return errors.New("rtsps: RTSPS carries media in its TLS connection; leave the UDP addresses empty")
+	}
 	s.outputs = map[string]*output{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -99,6 +116,16 @@ func (s *Server) Initialize() error {
 		// Basic only: the per-push secrets of the control plane are checked
 		// as plain passwords, which Digest never reveals (see credentials.go).
 		AuthMethods: []auth.VerifyMethod{auth.VerifyMethodBasic},
+	}
+	if s.TLS != nil {
+		s.srv.TLSConfig = s.TLS.Config()
+		s.srv.TLSListen = func(network, address string, _ *tls.Config) (net.Listener, error) {
+			ln, err := net.Listen(network, address)
+			if err != nil {
+				return nil, err
+			}
+			return s.TLS.Listener("rtsps", ln), nil
+		}
 	}
 	udp, err := s.udpListeners()
 	if err != nil {
@@ -119,8 +146,20 @@ func (s *Server) Initialize() error {
 	if udp != nil {
 		s.rtpPort, s.rtcpPort = udp.rtpPort, udp.rtpPort+1
 	}
-	s.Log.Info("RTSP server listening", "address", s.Addr().String(), "udp_rtp", s.rtpPort, "udp_rtcp", s.rtcpPort)
+	scheme := "RTSP"
+	if s.TLS != nil {
+		scheme = "RTSPS"
+	}
+	s.Log.Info(scheme+" server listening", "address", s.Addr().String(), "udp_rtp", s.rtpPort, "udp_rtcp", s.rtcpPort)
 	return nil
+}
+
+// scheme is the protocol readers and the authorization hook see.
+func (s *Server) scheme() string {
+	if s.TLS != nil {
+		return "rtsps"
+	}
+	return "rtsp"
 }
 
 // Addr is the bound TCP address (useful when Address asked for port 0).

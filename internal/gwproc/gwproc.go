@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skyrelay/skyrelay/internal/logscan"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -27,6 +28,8 @@ type Process struct {
 	Cmd                       *exec.Cmd
 	HTTP, RTMP, RTSP, WebRTC  int
 	MQTT, MQTTWS, SIP, RTPUDP int
+	// The TLS listeners' ports, 0 unless started with Options.CertFile.
+	HTTPS, RTMPS, RTSPS, MQTTS int
 
 	log testpeer.LogBuffer // Skyrelay's stderr, also copied to the test's
 }
@@ -117,18 +120,47 @@ func Binary(t testing.TB) string {
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
 // its config, and waits for /healthz.
-func Start(t testing.TB, extra string) *Process {
+func Start(t testing.TB, extra string) *Process { return StartWith(t, Options{Extra: extra}) }
+
+// StartLevel is Start with another log_level: "debug" for a test that
+// scans every line the gateway writes (internal/logscan).
+func StartLevel(t testing.TB, level, extra string) *Process {
+	return StartWith(t, Options{LogLevel: level, Extra: extra})
+}
+
+// Options are what StartWith may change in the gateway's config.
+type Options struct {
+	LogLevel string // "warn" if empty
+	Extra    string // YAML appended to the config
+	// CertFile and KeyFile, when set, become tls.cert_file and key_file,
+	// and HTTPS, RTMPS, RTSPS and MQTT over TLS listen on free ports.
+	CertFile, KeyFile string
+}
+
+// StartWith runs skyrelay on free loopback ports as Start does.
+func StartWith(t testing.TB, o Options) *Process {
 	g := &Process{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
-	cfg := fmt.Sprintf(`log_level: warn
+	if o.LogLevel == "" {
+		o.LogLevel = "warn"
+	}
+	listen := func(port int) string { return "" }
+	extra := o.Extra
+	if o.CertFile != "" {
+		g.HTTPS, g.RTMPS, g.RTSPS, g.MQTTS = FreePort(t), FreePort(t), FreePort(t), FreePort(t)
+		listen = func(port int) string { return fmt.Sprintf(`, tls_listen: "127.0.0.1:%d"`, port) }
+		extra = fmt.Sprintf("tls: {cert_file: %q, key_file: %q}\n%s", o.CertFile, o.KeyFile, extra)
+	}
+	cfg := fmt.Sprintf(`log_level: %s
 public_host: 127.0.0.1
-http: {listen: "127.0.0.1:%d"}
-rtmp: {listen: "127.0.0.1:%d"}
-rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"}
+http: {listen: "127.0.0.1:%d"%s}
+rtmp: {listen: "127.0.0.1:%d"%s}
+rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"%s}
 webrtc: {listen: "127.0.0.1:%d"}
-mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"}}
+mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"%s}}
 gb28181: {sip_listen: "127.0.0.1:%d"}
-%s`, g.HTTP, g.RTMP, g.RTSP, g.RTPUDP, g.RTPUDP+1, g.WebRTC, g.MQTT, g.MQTTWS, g.SIP, extra)
+%s`, o.LogLevel, g.HTTP, listen(g.HTTPS), g.RTMP, listen(g.RTMPS), g.RTSP, g.RTPUDP, g.RTPUDP+1, listen(g.RTSPS),
+		g.WebRTC, g.MQTT, g.MQTTWS, listen(g.MQTTS), g.SIP, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -138,7 +170,17 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	if err := g.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.Cmd.Process.Signal(os.Interrupt); _ = g.Cmd.Wait() })
+	t.Cleanup(func() {
+		_ = g.Cmd.Process.Signal(os.Interrupt)
+		_ = g.Cmd.Wait()
+		// Secrets never reach the log (docs/security.md): whatever the
+		// test did, no line may show a value for secret=, password=,
+		// jwt=, token=... (per-push secrets are minted inside the
+		// process, so the test cannot list them).
+		for _, l := range logscan.FindCredentialValues("skyrelay's log", g.Log()) {
+			t.Errorf("gwproc: a credential reached the log: %s", l)
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
@@ -153,6 +195,9 @@ gb28181: {sip_listen: "127.0.0.1:%d"}
 	t.Fatal("gateway did not become healthy")
 	return nil
 }
+
+// Log is everything Skyrelay logged so far.
+func (g *Process) Log() string { return g.log.String() }
 
 // WaitLog waits until Skyrelay has logged a line containing s.
 func (g *Process) WaitLog(t testing.TB, s string, within time.Duration) {

@@ -36,6 +36,7 @@ var peers = map[string]peer{
 	"python3":         {pkg: "python3", paths: []string{"/usr/bin/python3"}},
 	"node":            {pkg: "nodejs"},
 	"npm":             {pkg: "npm"},
+	"curl":            {pkg: "curl"},
 	"yamllint":        {pkg: "yamllint"},
 	// The Python GStreamer RTSP server (GstRtspServer through gi), run with
 	// Debian's /usr/bin/python3 (the python3 first on PATH may lack gi).
