@@ -34,6 +34,7 @@ bench: peers build
 	SKYRELAY_BIN=$(BIN)/skyrelay $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 20m ./bench/...
 	$(GO) test -run '^$$' -bench . -timeout 10m ./gb28181/... ./control/...
 	$(GO) test -run '^$$' -bench 'WHIPToWHEP|PullReconnect' -benchtime 1x -timeout 5m ./webrtc/ ./ingest/rtsppull/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 10m ./gateway/record/
 
 # The soak (docs/testing.md): 50 streams with churning publishers and
 # viewers and malformed input on every port, for SOAK_DURATION.

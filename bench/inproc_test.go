@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"os"
@@ -46,7 +47,7 @@ func newInProc(b *testing.B) *inproc {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	g := &inproc{hub: gateway.NewHub(10*time.Second, log)}
 	b.Cleanup(g.hub.Close)
-	auth := &gateway.Auth{}
+	auth := &authz.Auth{}
 	g.rtmp = &rtmp.Server{Address: "127.0.0.1:0", Hub: g.hub, Auth: auth, Log: log}
 	if err := g.rtmp.Initialize(); err != nil {
 		b.Fatal(err)

@@ -36,6 +36,7 @@ type Config struct {
 	MQTT    MQTT    `yaml:"mqtt"`
 	Control Control `yaml:"control"`
 	GB28181 GB28181 `yaml:"gb28181"`
+	Record  Record  `yaml:"record"`
 	Console Console `yaml:"console"` // conf/pages.go
 	Pilot   Pilot   `yaml:"pilot"`   // conf/pages.go
 }
@@ -267,6 +268,7 @@ func Default() Config {
 			IdleStopAfter: 30 * time.Second, DefaultProtocol: "rtmp", RTSPDevicePort: 8554, StartRetries: 3, StartRetryBackoff: 2 * time.Second,
 			NTPServerHost: "pool.ntp.org", NTPServerPort: 123, OrganizationID: "skyrelay", OrganizationName: "Skyrelay", AutoBind: true},
 		GB28181: GB28181{SIPListen: ":5060", MediaPorts: "30000-30499", Domain: "3402000000", ServerID: "34020000002000000001"},
+		Record:  defaultRecord(),
 	}
 }
 

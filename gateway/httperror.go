@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"strings"
 )
@@ -51,4 +53,17 @@ func APINotFound(mux *http.ServeMux, prefix string) http.Handler {
 		}
 		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
 	})
+}
+
+// WriteReadRefusal answers an HTTP reader that AuthorizeRead refused: 401
+// with challenges for Basic and Bearer when a credential is missing, 403
+// when the one sent does not allow this path.
+func WriteReadRefusal(w http.ResponseWriter, err error) {
+	if errors.Is(err, authz.ErrForbidden) {
+		WriteError(w, http.StatusForbidden, "forbidden", err.Error())
+		return
+	}
+	w.Header().Add("WWW-Authenticate", `Basic realm="skyrelay"`)
+	w.Header().Add("WWW-Authenticate", `Bearer realm="skyrelay"`)
+	WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
 }

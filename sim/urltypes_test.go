@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"net"
@@ -124,7 +125,7 @@ func TestWHIPMode(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hub := gateway.NewHub(5*time.Second, log)
 	t.Cleanup(hub.Close)
-	auth := &gateway.Auth{}
+	auth := &authz.Auth{}
 	ws := &webrtc.Server{Listen: "127.0.0.1:0", Hub: hub, Auth: auth, Log: log}
 	if err := ws.Initialize(); err != nil {
 		t.Fatal(err)

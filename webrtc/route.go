@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"mime"
 	"net"
@@ -66,8 +67,8 @@ func hasType(r *http.Request, want string) bool {
 
 // credential reads what a WHEP client may present: HTTP Basic, or a bearer
 // token (the WHIP/WHEP convention).
-func credential(r *http.Request) gateway.Credential {
-	var c gateway.Credential
+func credential(r *http.Request) authz.Credential {
+	var c authz.Credential
 	if u, p, ok := r.BasicAuth(); ok {
 		c.User, c.Pass = u, p
 	}

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"slices"
 	"sync"
@@ -34,7 +35,7 @@ type Server struct {
 	PublicIPs []string
 	Hub       *gateway.Hub
 	// Auth decides who may read; nil lets everyone read.
-	Auth *gateway.Auth
+	Auth *authz.Auth
 	Log  *slog.Logger
 	// HandshakeTimeout bounds ICE plus DTLS after the answer.
 	HandshakeTimeout time.Duration

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"time"
 
@@ -30,7 +31,7 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 	}
 	remote := remoteAddr(r)
 	if s.Auth != nil {
-		if err := s.Auth.AuthorizeRead(r.Context(), path, "webrtc", remote, gateway.HTTPCredential(r)); err != nil {
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "webrtc", remote, authz.HTTPCredential(r)); err != nil {
 			gateway.WriteReadRefusal(w, err)
 			return
 		}

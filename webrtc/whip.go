@@ -2,6 +2,7 @@ package webrtc
 
 import (
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"time"
 
@@ -20,7 +21,7 @@ func (h whipHandler) ServePath(w http.ResponseWriter, r *http.Request, path, res
 // publishCredential reads what a WHIP publisher may present: a bearer token
 // (RFC 9725 §4.5), HTTP Basic, or ?secret= in the URL for devices that can
 // only be given a URL (a DJI RC's url_type 4 is one string).
-func publishCredential(r *http.Request) gateway.Credential {
+func publishCredential(r *http.Request) authz.Credential {
 	c := credential(r)
 	if c.Token == "" {
 		c.Token = r.URL.Query().Get("secret")
@@ -28,12 +29,12 @@ func publishCredential(r *http.Request) gateway.Credential {
 	return c
 }
 
-func (h whipHandler) auth() *gateway.Auth {
+func (h whipHandler) auth() *authz.Auth {
 	if h.s.Auth != nil {
 		return h.s.Auth
 	}
 	// Without an Auth only loopback may publish: never open by accident.
-	return &gateway.Auth{}
+	return &authz.Auth{}
 }
 
 func (h whipHandler) post(w http.ResponseWriter, r *http.Request, path string) {

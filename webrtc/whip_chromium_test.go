@@ -3,6 +3,7 @@ package webrtc_test
 import (
 	"context"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -87,7 +87,7 @@ const whepCountPage = `<!doctype html><video id=v muted autoplay playsinline></v
 func TestChromiumWHIP(t *testing.T) {
 	testpeer.Require(t, "chromium", "node", "playwright-core", "ffprobe")
 	e := whipEnv(t)
-	rs := &rtsp.Server{Address: "127.0.0.1:0", Hub: e.hub, Auth: &gateway.Auth{}, Log: slog.New(slog.NewTextHandler(e.logs, nil))}
+	rs := &rtsp.Server{Address: "127.0.0.1:0", Hub: e.hub, Auth: &authz.Auth{}, Log: slog.New(slog.NewTextHandler(e.logs, nil))}
 	if err := rs.Initialize(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package webrtc_test
 
 import (
 	"context"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/webrtc"
 	"github.com/skyrelay/skyrelay/webrtc/whepclient"
 	"github.com/skyrelay/skyrelay/webrtc/whipclient"
@@ -166,7 +166,7 @@ func mediaSection(sdp, kind string) string {
 // Publishing from elsewhere than loopback needs the per-push secret, as a
 // bearer token or ?secret=; a second publisher on a live path gets 409.
 func TestWHIPAuthAndBusy(t *testing.T) {
-	auth := &gateway.Auth{}
+	auth := &authz.Auth{}
 	e := whipEnv(t, func(s *webrtc.Server) { s.Auth = auth })
 	secret, revoke := auth.Mint("drone/cam")
 	defer revoke()

@@ -21,7 +21,7 @@ import (
 //
 // auth.loopback_trusted: false (a reverse proxy on this host) takes
 // loopback's free pass away here too.
-func apiGuard(token string, auth *gateway.Auth, next http.Handler) http.Handler {
+func apiGuard(token string, auth *authz.Auth, next http.Handler) http.Handler {
 	var az *authz.Authorizer
 	distrust := false
 	if auth != nil {

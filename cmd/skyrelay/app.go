@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -26,7 +27,7 @@ type app struct {
 	cfg     conf.Config
 	log     *slog.Logger
 	hub     *gateway.Hub
-	auth    *gateway.Auth
+	auth    *authz.Auth
 	http    *gateway.HTTPServer
 	reg     *prometheus.Registry
 	mux     *http.ServeMux // the one router: /healthz, /metrics and /api/
@@ -37,10 +38,10 @@ type app struct {
 func (a *app) start() error {
 	c := a.cfg
 	a.hub = gateway.NewHub(c.Streams.ReconnectGrace, a.log.With("module", "streams"))
-	a.auth = &gateway.Auth{ReadUser: c.Auth.ReadUser, ReadPass: string(c.Auth.ReadPassword),
+	a.auth = &authz.Auth{ReadUser: c.Auth.ReadUser, ReadPass: string(c.Auth.ReadPassword),
 		Authz: readAuthorizer(c.Auth), DistrustLoopback: !c.Auth.LoopbackTrusted}
 	for _, p := range c.Auth.Publishers {
-		a.auth.Static = append(a.auth.Static, gateway.StaticUser{User: p.User, Pass: string(p.Password)})
+		a.auth.Static = append(a.auth.Static, authz.StaticUser{User: p.User, Pass: string(p.Password)})
 	}
 	a.reg = prometheus.NewRegistry()
 	a.reg.MustRegister(a.hub.Collector())

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net"
 	"net/url"
 	"strings"
@@ -22,7 +23,7 @@ import (
 // plane never touches media bytes; this is the whole of its contact.
 type media struct {
 	hub  *gateway.Hub
-	auth *gateway.Auth
+	auth *authz.Auth
 	cfg  conf.Config
 	// puller pulls what a remote controller serves in url_type 2; nil
 	// when the gateway cannot pull.

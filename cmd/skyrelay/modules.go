@@ -76,10 +76,13 @@ func (a *app) modules() ([]namedModule, error) {
 	a.http.Page = pages
 	a.addAPI(plane.Routes())
 
+	rec := a.recorder(plane)
+
 	mods = append(mods,
 		namedModule{"rtsppull", puller},
 		namedModule{"gb28181", gb},
 		namedModule{"control", plane},
+		namedModule{"record", rec},
 		namedModule{"rtmp", rtmpIn},
 		namedModule{"rtsp", rtspIO},
 	)

@@ -9,6 +9,7 @@ import (
 	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"github.com/skyrelay/skyrelay/gateway/web"
 )
 
@@ -49,7 +50,7 @@ func deviceOSD(plane *control.Plane) []web.DeviceOSD {
 
 // pilotAPI is POST /api/v1/pilot/session from the pilot: keys, falling
 // back to control.app_* for the licence and to the embedded broker.
-func pilotAPI(c conf.Config, auth *gateway.Auth, log *slog.Logger) *web.PilotAPI {
+func pilotAPI(c conf.Config, auth *authz.Auth, log *slog.Logger) *web.PilotAPI {
 	k := c.Pilot
 	a := &web.PilotAPI{
 		AppID: k.AppID, AppKey: string(k.AppKey), License: string(k.License),

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,7 +38,7 @@ const startTimeout = 30 * time.Second
 // the playlists, init segments and parts it names.
 type Server struct {
 	Hub  *gateway.Hub
-	Auth *gateway.Auth // nil lets everyone read
+	Auth *authz.Auth // nil lets everyone read
 	// SegmentCount is how many segments playlists keep (at least 7 for
 	// LL-HLS). SegmentDuration is the minimum segment length (segments end
 	// on a keyframe), PartDuration the minimum part length.
@@ -117,7 +118,7 @@ func (s *Server) ServePath(w http.ResponseWriter, r *http.Request, path, file st
 		return
 	}
 	if s.Auth != nil {
-		if err := s.Auth.AuthorizeRead(r.Context(), path, "hls", remoteAddr(r), gateway.HTTPCredential(r)); err != nil {
+		if err := s.Auth.AuthorizeRead(r.Context(), path, "hls", remoteAddr(r), authz.HTTPCredential(r)); err != nil {
 			gateway.WriteReadRefusal(w, err)
 			return
 		}

@@ -31,7 +31,7 @@ type PilotAPI struct {
 	Anonymous bool
 	// RTMPBase is rtmp://public_host:port.
 	RTMPBase string
-	// Mint returns a per-push secret for path (gateway.Auth.Mint).
+	// Mint returns a per-push secret for path (authz.Auth.Mint).
 	Mint func(path string) (secret string, revoke func())
 	Log  *slog.Logger
 

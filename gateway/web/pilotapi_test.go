@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // TestPilotSessionAPI: the account handed to a controller is the one that
@@ -15,7 +15,7 @@ import (
 // accepts from the network for exactly that path, and a new session makes
 // the previous secret void.
 func TestPilotSessionAPI(t *testing.T) {
-	auth := &gateway.Auth{}
+	auth := &authz.Auth{}
 	a := &PilotAPI{AppID: "id", AppKey: "key", License: "lic", MQTTHost: "tcp://203.0.113.5:1883",
 		Accounts: []PilotAccount{
 			{User: "RCNAMED", Password: "p0"},
@@ -67,21 +67,21 @@ func TestPilotSessionAPI(t *testing.T) {
 	}
 	remote := &net.TCPAddr{IP: net.ParseIP("198.51.100.7"), Port: 40000}
 	secret := func(s PilotSession) string { return s.Live.URL[strings.Index(s.Live.URL, "secret=")+7:] }
-	if err := auth.CheckPublish("pilot/RC1", remote, gateway.Credential{Token: secret(s1)}); err != nil {
+	if err := auth.CheckPublish("pilot/RC1", remote, authz.Credential{Token: secret(s1)}); err != nil {
 		t.Fatalf("the minted secret is refused: %v", err)
 	}
-	if err := auth.CheckPublish("pilot/RC2", remote, gateway.Credential{Token: secret(s1)}); err == nil {
+	if err := auth.CheckPublish("pilot/RC2", remote, authz.Credential{Token: secret(s1)}); err == nil {
 		t.Fatal("the secret of pilot/RC1 opens pilot/RC2")
 	}
 	_, s2, _ := post(a, "POST", `{"rc_sn":"RC1"}`)
 	if secret(s2) == secret(s1) {
 		t.Fatal("a new session got the same secret")
 	}
-	if err := auth.CheckPublish("pilot/RC1", remote, gateway.Credential{Token: secret(s1)}); err == nil {
+	if err := auth.CheckPublish("pilot/RC1", remote, authz.Credential{Token: secret(s1)}); err == nil {
 		t.Fatal("the previous secret still works after a new session")
 	}
 	a.Close()
-	if err := auth.CheckPublish("pilot/RC1", remote, gateway.Credential{Token: secret(s2)}); err == nil {
+	if err := auth.CheckPublish("pilot/RC1", remote, authz.Credential{Token: secret(s2)}); err == nil {
 		t.Fatal("secrets survive Close")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"net"
@@ -26,7 +27,7 @@ import (
 // env is a hub and an RTMP server on a free loopback port.
 type env struct {
 	hub  *gateway.Hub
-	auth *gateway.Auth
+	auth *authz.Auth
 	srv  *Server
 	log  *testpeer.LogBuffer
 
@@ -36,7 +37,7 @@ type env struct {
 
 func newEnv(t testing.TB, grace time.Duration, tweak ...func(*Server)) *env {
 	t.Helper()
-	e := &env{auth: &gateway.Auth{}, log: &testpeer.LogBuffer{Echo: testing.Verbose()}}
+	e := &env{auth: &authz.Auth{}, log: &testpeer.LogBuffer{Echo: testing.Verbose()}}
 	log := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.hub = gateway.NewHub(grace, log)
 	t.Cleanup(e.hub.Close)

@@ -3,6 +3,7 @@ package rtmp
 import (
 	"context"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 )
 
 // play serves a player until it hangs up or the stream ends.
-func (c *conn) play(path string, cred gateway.Credential) error {
+func (c *conn) play(path string, cred authz.Credential) error {
 	if err := c.s.Auth.AuthorizeRead(c.s.ctx, path, c.s.scheme(), c.remote, cred); err != nil {
 		c.log.Warn("play refused", "reason", err)
 		return c.refuse("NetStream.Play.Failed", err.Error())

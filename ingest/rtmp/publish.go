@@ -3,6 +3,7 @@ package rtmp
 import (
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"time"
 
 	"github.com/bluenviron/gortmplib/pkg/message"
@@ -87,7 +88,7 @@ type publisher struct {
 }
 
 // publish serves a publishing connection until it ends.
-func (c *conn) publish(path string, cred gateway.Credential) error {
+func (c *conn) publish(path string, cred authz.Credential) error {
 	if err := gateway.ValidPath(path); err != nil {
 		c.log.Warn("publish refused: invalid path")
 		return c.refuse("NetStream.Publish.BadName", "invalid stream path")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net"
 	"sync"
@@ -35,7 +36,7 @@ type Server struct {
 	Hub     *gateway.Hub
 	// Auth decides who may publish and read; nil lets loopback publish and
 	// everyone read.
-	Auth *gateway.Auth
+	Auth *authz.Auth
 	Log  *slog.Logger
 	// TLS, when set, makes this server RTMPS (rtmp.tls_listen): every
 	// connection accepted on Address starts with a TLS handshake, and one
@@ -102,7 +103,7 @@ func (s *Server) Initialize() error {
 		s.TrackWait = DefaultTrackWait
 	}
 	if s.Auth == nil {
-		s.Auth = &gateway.Auth{}
+		s.Auth = &authz.Auth{}
 	}
 	ln, err := net.Listen("tcp", s.Address)
 	if err != nil {

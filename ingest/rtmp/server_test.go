@@ -2,6 +2,7 @@ package rtmp
 
 import (
 	"crypto/rand"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net"
 	"strings"
 	"testing"
@@ -10,7 +11,6 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/bytecounter"
 	"github.com/bluenviron/gortmplib/pkg/handshake"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -92,7 +92,7 @@ func (remoteConn) RemoteAddr() net.Addr {
 func TestRemotePublisherNeedsCredential(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 0, func(s *Server) { s.wrapConn = func(c net.Conn) net.Conn { return remoteConn{c} } })
-	e.auth.Static = []gateway.StaticUser{{User: "dock", Pass: "static-pass-never-logged"}}
+	e.auth.Static = []authz.StaticUser{{User: "dock", Pass: "static-pass-never-logged"}}
 	clip := testpeer.Clip(t, testpeer.ClipH264Small)
 	const path = "1581FDEMO0000000AA01/165-0-7/normal-0"
 
@@ -128,7 +128,7 @@ func TestRemotePublisherNeedsCredential(t *testing.T) {
 
 // TestAuthorizeDirect covers the credential forms without a peer.
 func TestAuthorizeDirect(t *testing.T) {
-	a := &gateway.Auth{}
+	a := &authz.Auth{}
 	remote := remoteConn{}.RemoteAddr()
 	secret, revoke := a.Mint("SN/99-0-0/normal-0")
 	defer revoke()

@@ -4,7 +4,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
@@ -19,7 +18,7 @@ import (
 // name (ffmpeg, DJI) it ends up as the URL's query; in the app (an OBS
 // "server" URL with ?secret=) it ends up before the stream name, as in
 // "/live?secret=S/a", which is put back together here.
-func streamPath(u *url.URL) (string, gateway.Credential) {
+func streamPath(u *url.URL) (string, authz.Credential) {
 	p, q := u.Path, u.RawQuery
 	if i := strings.IndexByte(q, '/'); i >= 0 {
 		key, keyQuery, _ := strings.Cut(q[i+1:], "?")
@@ -33,7 +32,7 @@ func streamPath(u *url.URL) (string, gateway.Credential) {
 		}
 	}
 	vals, _ := url.ParseQuery(q)
-	return strings.Trim(p, "/"), gateway.Credential{
+	return strings.Trim(p, "/"), authz.Credential{
 		User:  vals.Get("user"),
 		Pass:  vals.Get("pass"),
 		Token: vals.Get("secret"),

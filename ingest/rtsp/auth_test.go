@@ -3,6 +3,7 @@ package rtsp
 import (
 	"context"
 	"encoding/base64"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net"
 	"strings"
 	"testing"
@@ -11,7 +12,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5"
 	"github.com/bluenviron/gortsplib/v5/pkg/base"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -19,16 +19,16 @@ func TestPresented(t *testing.T) {
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("pilot:s3cret"))
 	cases := []struct {
 		auth, query string
-		want        gateway.Credential
+		want        authz.Credential
 	}{
-		{"", "", gateway.Credential{}},
-		{basic, "", gateway.Credential{User: "pilot", Pass: "s3cret"}},
-		{"", "secret=abc&x=1", gateway.Credential{Token: "abc", Query: "secret=abc&x=1"}},
-		{basic, "secret=abc", gateway.Credential{User: "pilot", Pass: "s3cret", Token: "abc", Query: "secret=abc"}},
-		{"", "jwt=ey.a.b", gateway.Credential{JWT: "ey.a.b", Query: "jwt=ey.a.b"}},
-		{"", "token=ey.a.b", gateway.Credential{JWT: "ey.a.b", Query: "token=ey.a.b"}},
-		{`Digest username="pilot", realm="x", nonce="n", uri="rtsp://h/p", response="r"`, "", gateway.Credential{}},
-		{"Basic !!!", "%zz", gateway.Credential{Query: "%zz"}},
+		{"", "", authz.Credential{}},
+		{basic, "", authz.Credential{User: "pilot", Pass: "s3cret"}},
+		{"", "secret=abc&x=1", authz.Credential{Token: "abc", Query: "secret=abc&x=1"}},
+		{basic, "secret=abc", authz.Credential{User: "pilot", Pass: "s3cret", Token: "abc", Query: "secret=abc"}},
+		{"", "jwt=ey.a.b", authz.Credential{JWT: "ey.a.b", Query: "jwt=ey.a.b"}},
+		{"", "token=ey.a.b", authz.Credential{JWT: "ey.a.b", Query: "token=ey.a.b"}},
+		{`Digest username="pilot", realm="x", nonce="n", uri="rtsp://h/p", response="r"`, "", authz.Credential{}},
+		{"Basic !!!", "%zz", authz.Credential{Query: "%zz"}},
 	}
 	for _, c := range cases {
 		req := &base.Request{Header: base.Header{}}
@@ -49,7 +49,7 @@ func TestPublishFromElsewhere(t *testing.T) {
 	e := newEnv(t, 0, func(s *Server) {
 		// Pretend every client comes from a documentation address.
 		s.remoteOf = func(*gortsplib.ServerConn) net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 10), Port: 40000} }
-		s.Auth.Static = []gateway.StaticUser{{User: "pilot", Pass: "s3cret"}}
+		s.Auth.Static = []authz.StaticUser{{User: "pilot", Pass: "s3cret"}}
 	})
 	clip := testpeer.Clip(t, testpeer.ClipH264Small)
 	hostPort := strings.TrimPrefix(e.base, "rtsp://")

@@ -9,7 +9,6 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/headers"
 	"github.com/bluenviron/gortsplib/v5/pkg/liberrors"
 
-	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
@@ -19,8 +18,8 @@ import (
 // reveals), a ?secret= token in the URL, which is how the control plane
 // hands a per-push secret to a device, and a ?jwt= or ?token= token for a
 // reader (a token may also be the password).
-func presented(req *base.Request, query string) gateway.Credential {
-	var c gateway.Credential
+func presented(req *base.Request, query string) authz.Credential {
+	var c authz.Credential
 	if q, err := url.ParseQuery(query); err == nil {
 		c.Token = q.Get("secret")
 		c.JWT = authz.TokenFromQuery(q)
@@ -35,7 +34,7 @@ func presented(req *base.Request, query string) gateway.Credential {
 
 // provided tells whether the client tried a credential, as opposed to a
 // first request that only waits for the 401 challenge.
-func provided(c gateway.Credential) bool {
+func provided(c authz.Credential) bool {
 	return c.User != "" || c.Pass != "" || c.Token != "" || c.JWT != ""
 }
 

@@ -2,6 +2,7 @@ package rtsp
 
 import (
 	"context"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"io"
 	"log/slog"
 	"os"
@@ -25,7 +26,7 @@ func testLog() *slog.Logger {
 // env is a hub and an RTSP server on loopback with free TCP and UDP ports.
 type env struct {
 	hub  *gateway.Hub
-	auth *gateway.Auth
+	auth *authz.Auth
 	srv  *Server
 	base string // rtsp://127.0.0.1:PORT
 }
@@ -35,7 +36,7 @@ func newEnv(t testing.TB, grace time.Duration, tweak ...func(*Server)) *env {
 	log := testLog()
 	hub := gateway.NewHub(grace, log)
 	t.Cleanup(hub.Close)
-	e := &env{hub: hub, auth: &gateway.Auth{}}
+	e := &env{hub: hub, auth: &authz.Auth{}}
 	e.srv = &Server{Address: "127.0.0.1:0", UDPRTPAddress: "127.0.0.1:0", UDPRTCPAddress: "127.0.0.1:0",
 		Hub: hub, Auth: e.auth, Log: log}
 	for _, f := range tweak {

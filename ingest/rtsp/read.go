@@ -3,6 +3,7 @@ package rtsp
 import (
 	"context"
 	"errors"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net"
 	"strings"
 	"sync"
@@ -117,7 +118,7 @@ func (s *Server) openRead(c *gortsplib.ServerConn, req *base.Request, path, quer
 		if provided(cred) {
 			s.Log.Warn("RTSP reader refused", "path", path, "remote", remote.String(), "reason", err.Error())
 		}
-		if errors.Is(err, gateway.ErrForbidden) {
+		if errors.Is(err, authz.ErrForbidden) {
 			res, err := refuse(base.StatusForbidden, "Forbidden (this credential does not allow this path)")
 			return nil, res, err
 		}

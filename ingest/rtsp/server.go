@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
 	"net"
 	"strconv"
@@ -44,7 +45,7 @@ type Server struct {
 	Hub            *gateway.Hub
 	// Auth decides who may publish and read; nil lets loopback publish and
 	// everyone read.
-	Auth *gateway.Auth
+	Auth *authz.Auth
 	Log  *slog.Logger
 	// TLS, when set, makes this server RTSPS (rtsp.tls_listen): every
 	// connection accepted on Address starts with a TLS handshake, and one
@@ -93,7 +94,7 @@ func (s *Server) Initialize() error {
 		s.Log = slog.Default()
 	}
 	if s.Auth == nil {
-		s.Auth = &gateway.Auth{}
+		s.Auth = &authz.Auth{}
 	}
 	if s.StartTimeout <= 0 {
 		s.StartTimeout = DefaultStartTimeout

@@ -1,4 +1,4 @@
-package gateway
+package authz
 
 import (
 	"crypto/rand"
@@ -7,8 +7,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-
-	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // ErrUnauthorized refuses a publisher or reader without a valid credential.
@@ -36,7 +34,7 @@ type Auth struct {
 	ReadUser, ReadPass string
 	// Authz, when enabled (auth.jwt, auth.hook), authorizes each reader
 	// by token or hook instead (see AuthorizeRead).
-	Authz *authz.Authorizer
+	Authz *Authorizer
 	// DistrustLoopback treats loopback readers like any others
 	// (auth.loopback_trusted: false), for a reverse proxy on this host
 	// through which every viewer seems to come from loopback. Publishing

@@ -1,4 +1,4 @@
-package gateway
+package authz
 
 import (
 	"context"
@@ -6,13 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
-
-	"github.com/skyrelay/skyrelay/gateway/authz"
 )
-
-// ErrForbidden refuses a reader whose credential is valid but does not
-// allow this path, or whom the authorization hook turned away.
-var ErrForbidden = errors.New("this credential does not allow reading this path")
 
 // AuthorizeRead allows or refuses a reader of path over protocol (rtsp,
 // rtsps, rtmp, rtmps, webrtc, hls, api, recordings). Without auth.jwt and
@@ -36,15 +30,15 @@ func (a *Auth) AuthorizeRead(ctx context.Context, path, protocol string, remote 
 	if token == "" {
 		token = c.Token
 	}
-	err := a.Authz.Authorize(ctx, authz.Request{Action: authz.ActionRead, Path: path, Protocol: protocol,
+	err := a.Authz.Authorize(ctx, Request{Action: ActionRead, Path: path, Protocol: protocol,
 		IP: hostOf(remote), User: c.User, Password: c.Pass, Token: token, Query: c.Query})
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, authz.ErrNoCredential):
+	case errors.Is(err, ErrNoCredential):
 		return authError{ErrUnauthorized, "a token is required to read: send it as a bearer token, or as the query key jwt"}
 	default:
-		return authError{ErrForbidden, ErrForbidden.Error() + " (" + err.Error() + ")"}
+		return authError{ErrForbidden, "this credential does not allow reading this path (" + err.Error() + ")"}
 	}
 }
 
@@ -68,19 +62,6 @@ func hostOf(a net.Addr) string {
 	return a.String()
 }
 
-// WriteReadRefusal answers an HTTP reader that AuthorizeRead refused: 401
-// with challenges for Basic and Bearer when a credential is missing, 403
-// when the one sent does not allow this path.
-func WriteReadRefusal(w http.ResponseWriter, err error) {
-	if errors.Is(err, ErrForbidden) {
-		WriteError(w, http.StatusForbidden, "forbidden", err.Error())
-		return
-	}
-	w.Header().Add("WWW-Authenticate", `Basic realm="skyrelay"`)
-	w.Header().Add("WWW-Authenticate", `Bearer realm="skyrelay"`)
-	WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
-}
-
 // HTTPCredential collects what an HTTP reader presented: Basic auth, a
 // bearer token, user/pass/secret and jwt/token query keys (players that
 // cannot set headers), and the raw query for the authorization hook.
@@ -99,7 +80,7 @@ func HTTPCredential(r *http.Request) Credential {
 	if c.Token == "" {
 		c.Token = q.Get("secret")
 	}
-	c.JWT = authz.TokenFromQuery(q)
+	c.JWT = TokenFromQuery(q)
 	c.Query = r.URL.RawQuery
 	return c
 }
