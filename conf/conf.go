@@ -231,6 +231,8 @@ type GB28181 struct {
 	Domain     string `yaml:"domain"`
 	ServerID   string `yaml:"server_id"`
 	Password   Secret `yaml:"password"` // default device password; per-session ones are minted
+	// Upstreams are the upper platforms we register to (gb28181_upstreams.go).
+	Upstreams []GB28181Upstream `yaml:"upstreams"`
 }
 
 // Secret is a string that never prints.
@@ -299,6 +301,7 @@ func Parse(b []byte) (Config, error) {
 		}
 	}
 	c.fromEnv()
+	c.GB28181.upstreamDefaults()
 	if c.PublicHost == "" {
 		c.PublicHost = firstAddress()
 	}
@@ -325,6 +328,7 @@ func (c *Config) fromEnv() {
 	if v := os.Getenv("SKYRELAY_GB28181_PASSWORD"); v != "" {
 		c.GB28181.Password = Secret(v)
 	}
+	c.GB28181.upstreamsFromEnv()
 }
 
 // checkKeys walks the YAML tree against the struct and names the first key

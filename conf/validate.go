@@ -88,6 +88,7 @@ func (c *Config) Validate() error {
 	if _, _, err := c.GB28181.PortRange(); err != nil {
 		bad("gb28181.media_ports", "%v", err)
 	}
+	errs = append(errs, c.GB28181.validateUpstreams()...)
 	c.Record.validate(bad)
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %s", errs[0])

@@ -82,6 +82,7 @@ func (a *app) modules() ([]namedModule, error) {
 		namedModule{"rtsppull", puller},
 		namedModule{"gb28181", gb},
 		namedModule{"control", plane},
+		namedModule{"gb28181-cascade", a.cascade(plane)}, // cascade.go
 		namedModule{"record", rec},
 		namedModule{"rtmp", rtmpIn},
 		namedModule{"rtsp", rtspIO},

@@ -135,6 +135,16 @@ type Options struct {
 	// CertFile and KeyFile, when set, become tls.cert_file and key_file,
 	// and HTTPS, RTMPS, RTSPS and MQTT over TLS listen on free ports.
 	CertFile, KeyFile string
+	// GB28181 are more keys of the gb28181 section, which the config
+	// already opens (YAML has no second gb28181:), written as flow mapping
+	// entries: `upstreams: [{name: a, ...}]`.
+	GB28181 string
+}
+
+// StartGB28181 is Start with more keys of the gb28181 section (see
+// Options.GB28181).
+func StartGB28181(t testing.TB, gbKeys, extra string) *Process {
+	return StartWith(t, Options{GB28181: gbKeys, Extra: extra})
 }
 
 // StartWith runs skyrelay on free loopback ports as Start does.
@@ -146,6 +156,10 @@ func StartWith(t testing.TB, o Options) *Process {
 	}
 	listen := func(port int) string { return "" }
 	extra := o.Extra
+	gbKeys := ""
+	if o.GB28181 != "" {
+		gbKeys = ", " + o.GB28181
+	}
 	if o.CertFile != "" {
 		g.HTTPS, g.RTMPS, g.RTSPS, g.MQTTS = FreePort(t), FreePort(t), FreePort(t), FreePort(t)
 		listen = func(port int) string { return fmt.Sprintf(`, tls_listen: "127.0.0.1:%d"`, port) }
@@ -158,9 +172,9 @@ rtmp: {listen: "127.0.0.1:%d"%s}
 rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"%s}
 webrtc: {listen: "127.0.0.1:%d"}
 mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"%s}}
-gb28181: {sip_listen: "127.0.0.1:%d"}
+gb28181: {sip_listen: "127.0.0.1:%d"%s}
 %s`, o.LogLevel, g.HTTP, listen(g.HTTPS), g.RTMP, listen(g.RTMPS), g.RTSP, g.RTPUDP, g.RTPUDP+1, listen(g.RTSPS),
-		g.WebRTC, g.MQTT, g.MQTTWS, listen(g.MQTTS), g.SIP, extra)
+		g.WebRTC, g.MQTT, g.MQTTWS, listen(g.MQTTS), g.SIP, gbKeys, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
