@@ -31,9 +31,17 @@ func TestParse(t *testing.T) {
 		{"embedded account without a password", "mqtt:\n  embedded:\n    users:\n      - user: DOCK1\n", "mqtt.embedded.users[0].password"},
 		{"embedded account twice", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b}\n      - {user: a, password: c}\n", "mqtt.embedded.users[1].user"},
 		{"a wildcard in an account's devices", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b, gateways: [\"x/+\"]}\n", "mqtt.embedded.users[0].gateways[0]"},
+		{"a bad glob in an account's devices", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b, gateways: [\"1581[\"]}\n", "mqtt.embedded.users[0].gateways[0]"},
+		{"an SN glob in an account's devices", "mqtt:\n  embedded:\n    users:\n      - {user: a, password: b, gateways: [\"1581F5*\"]}\n", ""},
+		{"a configured user named like a minted one", "mqtt:\n  embedded:\n    users:\n      - {user: pilot-x, password: b}\n", "mqtt.embedded.users[0].user"},
 		{"embedded broker without a listener", "mqtt:\n  embedded:\n    listen: \"\"\n    ws_listen: \"\"\n", "mqtt.embedded.listen"},
 		{"no ready timeout", "control:\n  ready_timeout: 0s\n", "control.ready_timeout: must be > 0"},
 		{"no retry back-off", "control:\n  start_retry_backoff: 0s\n", "control.start_retry_backoff: must be > 0"},
+		{"cluster on an external broker", "mqtt:\n  broker: tcp://127.0.0.1:1883\ncluster:\n  enabled: true\n  node_id: gw1\n  advertise: http://10.0.0.1:8080\n", ""},
+		{"cluster on the embedded broker", "cluster:\n  enabled: true\n", "cluster.enabled"},
+		{"cluster node id with a slash", "cluster:\n  node_id: a/b\n", "cluster.node_id"},
+		{"cluster advertise not a URL", "cluster:\n  advertise: 10.0.0.1\n", "cluster.advertise"},
+		{"cluster typo", "cluster:\n  enable: true\n", "cluster.enable: unknown key"},
 		{"bad NTP port", "control:\n  ntp_server_port: 0\n", "control.ntp_server_port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

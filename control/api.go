@@ -36,6 +36,9 @@ func (p *Plane) Routes() map[string]http.HandlerFunc {
 		"PATCH /api/v1/live/{video_id...}":                    a.apiPatch,
 		"DELETE /api/v1/live/{video_id...}":                   a.apiStop,
 		"GET /api/v1/events":                                  a.serveEvents,
+		"POST /api/v1/pilot/credentials":                      a.apiMintPilot,
+		"GET /api/v1/pilot/credentials":                       a.apiListPilot,
+		"DELETE /api/v1/pilot/credentials/{username}":         a.apiRevokePilot,
 	}
 }
 

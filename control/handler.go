@@ -89,7 +89,12 @@ func (p inbox) malformed(topic string, err error) {
 }
 
 // send publishes a reply without waiting (see broker.Bus.Send).
-func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
+// In a cluster the node the shared subscription picked answers instead.
+func (p inbox) send(topic string, payload []byte) {
+	if !p.sharedReplies {
+		p.bus.Send(topic, payload)
+	}
+}
 
 // reply answers m on its topic plus "_reply", echoing tid, bid and method.
 func (p inbox) reply(m message, method string, data any) {

@@ -12,6 +12,7 @@ type metrics struct {
 	messages  *prometheus.CounterVec
 	byKind    [cloudapi.KindCount]prometheus.Counter // resolved once: no label lookup per message
 	malformed prometheus.Counter
+	refused   *prometheus.CounterVec // the embedded broker's ACL refusals, by action
 	online    prometheus.Collector
 	sessions  prometheus.Collector
 }
@@ -27,6 +28,10 @@ func newMetrics(p *Plane) *metrics {
 			Help: "Device messages ignored because they could not be parsed.",
 		}),
 	}
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skyrelay_mqtt_acl_refused_total",
+		Help: "Publishes and subscriptions or deliveries the embedded broker refused because the topic is not the device's own.",
+	}, []string{"action"})
 	for k := cloudapi.Kind(0); k < cloudapi.KindCount; k++ {
 		m.byKind[k] = m.messages.WithLabelValues(k.String())
 	}
@@ -43,6 +48,15 @@ func newMetrics(p *Plane) *metrics {
 }
 
 func (m *metrics) message(k cloudapi.Kind) { m.byKind[k].Inc() }
+
+// aclRefused counts one refusal of the embedded broker's topic rule.
+func (m *metrics) aclRefused(publish bool) {
+	if publish {
+		m.refused.WithLabelValues("publish").Inc()
+	} else {
+		m.refused.WithLabelValues("read").Inc()
+	}
+}
 
 // sessionCollector counts sessions per step at scrape time.
 type sessionCollector struct {
@@ -64,8 +78,8 @@ func (c *sessionCollector) Collect(ch chan<- prometheus.Metric) {
 
 // Collectors returns the plane's Prometheus collectors:
 // skyrelay_mqtt_messages_total{topic_kind}, skyrelay_mqtt_malformed_total,
-// skyrelay_devices_online and skyrelay_live_sessions{state}.
+// skyrelay_mqtt_acl_refused_total{action}, skyrelay_devices_online and skyrelay_live_sessions{state}.
 func (p *Plane) Collectors() []prometheus.Collector {
 	p.ensure()
-	return []prometheus.Collector{p.met.messages, p.met.malformed, p.met.online, p.met.sessions}
+	return []prometheus.Collector{p.met.messages, p.met.malformed, p.met.refused, p.met.online, p.met.sessions}
 }

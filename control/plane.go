@@ -23,8 +23,14 @@ type Plane struct {
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
+	// Cluster, when set, makes this plane one node of a cluster on the
+	// external broker (cluster.go).
+	Cluster *ClusterLink
 	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
 	TLS broker.TLSListener
+	// PublicHost names this gateway in the broker URL given with minted
+	// Pilot credentials; empty uses the host the request came to.
+	PublicHost string
 
 	once     sync.Once
 	log      *slog.Logger
@@ -36,6 +42,8 @@ type Plane struct {
 	binds    bindings
 	events   eventBus
 	met      *metrics
+	// sharedReplies: replies go out only from sharedReply (cluster.go).
+	sharedReplies bool
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
@@ -77,7 +85,8 @@ func (p *Plane) Initialize() error {
 	p.ensure()
 	m := p.MQTT
 	if m.Broker == "embedded" {
-		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker")}
+		e := &broker.Embedded{Config: m.Embedded, ParentOf: p.reg.parentOf, TLS: p.TLS, Log: p.log.With("component", "mqtt-broker"),
+			OnRefused: p.met.aclRefused}
 		if err := e.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.embedded: %w", err)
 		}
@@ -91,6 +100,11 @@ func (p *Plane) Initialize() error {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
+		}
+		if p.Cluster != nil {
+			if err := p.joinCluster(x); err != nil {
+				return err
+			}
 		}
 		if err := x.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.broker: %w", err)

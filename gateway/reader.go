@@ -48,7 +48,9 @@ type Reader struct {
 	dropped atomic.Uint64
 	sent    atomic.Uint64
 
-	stream   *Stream
+	// stream is nil once the reader left it; the stream's close clears it
+	// while the reader's own goroutine may be counting bytes.
+	stream   atomic.Pointer[Stream]
 	latency  prometheus.Observer
 	done     chan struct{}
 	closeOne sync.Once
@@ -67,9 +69,9 @@ func (r *Reader) Err() error { return r.err }
 
 // AddBytes counts bytes this reader wrote to its peer.
 func (r *Reader) AddBytes(n int) {
-	if r.stream != nil && !r.SkipBytes {
-		r.stream.bytesSent.Add(uint64(n))
-		r.stream.hub.metrics.bytesOut.Add(uint64(n))
+	if s := r.stream.Load(); s != nil && !r.SkipBytes {
+		s.bytesSent.Add(uint64(n))
+		s.hub.metrics.bytesOut.Add(uint64(n))
 	}
 	r.sent.Add(uint64(n))
 }
@@ -80,8 +82,8 @@ func (r *Reader) Close() { r.end(nil) }
 func (r *Reader) end(err error) {
 	r.closeOne.Do(func() {
 		r.err = err
-		if r.stream != nil {
-			r.stream.removeReader(r)
+		if s := r.stream.Load(); s != nil {
+			s.removeReader(r)
 		}
 		close(r.done)
 	})
@@ -100,7 +102,7 @@ func (r *Reader) init(s *Stream) {
 	r.procs = s.procs
 	r.replay = make([]*packetiser, len(s.tracks))
 	r.done = make(chan struct{})
-	r.stream = s
+	r.stream.Store(s)
 	r.latency = s.hub.metrics.latency.WithLabelValues(r.Protocol)
 }
 
@@ -123,8 +125,8 @@ func (r *Reader) offer(f Frame) {
 	case r.queue <- f:
 	default:
 		r.dropped.Add(1)
-		if r.stream != nil {
-			r.stream.hub.metrics.framesDropped.Add(1)
+		if s := r.stream.Load(); s != nil {
+			s.hub.metrics.framesDropped.Add(1)
 		}
 		if r.hasVideo {
 			r.waitKey = true

@@ -240,7 +240,7 @@ func (s *Stream) close() {
 	s.mu.Unlock()
 	for _, r := range readers {
 		s.hub.metrics.readerRemoved(r.Protocol)
-		r.stream = nil
+		r.stream.Store(nil)
 		r.end(ErrStreamGone)
 	}
 }

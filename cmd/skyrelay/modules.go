@@ -62,6 +62,7 @@ func (a *app) modules() ([]namedModule, error) {
 	// the media adapter, and hears of streams through hub events.
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
+	plane.PublicHost = c.PublicHost
 	if certs != nil {
 		plane.TLS = certs
 	}
@@ -74,7 +75,15 @@ func (a *app) modules() ([]namedModule, error) {
 	a.reg.MustRegister(plane.Collectors()...)
 	pages, telemetry := a.pages(plane) // pages.go
 	a.http.Page = pages
-	a.addAPI(plane.Routes())
+	routes := plane.Routes()
+	var clustered []namedModule // started last: it needs the plane connected
+	if c.Cluster.Enabled {
+		cm := a.joinCluster(plane, puller) // cluster.go
+		clusterRoutes(cm.node, routes)
+		a.addAPI(cm.node.Routes())
+		clustered = append(clustered, namedModule{"cluster", cm})
+	}
+	a.addAPI(routes)
 
 	rec := a.recorder(plane)
 
@@ -96,10 +105,10 @@ func (a *app) modules() ([]namedModule, error) {
 		mods = append(mods, namedModule{"rtsps", &rtsp.Server{Address: c.RTSP.TLSListen, TLS: certs,
 			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsps")}})
 	}
-	return append(mods,
+	return append(append(mods,
 		namedModule{"webrtc", webrtcIO},
 		namedModule{"hls", hlsOut},
 		namedModule{"telemetry", telemetry},
 		namedModule{"http", a.http},
-	), nil
+	), clustered...), nil
 }

@@ -28,8 +28,13 @@ type Embedded struct {
 	// TLS serves Config.TLSListen (MQTT over TLS) with the gateway's
 	// certificate (tlscert.Holder).
 	TLS TLSListener
+	// OnRefused, if set, is told of every publish (publish true) or
+	// subscription or delivery the topic rule refused; the plane counts them.
+	OnRefused func(publish bool)
 
 	server *mqtt.Server
+	hook   *authHook
+	logged onceLog
 	tcp    *tcpListener
 	ws     *wsListener
 	tlsLn  net.Listener
@@ -68,15 +73,14 @@ func (e *Embedded) Initialize() error {
 	caps.MaximumPacketSize = maxPacketSize
 	e.server = mqtt.New(&mqtt.Options{
 		InlineClient: true,
-		Logger:       e.Log,
+		Logger:       slog.New(quietLog{e.Log.Handler()}),
 		Capabilities: caps,
 		// $SYS topics are noise for devices and nobody here reads them.
 		SysTopicResendInterval: 3600,
 	})
 	hook := newAuthHook(e.Config.Users, e.Config.AllowAnonymous, e.ParentOf)
-	hook.onDeniedAccess = func(user, topic string, write bool) {
-		e.Log.Debug("topic refused by the ACL", "username", user, "topic", topic, "publish", write)
-	}
+	hook.onDeniedAccess = e.refused
+	e.hook = hook
 	if err := e.server.AddHook(hook, nil); err != nil {
 		return err
 	}
