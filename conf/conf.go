@@ -37,6 +37,8 @@ type Config struct {
 	Control Control `yaml:"control"`
 	GB28181 GB28181 `yaml:"gb28181"`
 	Record  Record  `yaml:"record"`
+	Console Console `yaml:"console"` // conf/pages.go
+	Pilot   Pilot   `yaml:"pilot"`   // conf/pages.go
 	Cluster Cluster `yaml:"cluster"`
 }
 

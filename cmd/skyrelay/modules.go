@@ -7,7 +7,6 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
 	"github.com/skyrelay/skyrelay/gateway/tlscert"
-	"github.com/skyrelay/skyrelay/gateway/web"
 	"github.com/skyrelay/skyrelay/gb28181/platform"
 	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
@@ -71,12 +70,13 @@ func (a *app) modules() ([]namedModule, error) {
 	if certs != nil {
 		plane.TLS = certs
 	}
+	djiOnDemand := onDemand(plane)
 	a.hub.OnDemand = func(ctx context.Context, path string) error {
 		// gb28181/{device}/{channel}: a registered GB28181 device's channel.
 		if _, _, ok := platform.ParseChannelPath(path); ok {
 			return gb.StartOnDemand(ctx, path)
 		}
-		return plane.StartOnDemand(ctx, path)
+		return djiOnDemand(ctx, path)
 	}
 	a.hub.OnEvent = func(e gateway.Event) {
 		if c, ok := streamChanges[e.Kind]; ok {
@@ -84,7 +84,8 @@ func (a *app) modules() ([]namedModule, error) {
 		}
 	}
 	a.reg.MustRegister(plane.Collectors()...)
-	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
+	pages, telemetry := a.pages(plane) // pages.go
+	a.http.Page = pages
 	routes := plane.Routes()
 	var clustered []namedModule // started last: it needs the plane connected
 	if c.Cluster.Enabled {
@@ -118,6 +119,7 @@ func (a *app) modules() ([]namedModule, error) {
 	return append(append(mods,
 		namedModule{"webrtc", webrtcIO},
 		namedModule{"hls", hlsOut},
+		namedModule{"telemetry", telemetry},
 		namedModule{"http", a.http},
 	), clustered...), nil
 }
