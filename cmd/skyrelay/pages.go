@@ -31,7 +31,7 @@ func (a *app) pages(plane *control.Plane) (*web.Pages, *web.Telemetry) {
 	tel := &web.Telemetry{Source: func() []web.DeviceOSD { return deviceOSD(plane) }, Log: log}
 	a.addAPI(map[string]http.HandlerFunc{
 		"GET /api/v1/telemetry": tel.ServeHTTP,
-		"/api/v1/pilot/session": pilotAPI(c, a.auth, log).ServeHTTP,
+		"/api/v1/pilot/session": pilotAPI(c, a.auth, plane, log).ServeHTTP,
 	})
 	return p, tel
 }
@@ -50,7 +50,7 @@ func deviceOSD(plane *control.Plane) []web.DeviceOSD {
 
 // pilotAPI is POST /api/v1/pilot/session from the pilot: keys, falling
 // back to control.app_* for the licence and to the embedded broker.
-func pilotAPI(c conf.Config, auth *authz.Auth, log *slog.Logger) *web.PilotAPI {
+func pilotAPI(c conf.Config, auth *authz.Auth, plane *control.Plane, log *slog.Logger) *web.PilotAPI {
 	k := c.Pilot
 	a := &web.PilotAPI{
 		AppID: k.AppID, AppKey: string(k.AppKey), License: string(k.License),
@@ -72,6 +72,10 @@ func pilotAPI(c conf.Config, auth *authz.Auth, log *slog.Logger) *web.PilotAPI {
 		}
 	}
 	if c.MQTT.Broker == "" || c.MQTT.Broker == "embedded" {
+		a.MintAccount = func(sn string) (web.PilotAccount, error) {
+			u, p, err := plane.MintPilotAccount(sn)
+			return web.PilotAccount{User: u, Password: p, Gateways: []string{sn}}, err
+		}
 		for _, u := range c.MQTT.Embedded.Users {
 			a.Accounts = append(a.Accounts, web.PilotAccount{User: u.User, Password: string(u.Password), Gateways: u.Gateways})
 		}

@@ -25,6 +25,11 @@ type PilotAPI struct {
 	// Accounts are the embedded broker's users; the one that may act for
 	// the controller's SN is handed to it.
 	Accounts []PilotAccount
+	// MintAccount, when set (the embedded broker), mints an account that
+	// reaches only the controller's own topics; it is preferred to a
+	// wildcard account or the fallback, so a controller never gets more
+	// than it needs.
+	MintAccount func(sn string) (PilotAccount, error)
 	// Fallback is handed out when no account names the SN (pilot.mqtt_*).
 	Fallback PilotAccount
 	// Anonymous: the broker admits clients without a credential.
@@ -125,6 +130,15 @@ func (a *PilotAPI) account(sn string) (PilotAccount, bool) {
 	for _, u := range a.Accounts {
 		if (len(u.Gateways) == 0 && u.User == sn) || slices.Contains(u.Gateways, sn) {
 			return u, true
+		}
+	}
+	if a.MintAccount != nil {
+		acc, err := a.MintAccount(sn)
+		if err == nil {
+			return acc, true
+		}
+		if a.Log != nil {
+			a.Log.Warn("pilot: cannot mint a broker account", "rc_sn", sn, "error", err)
 		}
 	}
 	for _, u := range a.Accounts {

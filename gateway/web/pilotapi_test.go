@@ -59,6 +59,30 @@ func TestPilotSessionAPI(t *testing.T) {
 	if code, s, _ := post(strict, "POST", `{"rc_sn":"RC9"}`); code != 200 || s.Thing.Username != "shared" {
 		t.Errorf("fallback account: %d %q", code, s.Thing.Username)
 	}
+	// With the embedded broker, a controller no account names gets an
+	// account minted for its SN alone, never the wildcard or shared one.
+	minted := map[string]string{}
+	a.MintAccount = func(sn string) (PilotAccount, error) {
+		minted[sn] = "pilot-" + sn
+		return PilotAccount{User: "pilot-" + sn, Password: "m", Gateways: []string{sn}}, nil
+	}
+	strict.MintAccount = a.MintAccount
+	for _, c := range []struct {
+		api      *PilotAPI
+		sn, user string
+	}{
+		{a, "OTHER", "pilot-OTHER"},  // preferred to the "*" account
+		{strict, "RC9", "pilot-RC9"}, // preferred to the fallback
+		{a, "RC1", "fleet"},          // an account that names the SN still wins
+	} {
+		if code, s, body := post(c.api, "POST", `{"rc_sn":"`+c.sn+`"}`); code != 200 || s.Thing.Username != c.user {
+			t.Errorf("%s with minting: %d user %q, want %q: %s", c.sn, code, s.Thing.Username, c.user, body)
+		}
+	}
+	if _, ok := minted["RC1"]; ok {
+		t.Error("an account was minted for RC1, which a configured account names")
+	}
+	a.MintAccount, strict.MintAccount = nil, nil
 
 	_, s1, _ := post(a, "POST", `{"rc_sn":"RC1"}`)
 	if s1.License.AppID != "id" || s1.Thing.Host != "tcp://203.0.113.5:1883" || s1.Live.Type != 2 ||
