@@ -37,6 +37,7 @@ const (
 	EventStream           = "stream"         // the media gateway: ready, gone, readers...
 	EventMQTT             = "mqtt"           // broker connection up or down
 	EventGB28181Device    = "gb28181_device" // a GB28181 device came online or went offline
+	EventOSD              = "osd"            // a device's merged osd, at most twice a second
 )
 
 // Publish puts an event from another part of Skyrelay (e.g. the GB28181

@@ -174,6 +174,7 @@ func (p inbox) onOSD(m message) {
 	}
 	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacyRaw, legacy, m.now)
 	p.recordOSD(m.sn, m.now, m.e.Data)
+	p.publishOSD(m.sn, r.dev, m.now)
 	if r.cameOnline {
 		p.online(r.dev)
 	}

@@ -44,6 +44,7 @@ type Plane struct {
 	cmds     commander
 	binds    bindings
 	events   eventBus
+	osdPace  osdPacer
 	met      *metrics
 	// sharedReplies: replies go out only from sharedReply (cluster.go).
 	sharedReplies bool
