@@ -16,7 +16,7 @@ func TestPageRoutes(t *testing.T) {
 	hub := gateway.NewHub(0, testLog())
 	t.Cleanup(hub.Close)
 	p := &Pages{Hub: hub, Log: testLog(), Site: Site{RTMP: "rtmp://203.0.113.5:1936", RTSP: "rtsp://203.0.113.5:8555"},
-		Cameras: func() []Camera { return []Camera{{VideoID: "SN1/99-0-0/normal-0", Gateway: "DOCK1", Online: true}} }}
+		Cameras: func() []Camera { return []Camera{{VideoID: "SN1/99-0-0/normal-0", Device: "DOCK1", Online: true}} }}
 	for _, c := range []struct {
 		method, url, path string
 		status            int

@@ -43,7 +43,7 @@ type Site struct {
 // Camera is one DJI camera video the control plane offers.
 type Camera struct {
 	VideoID string // the stream path
-	Gateway string // the dock or remote controller it is reached through
+	Device  string // the SN of the dock or remote controller it is reached through
 	Online  bool
 }
 

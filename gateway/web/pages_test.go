@@ -392,8 +392,8 @@ func TestIndexListsCameras(t *testing.T) {
 	hub := gateway.NewHub(0, testLog())
 	t.Cleanup(hub.Close)
 	p := &Pages{Hub: hub, Log: testLog(), Cameras: func() []Camera {
-		return []Camera{{VideoID: "SN1/99-0-0/normal-0", Gateway: "DOCK1", Online: true},
-			{VideoID: "SN2/39-0-7/normal-0", Gateway: "RC2"}}
+		return []Camera{{VideoID: "SN1/99-0-0/normal-0", Device: "DOCK1", Online: true},
+			{VideoID: "SN2/39-0-7/normal-0", Device: "RC2"}}
 	}}
 	tr, _ := gateway.TrackFor(&format.H264{PayloadTyp: 96})
 	if _, err := hub.Publish("SN1/99-0-0/normal-0", gateway.SourceInfo{Protocol: "rtmp"}, []*gateway.Track{tr}); err != nil {
