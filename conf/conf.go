@@ -37,6 +37,22 @@ type Config struct {
 	Control Control `yaml:"control"`
 	GB28181 GB28181 `yaml:"gb28181"`
 	Record  Record  `yaml:"record"`
+	Console Console `yaml:"console"` // conf/pages.go
+	Pilot   Pilot   `yaml:"pilot"`   // conf/pages.go
+	Cluster Cluster `yaml:"cluster"`
+}
+
+// Cluster makes several gateways one through the external broker they
+// share (docs/cluster.md).
+type Cluster struct {
+	// Enabled needs mqtt.broker to be an external broker.
+	Enabled bool `yaml:"enabled"`
+	// NodeID names this node in the directory and must differ between
+	// nodes; empty is the host name.
+	NodeID string `yaml:"node_id"`
+	// Advertise is the http:// base URL other nodes and viewers use to
+	// reach this node; empty is http://public_host:port-of-http.listen.
+	Advertise string `yaml:"advertise"`
 }
 
 // TLS is the one certificate and key every TLS listener serves

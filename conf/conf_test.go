@@ -37,6 +37,11 @@ func TestParse(t *testing.T) {
 		{"embedded broker without a listener", "mqtt:\n  embedded:\n    listen: \"\"\n    ws_listen: \"\"\n", "mqtt.embedded.listen"},
 		{"no ready timeout", "control:\n  ready_timeout: 0s\n", "control.ready_timeout: must be > 0"},
 		{"no retry back-off", "control:\n  start_retry_backoff: 0s\n", "control.start_retry_backoff: must be > 0"},
+		{"cluster on an external broker", "mqtt:\n  broker: tcp://127.0.0.1:1883\ncluster:\n  enabled: true\n  node_id: gw1\n  advertise: http://10.0.0.1:8080\n", ""},
+		{"cluster on the embedded broker", "cluster:\n  enabled: true\n", "cluster.enabled"},
+		{"cluster node id with a slash", "cluster:\n  node_id: a/b\n", "cluster.node_id"},
+		{"cluster advertise not a URL", "cluster:\n  advertise: 10.0.0.1\n", "cluster.advertise"},
+		{"cluster typo", "cluster:\n  enable: true\n", "cluster.enable: unknown key"},
 		{"bad NTP port", "control:\n  ntp_server_port: 0\n", "control.ntp_server_port"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,7 @@ func (c *Config) Validate() error {
 	c.validateTLS(bad)
 	c.Auth.validate(bad)
 	c.MQTT.validate(bad)
+	c.Cluster.validate(c.MQTT, bad)
 	for i, ip := range c.WebRTC.PublicIPs {
 		if net.ParseIP(ip) == nil {
 			bad(fmt.Sprintf("webrtc.public_ips[%d]", i), "%q is not an IP address", ip)
@@ -177,4 +178,21 @@ func digits(s string, n int) bool {
 		}
 	}
 	return true
+}
+
+// validate checks the cluster: section: the nodes meet on an external
+// broker, so an embedded one cannot carry a cluster.
+func (k Cluster) validate(m MQTT, bad func(key, format string, a ...any)) {
+	if k.Enabled && m.Broker == "embedded" {
+		bad("cluster.enabled", "needs an external broker in mqtt.broker (the nodes meet there), not the embedded one")
+	}
+	if strings.ContainsAny(k.NodeID, "/+#") {
+		bad("cluster.node_id", "must not contain /, + or # (it is an MQTT topic level), not %q", k.NodeID)
+	}
+	if k.Advertise != "" {
+		u, err := url.Parse(k.Advertise)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			bad("cluster.advertise", "must be an http:// or https:// base URL, not %q", k.Advertise)
+		}
+	}
 }

@@ -32,11 +32,17 @@ const (
 	EventRequest          = "request"        // a device asked for something
 	EventServicesReply    = "services_reply" // a device answered a command
 	EventPropertySetReply = "property_set_reply"
-	EventDRC              = "drc"     // drc/up replies (periodic *_push are left out)
-	EventSession          = "session" // a live session changed step
-	EventStream           = "stream"  // the media gateway: ready, gone, readers...
-	EventMQTT             = "mqtt"    // broker connection up or down
+	EventDRC              = "drc"            // drc/up replies (periodic *_push are left out)
+	EventSession          = "session"        // a live session changed step
+	EventStream           = "stream"         // the media gateway: ready, gone, readers...
+	EventMQTT             = "mqtt"           // broker connection up or down
+	EventGB28181Device    = "gb28181_device" // a GB28181 device came online or went offline
+	EventOSD              = "osd"            // a device's merged osd, at most twice a second
 )
+
+// Publish puts an event from another part of Skyrelay (e.g. the GB28181
+// platform's device presence) on the event stream, beside the plane's own.
+func (p *Plane) Publish(ev Event) { p.events.publish(ev) }
 
 // eventBus fans events out to the SSE clients. Publishing never blocks a
 // device's message handler: a client that falls behind by more than its

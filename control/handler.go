@@ -89,7 +89,12 @@ func (p inbox) malformed(topic string, err error) {
 }
 
 // send publishes a reply without waiting (see broker.Bus.Send).
-func (p inbox) send(topic string, payload []byte) { p.bus.Send(topic, payload) }
+// In a cluster the node the shared subscription picked answers instead.
+func (p inbox) send(topic string, payload []byte) {
+	if !p.sharedReplies {
+		p.bus.Send(topic, payload)
+	}
+}
 
 // reply answers m on its topic plus "_reply", echoing tid, bid and method.
 func (p inbox) reply(m message, method string, data any) {
@@ -168,6 +173,8 @@ func (p inbox) onOSD(m message) {
 		legacy = list
 	}
 	r := p.reg.applyOSD(m.sn, m.e.Gateway, members, legacyRaw, legacy, m.now)
+	p.recordOSD(m.sn, m.now, m.e.Data)
+	p.publishOSD(m.sn, r.dev, m.now)
 	if r.cameOnline {
 		p.online(r.dev)
 	}
@@ -280,6 +287,9 @@ func (p inbox) onEvents(m message) {
 	dev, cameOnline, dup := p.reg.touchEvent(m.sn, e.Gateway, e.TID, m.now)
 	if cameOnline {
 		p.online(dev)
+	}
+	if !dup && e.Method == methodFlightProgress {
+		p.onFlightProgress(dev, e.BID, e.Data)
 	}
 	if !dup {
 		p.events.publish(Event{Type: EventDeviceEvent, SN: m.sn, Gateway: dev, Data: map[string]any{"method": e.Method, "bid": e.BID, "data": e.Data}})

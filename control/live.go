@@ -74,7 +74,7 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 		now := time.Now()
 		s := &session{p: p, bid: cloudapi.NewID(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
 			v: Session{VideoID: req.VideoID, Path: req.VideoID, Protocol: req.Protocol, Gateway: gw,
-				Quality: req.Quality, State: StepSent, Reason: "preparing live_start_push",
+				Quality: req.Quality, FlightID: p.flightOf(gw), State: StepSent, Reason: "preparing live_start_push",
 				Play: p.Media.PlayURLs(req.VideoID), Origin: origin, StartedAt: now, UpdatedAt: now, Notes: []string{}}}
 		p.wg.Add(1)
 		go func() {
@@ -83,7 +83,11 @@ func (p *Plane) startSession(req startRequest, origin string) (s *session, joine
 		}()
 		return s
 	}
-	return p.sessions.join(req.VideoID, check, mk)
+	s, joined, aerr = p.sessions.join(req.VideoID, check, mk)
+	if aerr == nil && !joined {
+		p.recordVideo(s)
+	}
+	return s, joined, aerr
 }
 
 // runStart is a session's start flow: mint, command, reply, media.

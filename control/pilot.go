@@ -69,6 +69,21 @@ func (p api) apiMintPilot(w http.ResponseWriter, r *http.Request) {
 		Password: c.Password, SN: c.SN, Expires: c.Expires})
 }
 
+// MintPilotAccount mints embedded-broker credentials that reach only sn's
+// topics, for the Pilot page (the same accounts as POST
+// /api/v1/pilot/credentials, with the default lifetime).
+func (p *Plane) MintPilotAccount(sn string) (user, password string, err error) {
+	if p.embedded == nil {
+		return "", "", fmt.Errorf("no embedded broker: Pilot needs an account of mqtt.broker")
+	}
+	c, err := p.embedded.Mint(sn, pilotTTLDefault)
+	if err != nil {
+		return "", "", err
+	}
+	p.log.Info("Pilot broker credentials minted", "sn", c.SN, "username", c.Username, "expires", c.Expires)
+	return c.Username, c.Password, nil
+}
+
 func (p api) apiListPilot(w http.ResponseWriter, _ *http.Request) {
 	items := []broker.MintedAccount{}
 	if p.embedded != nil {

@@ -23,8 +23,14 @@ type Plane struct {
 	// Media is the media gateway; without it live sessions answer 503.
 	Media Media
 	Log   *slog.Logger
+	// Cluster, when set, makes this plane one node of a cluster on the
+	// external broker (cluster.go).
+	Cluster *ClusterLink
 	// TLS serves the embedded broker's mqtt.embedded.tls_listen.
 	TLS broker.TLSListener
+	// Recorder, when set, hears which device and flight each live session
+	// films and every device's OSD (see Recorder).
+	Recorder Recorder
 	// PublicHost names this gateway in the broker URL given with minted
 	// Pilot credentials; empty uses the host the request came to.
 	PublicHost string
@@ -38,10 +44,14 @@ type Plane struct {
 	cmds     commander
 	binds    bindings
 	events   eventBus
+	osdPace  osdPacer
 	met      *metrics
+	// sharedReplies: replies go out only from sharedReply (cluster.go).
+	sharedReplies bool
 
 	sessions sessionTable
 	refused  refusals // back-off of on-demand starts after failures
+	flights  sync.Map // gateway SN -> the flight id it reported last (recorder.go)
 
 	malformedLogged atomic.Int64 // when a malformed message was last logged at info level
 
@@ -95,6 +105,11 @@ func (p *Plane) Initialize() error {
 		x := &broker.External{Config: m, ReconnectMin: reconnectMin, OnConnection: p.onConnection, Log: p.log.With("component", "mqtt-client")}
 		if err := x.Subscribe(cloudapi.Subscriptions, p.onMessage); err != nil {
 			return err
+		}
+		if p.Cluster != nil {
+			if err := p.joinCluster(x); err != nil {
+				return err
+			}
 		}
 		if err := x.Initialize(); err != nil {
 			return fmt.Errorf("mqtt.broker: %w", err)

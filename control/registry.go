@@ -568,6 +568,28 @@ func (r *registry) applyOSD(sn, hint string, members []cloudapi.Member, legacyRa
 	return res
 }
 
+// osdOf copies the merged osd of a device or sub-device (nil if unknown).
+func (r *registry) osdOf(sn string) map[string]json.RawMessage {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var keys osdKeys
+	if d := r.devices[sn]; d != nil {
+		keys = d.osd
+	} else if parent := r.aircraft[sn]; parent != "" {
+		if d := r.devices[parent]; d != nil && d.subs[sn] != nil {
+			keys = d.subs[sn].osd
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(keys))
+	for k, v := range keys {
+		out[k] = *v
+	}
+	return out
+}
+
 // stateUpdate is a state message, parsed and checked outside the lock.
 type stateUpdate struct {
 	sn, hint, tid string

@@ -68,6 +68,10 @@ type Session struct {
 	StartedAt time.Time  `json:"started_at"`
 	UpdatedAt time.Time  `json:"updated_at"`
 	EndedAt   *time.Time `json:"ended_at,omitempty"`
+
+	// FlightID is the dock's flight task the video is filmed in, once the
+	// dock reported one (recorder.go).
+	FlightID string `json:"flight_id,omitempty"`
 }
 
 const maxNotes = 20
@@ -179,6 +183,7 @@ func (s *session) end(cause End, step, reason string, err *APIError) bool {
 		revoke()
 	}
 	s.p.sessionChanged(s)
+	s.p.recordEnded(s)
 	s.p.log.Info("live session ended", "video_id", s.v.VideoID, "state", step, "cause", cause.Cause, "by", cause.By, "reason", reason)
 	return true
 }

@@ -15,11 +15,11 @@ func TestLoadConfig(t *testing.T) {
 		{"unknown key refused by conf", "http:\n  listn: \":9000\"\n", "http.listn: unknown key"},
 		{"bad value refused by conf", "log_level: loud\n", "log_level"},
 		{"wrong type refused by conf", "streams:\n  reader_queue: lots\n", "streams.reader_queue"},
-		{"pending section", "cluster:\n  enabled: true\n  node_id: a\n", ""},
-		{"typo in a pending section", "cluster:\n  enable: true\n", "cluster.enable"},
+		{"cluster section", "mqtt:\n  broker: tcp://emqx:1883\ncluster:\n  enabled: true\n  node_id: a\n", ""},
+		{"typo in a known section", "cluster:\n  enable: true\n", "cluster.enable"},
 		{"pending leaf", "tls: {cert_file: c.pem, key_file: k.pem}\nrtsp:\n  tls_listen: \":8322\"\n", ""},
 		{"pending subtree", "record:\n  enabled: true\n  paths: [\"**\"]\n", ""},
-		{"pending list", "gb28181:\n  upstreams:\n    - name: city\n", ""},
+		{"a list in a known section", "gb28181:\n  upstreams:\n    - {name: city, address: \"10.0.0.9:5060\", server_id: \"34020000002000000009\"}\n", ""},
 		{"yaml error", "http: [\n", "deploy-test"},
 	} {
 		g, err := loadConfig("deploy-test", []byte(c.yml))

@@ -17,7 +17,6 @@ import (
 // the entry here is dead: TestNotYetInConf logs it so it can be removed.
 // An entry names a key, or a whole section ("record").
 var notYetInConf = []string{
-	"cluster.enabled", "cluster.node_id", "cluster.advertise",
 	"tls.cert_file", "tls.key_file",
 	"http.tls_listen", "rtmp.tls_listen", "rtsp.tls_listen", "mqtt.embedded.tls_listen",
 	"record",

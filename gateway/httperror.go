@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/skyrelay/skyrelay/gateway/authz"
 	"net/http"
 	"strings"
+
+	"github.com/skyrelay/skyrelay/gateway/authz"
 )
 
 // WriteError answers with the API's error shape:

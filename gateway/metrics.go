@@ -53,13 +53,14 @@ var (
 	descSkipped    = prometheus.NewDesc("skyrelay_units_skipped_total", "Units or NAL units skipped as unparseable.", nil, nil)
 	descEmpty      = prometheus.NewDesc("skyrelay_nalus_empty_total", "Zero-length NAL units dropped.", nil, nil)
 	descRepaired   = prometheus.NewDesc("skyrelay_timestamps_repaired_total", "Timestamps that went backwards and were moved forward.", nil, nil)
+	descRebased    = prometheus.NewDesc("skyrelay_timestamps_rebased_total", "Jumps of a publisher's clock (an encoder restart) that moved its timeline.", nil, nil)
 	descReconnects = prometheus.NewDesc("skyrelay_publisher_reconnects_total", "Publishers that came back within the grace period and continued their stream.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.latency.Describe(ch)
-	for _, d := range []*prometheus.Desc{descStreams, descReaders, descBytesIn, descBytesOut, descDropped, descSkipped, descEmpty, descRepaired, descReconnects} {
+	for _, d := range []*prometheus.Desc{descStreams, descReaders, descBytesIn, descBytesOut, descDropped, descSkipped, descEmpty, descRepaired, descRebased, descReconnects} {
 		ch <- d
 	}
 }
@@ -90,6 +91,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descSkipped, m.process.Skipped.Load())
 	counter(descEmpty, m.process.Empty.Load())
 	counter(descRepaired, m.process.Repaired.Load())
+	counter(descRebased, m.process.Rebased.Load())
 	counter(descReconnects, m.reconnects.Load())
 	m.latency.Collect(ch)
 }

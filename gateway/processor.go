@@ -24,6 +24,7 @@ type ProcessStats struct {
 	Skipped  atomic.Uint64 // units or NAL units that could not be parsed
 	Empty    atomic.Uint64 // zero-length NAL units dropped
 	Repaired atomic.Uint64 // timestamps that went backwards, moved forward
+	Rebased  atomic.Uint64 // clock jumps of a publisher (timeline.go)
 }
 
 // processor turns what an ingest delivers into Units, once per stream.

@@ -12,12 +12,12 @@ type Publisher struct {
 	stream *Stream
 	info   SourceInfo
 
-	// offset maps this publisher's timestamps onto the stream's, so that a
-	// publisher that reconnects continues where the last one stopped.
-	offset    time.Duration
-	offsetSet bool
-	ticks     []int64
-	closed    bool
+	// tl maps this publisher's timestamps onto the stream's, so that a
+	// publisher that reconnects continues where the last one stopped and
+	// one whose clock jumps (an encoder restart) does not freeze it.
+	tl     *timeline
+	jumped []bool // per track: a rebase happened since its last unit
+	closed bool
 }
 
 // Tracks are the stream's tracks, in the order the publisher declared them.
@@ -63,11 +63,18 @@ func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]by
 		return
 	}
 	t := s.tracks[track]
-	if !p.offsetSet {
-		p.setOffset(t, pts, arrival)
+	if p.tl == nil {
+		p.tl = newTimeline(s.tracks, p.startOffset(t, pts, arrival))
+		p.jumped = make([]bool, len(s.tracks))
 	}
-	pts += p.ticks[track]
-	dts += p.ticks[track]
+	off, jump := p.tl.shift(track, pts, arrival)
+	if jump != 0 {
+		p.jumped[track] = true
+		s.hub.metrics.process.Rebased.Add(1)
+		s.hub.Log.Info("publisher's clock jumped: timeline rebased", "path", s.path, "track", track, "jump", jump)
+	}
+	pts += off
+	dts += off
 	proc := s.procs[track]
 	var u *Unit
 	var err error
@@ -83,6 +90,9 @@ func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]by
 		return
 	}
 	u.Arrival = arrival
+	// Packets of an RTP access unit may come before the one that
+	// completes it: the mark waits for the unit.
+	u.Discontinuity, p.jumped[track] = p.jumped[track], false
 	if d := time.Duration(u.PTS) * time.Second / time.Duration(t.ClockRate()); d > s.lastTime {
 		s.lastTime = d
 	}
@@ -90,21 +100,17 @@ func (p *Publisher) write(track int, pts, dts int64, hasDTS bool, payload [][]by
 	s.deliver(t, u)
 }
 
-// setOffset decides, on a publisher's first unit, how its timestamps map
+// startOffset decides, on a publisher's first unit, how its timestamps map
 // onto the stream: a fresh stream keeps them; a continued one resumes after
 // the last unit, plus the time the gap really lasted. s.mu is held.
-func (p *Publisher) setOffset(t *Track, pts int64, now time.Time) {
+func (p *Publisher) startOffset(t *Track, pts int64, now time.Time) time.Duration {
 	s := p.stream
+	if s.lastWall.IsZero() {
+		return 0
+	}
 	first := time.Duration(pts) * time.Second / time.Duration(t.ClockRate())
-	if !s.lastWall.IsZero() {
-		gap := max(now.Sub(s.lastWall), 10*time.Millisecond)
-		p.offset = s.lastTime + gap - first
-	}
-	p.ticks = make([]int64, len(s.tracks))
-	for i, tt := range s.tracks {
-		p.ticks[i] = int64(p.offset) * int64(tt.ClockRate()) / int64(time.Second)
-	}
-	p.offsetSet = true
+	gap := max(now.Sub(s.lastWall), 10*time.Millisecond)
+	return s.lastTime + gap - first
 }
 
 // Close detaches the publisher. The stream waits for the hub's grace period

@@ -18,6 +18,11 @@ type Unit struct {
 	// Key marks a video unit that starts a GOP; the current parameter sets
 	// are prepended to it.
 	Key bool
+	// Discontinuity marks the first unit of a track after its publisher's
+	// clock jumped (an encoder restart): the timeline was rebased, so PTS
+	// keeps rising, but outputs that keep runs of media (recording) start a
+	// new one here.
+	Discontinuity bool
 	// Payload is the NAL units of a video access unit (no start codes), the
 	// AAC access units, one Opus packet, or G.711 samples.
 	Payload [][]byte

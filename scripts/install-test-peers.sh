@@ -52,6 +52,7 @@ present() {
     gstreamer1.0-plugins-base) exists /usr/lib/*/gstreamer-1.0/libgstapp.so ;;
     gstreamer1.0-plugins-good) exists /usr/lib/*/gstreamer-1.0/libgstisomp4.so && exists /usr/lib/*/gstreamer-1.0/libgstrtp.so ;;
     gstreamer1.0-plugins-bad) exists /usr/lib/*/gstreamer-1.0/libgstvideoparsersbad.so && exists /usr/lib/*/gstreamer-1.0/libgstmpegpsmux.so ;;
+    fonts-wqy-microhei) exists /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ;;
     nodejs) have node ;;
     npm) have npm ;;
     yamllint) have yamllint ;;
@@ -75,6 +76,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-bad
   yamllint
   curl
+  fonts-wqy-microhei # Chinese text in the pages' screenshots (gateway/web)
 )
 
 missing_deb=()

@@ -27,6 +27,9 @@ type Options struct {
 	EventInterval time.Duration // hms events this often (every third asks for a reply); default 30 s, negative: never
 	Reconnect     time.Duration // wait before reconnecting a lost MQTT connection; default 2 s
 	KeepAlive     time.Duration // MQTT keepalive; default 30 s
+	// FlightID, when set, makes the device report a flight task with this
+	// id running: flighttask_progress with every osd (sim/flight.go).
+	FlightID string
 
 	// RTSPListen, when set, is where a url_type 2 push runs its RTSP server
 	// instead of the port the cloud names (tests: "127.0.0.1:0").
@@ -138,13 +141,14 @@ type device struct {
 
 	svcMu sync.Mutex // one services command at a time, like a device
 
-	mu       sync.Mutex // guards what follows
-	conn     *mqttConn
-	topoAck  bool
-	sessions map[*camera]*session
-	status   []*liveStatus // live_status entries, in order of first start
-	events   int
-	osdTurn  int // the next osd fragment
+	mu         sync.Mutex // guards what follows
+	conn       *mqttConn
+	topoAck    bool
+	sessions   map[*camera]*session
+	status     []*liveStatus // live_status entries, in order of first start
+	events     int
+	flightStep int // flighttask_progress messages sent
+	osdTurn    int // the next osd fragment
 }
 
 // session is one running push.
@@ -295,6 +299,9 @@ func (dev *device) connection(ctx context.Context) (offline time.Duration, conne
 			return dev.opts.Reconnect, true, conn.err
 		case <-osd.C:
 			dev.sendOSD()
+			if dev.opts.FlightID != "" {
+				dev.sendFlightProgress()
+			}
 		case <-topo.C:
 			dev.mu.Lock()
 			acked := dev.topoAck

@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,10 +30,15 @@ func probeRTSP(t *testing.T, u string) (codec string, width, height, frames int,
 	bin := tool(t, "ffprobe", "ffmpeg")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v", "-count_packets",
-		"-show_entries", "stream=codec_name,width,height,nb_read_packets", "-of", "json", "-read_intervals", "%+2", u).CombinedOutput()
+	// Decoder warnings (a read that starts mid-GOP says "Missing reference
+	// picture") go to stderr and must not be parsed as the JSON answer.
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "-v", "error", "-rtsp_transport", "tcp", "-select_streams", "v", "-count_packets",
+		"-show_entries", "stream=codec_name,width,height,nb_read_packets", "-of", "json", "-read_intervals", "%+2", u)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", 0, 0, 0, fmt.Errorf("ffprobe: %v: %s", err, out)
+		return "", 0, 0, 0, fmt.Errorf("ffprobe: %v: %s", err, stderr.Bytes())
 	}
 	var res struct {
 		Streams []struct {
@@ -43,7 +49,7 @@ func probeRTSP(t *testing.T, u string) (codec string, width, height, frames int,
 		} `json:"streams"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Streams) == 0 {
-		t.Fatalf("ffprobe output: %s", out)
+		t.Fatalf("ffprobe output: %s (stderr: %s)", out, stderr.Bytes())
 	}
 	s := res.Streams[0]
 	n, _ := strconv.Atoi(s.Frames)

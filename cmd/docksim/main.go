@@ -43,6 +43,7 @@ func run() error {
 		osd         = flag.Duration("osd-interval", 2*time.Second, "osd period for docks, remote controllers and aircraft")
 		topoRetry   = flag.Duration("topo-retry", 5*time.Second, "re-send update_topo this often until status_reply")
 		events      = flag.Duration("event-interval", 30*time.Second, "hms event period (every third asks for events_reply); 0 disables")
+		flight      = flag.String("flight-id", "", "report a flight task with this id running (flighttask_progress with every osd)")
 		dockQuirks  = flag.Bool("dock-quirks", true, "dock stream quirks: 0xF5 SEI units and empty NAL units")
 		rcQuirks    = flag.Bool("rc-quirks", false, "the same quirks on the RC's stream")
 		failCode    = flag.Int("fail-start-code", 0, "reply this code (e.g. 513006) to the first live_start_push commands")
@@ -86,8 +87,12 @@ func run() error {
 		f := sim.NewFaults()
 		f.Inject(injectFlags)
 		faultsBySN[sn] = f
-		return sim.Options{Broker: *broker, MQTTVersion: *version, Username: *username, Password: *password,
+		o := sim.Options{Broker: *broker, MQTTVersion: *version, Username: *username, Password: *password,
 			OSDInterval: *osd, TopoRetry: *topoRetry, EventInterval: *events, Faults: f, Logger: logger}
+		if sn == *dockSN {
+			o.FlightID = *flight
+		}
+		return o
 	}
 	if *devices == "dock" || *devices == "both" {
 		d := sim.Dock{SN: *dockSN, AircraftSN: *dockACSN, NoQuirks: !*dockQuirks, Options: options(*dockSN)}

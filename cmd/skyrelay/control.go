@@ -21,7 +21,7 @@ func cameras(p *control.Plane) []web.Camera {
 	var out []web.Camera
 	for _, d := range p.Devices() {
 		for _, c := range d.Cameras {
-			out = append(out, web.Camera{VideoID: c.VideoID, Gateway: d.SN, Online: d.Online})
+			out = append(out, web.Camera{VideoID: c.VideoID, Device: d.SN, Online: d.Online})
 		}
 	}
 	return out

@@ -133,13 +133,8 @@ func (m *media) PlayURLs(path string) control.PlayURLs {
 	}
 }
 
-// Readers counts the viewers of path.
-func (m *media) Readers(path string) int {
-	if s := m.hub.Stream(path); s != nil {
-		return len(s.Readers())
-	}
-	return 0
-}
+// Readers counts the viewers of path (the recorder is none).
+func (m *media) Readers(path string) int { return viewers(m.hub, path) }
 
 // hostPort joins public_host with the port of a listen address.
 func hostPort(host, listen string) string {

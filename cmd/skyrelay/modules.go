@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/skyrelay/skyrelay/control"
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/gateway/hls"
 	"github.com/skyrelay/skyrelay/gateway/tlscert"
-	"github.com/skyrelay/skyrelay/gateway/web"
 	"github.com/skyrelay/skyrelay/gb28181/platform"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"github.com/skyrelay/skyrelay/ingest/rtmp"
 	"github.com/skyrelay/skyrelay/ingest/rtsp"
 	"github.com/skyrelay/skyrelay/ingest/rtsppull"
@@ -51,9 +50,9 @@ func (a *app) modules() ([]namedModule, error) {
 	// url_type 3: devices register here over SIP and send MPEG-PS.
 	gb := &platform.Platform{SIPListen: c.GB28181.SIPListen, MediaPorts: c.GB28181.MediaPorts,
 		Domain: c.GB28181.Domain, ServerID: c.GB28181.ServerID, Password: string(c.GB28181.Password),
-		PublicHost: c.PublicHost, Hub: a.hub, Log: a.log.With("module", "gb28181")}
-	a.reg.MustRegister(gb.Collector())
-	a.addAPI(map[string]http.HandlerFunc{"GET /api/v1/gb28181/devices": gb.DevicesHandler().ServeHTTP})
+		PublicHost: c.PublicHost, IdleStopAfter: c.Control.IdleStopAfter, Hub: a.hub, Log: a.log.With("module", "gb28181")}
+	a.reg.MustRegister(gb.Collector(), siplog.Collector())
+	a.addAPI(gb.Routes())
 
 	hlsOut := &hls.Server{Hub: a.hub, Auth: a.auth, SegmentCount: c.HLS.SegmentCount,
 		SegmentDuration: c.HLS.SegmentDuration, PartDuration: c.HLS.PartDuration,
@@ -65,18 +64,37 @@ func (a *app) modules() ([]namedModule, error) {
 	devices := &media{hub: a.hub, auth: a.auth, cfg: c, puller: puller, whip: true, gb: gb}
 	plane := control.New(c.MQTT, c.Control, devices, a.log.With("module", "control"))
 	plane.PublicHost = c.PublicHost
+	gb.OnDeviceEvent = func(e platform.DeviceEvent) {
+		plane.Publish(control.Event{Type: control.EventGB28181Device, SN: e.DeviceID, Data: e})
+	}
 	if certs != nil {
 		plane.TLS = certs
 	}
-	a.hub.OnDemand = func(ctx context.Context, path string) error { return plane.StartOnDemand(ctx, path) }
+	djiOnDemand := onDemand(plane)
+	a.hub.OnDemand = func(ctx context.Context, path string) error {
+		// gb28181/{device}/{channel}: a registered GB28181 device's channel.
+		if _, _, ok := platform.ParseChannelPath(path); ok {
+			return gb.StartOnDemand(ctx, path)
+		}
+		return djiOnDemand(ctx, path)
+	}
 	a.hub.OnEvent = func(e gateway.Event) {
 		if c, ok := streamChanges[e.Kind]; ok {
-			plane.StreamEvent(e.Path, c, e.Readers)
+			plane.StreamEvent(e.Path, c, viewers(a.hub, e.Path))
 		}
 	}
 	a.reg.MustRegister(plane.Collectors()...)
-	a.http.Page = &web.Pages{Hub: a.hub, Cameras: func() []web.Camera { return cameras(plane) }, Log: a.log.With("module", "web")}
-	a.addAPI(plane.Routes())
+	pages, telemetry := a.pages(plane) // pages.go
+	a.http.Page = pages
+	routes := plane.Routes()
+	var clustered []namedModule // started last: it needs the plane connected
+	if c.Cluster.Enabled {
+		cm := a.joinCluster(plane, puller) // cluster.go
+		clusterRoutes(cm.node, routes)
+		a.addAPI(cm.node.Routes())
+		clustered = append(clustered, namedModule{"cluster", cm})
+	}
+	a.addAPI(routes)
 
 	rec := a.recorder(plane)
 
@@ -98,9 +116,10 @@ func (a *app) modules() ([]namedModule, error) {
 		mods = append(mods, namedModule{"rtsps", &rtsp.Server{Address: c.RTSP.TLSListen, TLS: certs,
 			Hub: a.hub, Auth: a.auth, Log: a.log.With("module", "rtsps")}})
 	}
-	return append(mods,
+	return append(append(mods,
 		namedModule{"webrtc", webrtcIO},
 		namedModule{"hls", hlsOut},
+		namedModule{"telemetry", telemetry},
 		namedModule{"http", a.http},
-	), nil
+	), clustered...), nil
 }

@@ -34,18 +34,27 @@ type External struct {
 	// subscription in place (up), or when it dropped (err says why). It must
 	// not block.
 	OnConnection func(up bool, err error)
-	Log          *slog.Logger
+	// WillTopic, when set, is published retained and empty by the broker
+	// when this client goes without a DISCONNECT: a cluster node's
+	// directory entry then disappears with it (docs/cluster.md).
+	WillTopic string
+	Log       *slog.Logger
 
-	cm      *autopaho.ConnectionManager
-	cancel  context.CancelFunc
-	mu      sync.Mutex
-	subs    []subscription
-	up      bool
-	closed  bool
-	dmu     sync.RWMutex // guards shards against a send after close
-	shards  []chan inbound
-	workers sync.WaitGroup
-	outbox  chan inbound // Send's queue, drained by runOutbox
+	cm     *autopaho.ConnectionManager
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	subs   []subscription
+	shared []sharedSub
+	// manualAck: shared subscriptions were asked for before Initialize,
+	// and their messages are acknowledged once answered.
+	manualAck bool
+	connects  uint64 // connections made, subscriptions in place
+	up        bool
+	closed    bool
+	dmu       sync.RWMutex // guards shards against a send after close
+	shards    []chan inbound
+	workers   sync.WaitGroup
+	outbox    chan inbound // Send's queue, drained by runOutbox
 }
 
 type subscription struct {
@@ -56,13 +65,26 @@ type subscription struct {
 type inbound struct {
 	topic   string
 	payload []byte
+	// ack, for a message of a shared subscription, acknowledges it once
+	// its reply was published (nil otherwise).
+	ack func()
 }
+
+// Subscription identifiers tell the copy of a message that came through a
+// plain subscription from the one a shared subscription delivered.
+const (
+	subPlain  = 1
+	subShared = 2
+)
 
 var _ Bus = (*External)(nil)
 
 // queueLen bounds each worker's backlog; a full queue slows the reader
 // (TCP back-pressure) rather than dropping device messages.
 const queueLen = 4096
+
+// receiveMaximum is the in-flight window a cluster node grants the broker.
+const receiveMaximum = 1024
 
 // Initialize starts connecting; it does not wait for the broker, which may
 // come up later.
@@ -104,9 +126,23 @@ func (x *External) Initialize() error {
 		go x.work(ch)
 	}
 	x.outbox = make(chan inbound, queueLen)
-	x.workers.Add(1)
-	go x.runOutbox(x.outbox)
+	senders := 1
+	if len(x.shared) > 0 {
+		// A cluster node's replies wait here until published: room for
+		// every message the broker may have in flight to it (MQTT 5's
+		// largest Receive Maximum), so none is dropped while the node is
+		// behind; several senders, each waiting for its PUBACK.
+		x.outbox = make(chan inbound, 1<<16)
+		senders = 4
+	}
+	for range senders {
+		x.workers.Add(1)
+		go x.runOutbox(x.outbox)
+	}
 
+	x.mu.Lock()
+	x.manualAck = len(x.shared) > 0
+	x.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	x.cancel = cancel
 	cfg := autopaho.ClientConfig{
@@ -130,9 +166,16 @@ func (x *External) Initialize() error {
 		},
 		ClientConfig: paho.ClientConfig{
 			ClientID: clientID,
+			// Only a cluster node delays acknowledgements (shared.go);
+			// paho sends manual ones in batches every SendAcksInterval,
+			// which with the in-flight window bounds the rate (the
+			// default 50 ms held a node to a few hundred messages a
+			// second in BenchmarkClusterReplies).
+			EnableManualAcknowledgment: x.manualAck,
+			SendAcksInterval:           5 * time.Millisecond,
 			OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 				func(pr paho.PublishReceived) (bool, error) {
-					x.dispatch(pr.Packet.Topic, pr.Packet.Payload)
+					x.received(pr)
 					return true, nil
 				},
 			},
@@ -143,6 +186,21 @@ func (x *External) Initialize() error {
 	}
 	if username == "" {
 		cfg.ConnectPassword = nil
+	}
+	if x.manualAck {
+		// The broker sends at most this many unacknowledged messages: a
+		// node behind makes the broker queue rather than flood the node.
+		cfg.ConnectPacketBuilder = func(c *paho.Connect, _ *url.URL) (*paho.Connect, error) {
+			if c.Properties == nil {
+				c.Properties = &paho.ConnectProperties{}
+			}
+			rm := uint16(receiveMaximum)
+			c.Properties.ReceiveMaximum = &rm
+			return c, nil
+		}
+	}
+	if x.WillTopic != "" {
+		cfg.WillMessage = &paho.WillMessage{Topic: x.WillTopic, QoS: 1, Retain: true, Payload: []byte{}}
 	}
 	cm, err := autopaho.NewConnection(ctx, cfg)
 	if err != nil {
@@ -196,6 +254,15 @@ func (x *External) Connected() bool {
 	return x.up
 }
 
+// Connects counts the connections made so far with every subscription in
+// place: a change means a new session, whose retained state (a cluster
+// node's directory entry) may have to be published again.
+func (x *External) Connects() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.connects
+}
+
 // Publish sends at QoS 1 and waits for the broker's PUBACK.
 func (x *External) Publish(ctx context.Context, topic string, payload []byte) error {
 	x.mu.Lock()
@@ -220,15 +287,27 @@ func (x *External) Publish(ctx context.Context, topic string, payload []byte) er
 // PUBACK on the goroutine that delivers the device's messages would stall
 // them. A full queue drops the reply; the device asks again.
 func (x *External) Send(topic string, payload []byte) {
+	x.enqueue(inbound{topic: topic, payload: payload})
+}
+
+// enqueue hands a reply to the outbox; m.ack, if any, runs once it was
+// published or dropped.
+func (x *External) enqueue(m inbound) {
 	x.dmu.RLock()
 	defer x.dmu.RUnlock()
 	if x.outbox == nil {
+		if m.ack != nil {
+			m.ack()
+		}
 		return
 	}
 	select {
-	case x.outbox <- inbound{topic: topic, payload: payload}:
+	case x.outbox <- m:
 	default:
-		x.Log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", topic)
+		x.Log.Warn("reply queue full; reply dropped (the device will ask again)", "topic", m.topic)
+		if m.ack != nil {
+			m.ack()
+		}
 	}
 }
 
@@ -237,6 +316,9 @@ func (x *External) runOutbox(ch chan inbound) {
 	for m := range ch {
 		if err := x.Publish(context.Background(), m.topic, m.payload); err != nil {
 			x.Log.Debug("reply not sent", "topic", m.topic, "error", err)
+		}
+		if m.ack != nil {
+			m.ack()
 		}
 	}
 }
@@ -255,7 +337,11 @@ func (x *External) Subscribe(filters []string, h Handler) error {
 }
 
 func (x *External) subscribe(ctx context.Context, cm *autopaho.ConnectionManager, filters []string) error {
-	s := &paho.Subscribe{}
+	return x.subscribeID(ctx, cm, filters, subPlain)
+}
+
+func (x *External) subscribeID(ctx context.Context, cm *autopaho.ConnectionManager, filters []string, id int) error {
+	s := &paho.Subscribe{Properties: &paho.SubscribeProperties{SubscriptionIdentifier: &id}}
 	for _, f := range filters {
 		s.Subscriptions = append(s.Subscriptions, paho.SubscribeOptions{Topic: f, QoS: 1})
 	}
@@ -277,20 +363,46 @@ func (x *External) subscribe(ctx context.Context, cm *autopaho.ConnectionManager
 // the connection up, so nobody publishes into a gap where replies would be
 // lost.
 func (x *External) connected(cm *autopaho.ConnectionManager) {
-	x.mu.Lock()
-	var filters []string
-	for _, s := range x.subs {
-		filters = append(filters, s.filters...)
-	}
-	x.mu.Unlock()
-	if len(filters) > 0 {
-		if err := x.subscribe(context.Background(), cm, filters); err != nil {
-			x.Log.Error("cannot subscribe on the MQTT broker", "error", err)
+	// A Subscribe call while this runs finds the connection not yet up and
+	// only records its filters: loop until no filter was added meanwhile,
+	// and mark the connection up under the same lock.
+	doneSubs, doneShared, total := 0, 0, 0
+	for {
+		x.mu.Lock()
+		var filters, shared []string
+		for _, s := range x.subs[doneSubs:] {
+			filters = append(filters, s.filters...)
+		}
+		for _, s := range x.shared[doneShared:] {
+			shared = append(shared, s.filters()...)
+		}
+		if len(filters)+len(shared) == 0 {
+			changed := !x.up
+			x.up = true
+			x.connects++
+			x.mu.Unlock()
+			x.Log.Info("connected to the MQTT broker", "subscriptions", total)
+			if changed && x.OnConnection != nil {
+				x.OnConnection(true, nil)
+			}
 			return
 		}
+		doneSubs, doneShared = len(x.subs), len(x.shared)
+		x.mu.Unlock()
+		if len(filters) > 0 {
+			if err := x.subscribe(context.Background(), cm, filters); err != nil {
+				x.Log.Error("cannot subscribe on the MQTT broker", "error", err)
+				return
+			}
+		}
+		if len(shared) > 0 {
+			if err := x.subscribeID(context.Background(), cm, shared, subShared); err != nil {
+				x.Log.Error("cannot make the shared subscriptions on the MQTT broker", "error", err)
+				return
+			}
+		}
+		total += len(filters) + len(shared)
 	}
-	x.Log.Info("connected to the MQTT broker", "subscriptions", len(filters))
-	x.setUp(true, nil)
 }
 
 func (x *External) setUp(up bool, err error) {
@@ -308,6 +420,10 @@ func (x *External) setUp(up bool, err error) {
 }
 
 func (x *External) dispatch(topic string, payload []byte) {
+	x.dispatchMsg(inbound{topic: topic, payload: payload})
+}
+
+func (x *External) dispatchMsg(m inbound) {
 	// Workers never take dmu, so a send blocked on a full queue still
 	// drains and Close still gets the lock.
 	x.dmu.RLock()
@@ -316,13 +432,17 @@ func (x *External) dispatch(topic string, payload []byte) {
 		return
 	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(snOf(topic)))
-	x.shards[h.Sum32()%uint32(len(x.shards))] <- inbound{topic: topic, payload: payload}
+	_, _ = h.Write([]byte(snOf(m.topic)))
+	x.shards[h.Sum32()%uint32(len(x.shards))] <- m
 }
 
 func (x *External) work(ch chan inbound) {
 	defer x.workers.Done()
 	for m := range ch {
+		if m.ack != nil {
+			x.reply(m)
+			continue
+		}
 		x.mu.Lock()
 		subs := x.subs
 		x.mu.Unlock()

@@ -108,3 +108,14 @@ func TopicStatus(sn string) string        { return sysTree + sn + "/status" }
 func TopicOSD(sn string) string           { return thingTree + sn + "/osd" }
 func TopicState(sn string) string         { return thingTree + sn + "/state" }
 func TopicRequests(sn string) string      { return thingTree + sn + "/requests" }
+
+// ReplyOwed are the filters whose messages may need a reply from the cloud
+// (update_topo, state and events with need_reply, requests). In a cluster
+// each node also subscribes to them through a shared subscription, and only
+// the copy that arrives there is answered (docs/cluster.md).
+var ReplyOwed = []string{
+	"sys/product/+/status",
+	"thing/product/+/state",
+	"thing/product/+/events",
+	"thing/product/+/requests",
+}

@@ -200,8 +200,9 @@ func writeStartError(w http.ResponseWriter, path string, err error) {
 		gateway.WriteError(w, http.StatusServiceUnavailable, "unavailable", "request ended before the stream was ready")
 	default:
 		// On-demand starts fail for reasons the control plane names
-		// (device offline, refusal): there is no stream to play.
-		gateway.WriteError(w, http.StatusNotFound, "not_found", err.Error())
+		// (device offline, a decoded refusal): the same answer WHEP gives,
+		// so a player shows the device's words whichever protocol asked.
+		gateway.WriteError(w, http.StatusBadGateway, "start_failed", "cannot start the stream on "+path+": "+err.Error())
 	}
 }
 

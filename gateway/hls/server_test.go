@@ -3,9 +3,11 @@ package hls
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -245,5 +247,25 @@ func TestConcurrentClientsShareOneMuxer(t *testing.T) {
 	}
 	if n := hlsReaders(e.hub.Stream("live/a")); n != 1 {
 		t.Fatalf("%d hls readers for %d clients, want 1", n, clients)
+	}
+}
+
+// TestOnDemandRefusalAnswers502: when the on-demand start of a path fails
+// (a device refused), LL-HLS answers as WHEP does: 502 start_failed with
+// the reason, not a 404 that hides it.
+func TestOnDemandRefusalAnswers502(t *testing.T) {
+	hub := gateway.NewHub(time.Second, slog.New(slog.DiscardHandler))
+	hub.OnDemand = func(context.Context, string) error {
+		return errors.New("device error 513003 (dock): the camera refused")
+	}
+	s := &Server{Hub: hub, Log: slog.New(slog.DiscardHandler)}
+	if err := s.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := httptest.NewRecorder()
+	s.ServePath(rec, httptest.NewRequest("GET", "/cam/a/index.m3u8", nil), "cam/a", "index.m3u8")
+	if rec.Code != http.StatusBadGateway || !strings.Contains(rec.Body.String(), "start_failed") || !strings.Contains(rec.Body.String(), "513003") {
+		t.Fatalf("= %d %s, want 502 start_failed naming the refusal", rec.Code, rec.Body.String())
 	}
 }

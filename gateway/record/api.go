@@ -58,11 +58,13 @@ func (r *Recorder) Handler() http.Handler {
 	return mux
 }
 
-// handleList lists every recorded path; ?device=SN (with from= and to=)
-// searches the segments made while that device's video was recorded.
+// handleList lists every recorded path; ?device=SN and/or ?flight=ID
+// (with from= and to=) search the segments made while that device's video
+// was recorded, during that flight.
 func (r *Recorder) handleList(w http.ResponseWriter, req *http.Request) {
 	q := req.URL.Query()
-	device := q.Get("device")
+	device, flight := q.Get("device"), q.Get("flight")
+	search := device != "" || flight != ""
 	from, err := optTime(q.Get("from"), time.Time{})
 	if err != nil {
 		gateway.WriteError(w, http.StatusBadRequest, "bad_request", "from: "+err.Error())
@@ -77,14 +79,14 @@ func (r *Recorder) handleList(w http.ResponseWriter, req *http.Request) {
 	for path, l := range r.idx.snapshot("") {
 		it := pathItem{Path: path}
 		for _, e := range l {
-			if device != "" && e.meta.SN != device {
+			if device != "" && e.meta.SN != device || flight != "" && e.meta.FlightID != flight {
 				continue
 			}
 			if !from.IsZero() && !e.end().After(from) || !to.IsZero() && !e.start.Before(to) {
 				continue
 			}
 			it.add(e)
-			if device != "" {
+			if search {
 				it.Matches = append(it.Matches, segItem(e))
 			}
 		}

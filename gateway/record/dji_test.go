@@ -125,6 +125,28 @@ func TestRecordDJIShapes(t *testing.T) {
 	if st != 200 || strings.Contains(string(b), path) {
 		t.Fatalf("search by another device found %s", b)
 	}
+	// Search by flight, alone and with the device.
+	for _, c := range []struct {
+		q       string
+		matches int
+	}{
+		{"?flight=wayline-job-42", 2},
+		{"?device=" + sn + "&flight=wayline-job-42", 2},
+		{"?device=" + sn + "&flight=wayline-job-7", 0},
+		{"?flight=wayline-job-7", 0},
+	} {
+		found.Items = nil
+		st, _, b = g.get(t, "GET", "/api/v1/recordings"+c.q)
+		n := 0
+		if st == 200 && json.Unmarshal(b, &found) == nil {
+			for _, it := range found.Items {
+				n += len(it.Matches)
+			}
+		}
+		if n != c.matches {
+			t.Fatalf("search %s: %d %s, want %d matches", c.q, st, b, c.matches)
+		}
+	}
 	// OSD back, time-aligned.
 	st, _, b = g.get(t, "GET", "/api/v1/recordings/"+path+"/osd?start="+url.QueryEscape(begin.Add(-time.Second).Format(time.RFC3339Nano))+"&duration=60")
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -135,6 +157,9 @@ func TestRecordDJIShapes(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &l); err != nil || l.Offset < 0 || l.Offset > 1 || !strings.Contains(string(l.OSD), `"height"`) {
 		t.Fatalf("osd line %s: %v", lines[0], err)
 	}
+	// The control plane's session ends: the segment recorded during it
+	// keeps its device and flight (the hook below sees them on both).
+	g.rec.SetVideo(path, "", "", "")
 	g.rec.Close()
 	hooks, err := os.ReadFile(hookLog)
 	if err != nil || strings.Count(string(hooks), path+"|"+sn+"|wayline-job-42|"+dir) != 2 {

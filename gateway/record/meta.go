@@ -14,16 +14,10 @@ type Device struct {
 	FlightID string `json:"flight_id,omitempty"` // the dock's flight task or wayline job id
 }
 
-// Annotator is what the control plane needs of the recorder. The control
-// plane calls SetDevice when it starts (or learns more about) a live
-// video and OSD for every telemetry message of a device; the recorder
-// writes both beside the segments of the paths that device feeds.
-type Annotator interface {
-	SetDevice(path string, d Device)
-	OSD(sn string, at time.Time, osd json.RawMessage)
-}
-
-var _ Annotator = (*Recorder)(nil)
+// ReaderProtocol is the protocol of the recorder's reader of a stream.
+// The recorder is no viewer: whoever counts viewers (the control plane's
+// idle stop) leaves readers of this protocol out.
+const ReaderProtocol = "record"
 
 // osdLine is one line of a segment's .osd.jsonl: the wall-clock time, the
 // offset in seconds from the segment's start (the time in its MP4), and

@@ -68,7 +68,7 @@ func newPathRec(r *Recorder, s *gateway.Stream, dev Device) (*pathRec, error) {
 	if p.ref < 0 {
 		return nil, errors.New("no track can be recorded")
 	}
-	p.reader = &gateway.Reader{Protocol: "record", SkipRTP: true, SkipBytes: true, QueueSize: r.QueueSize,
+	p.reader = &gateway.Reader{Protocol: ReaderProtocol, SkipRTP: true, SkipBytes: true, QueueSize: r.QueueSize,
 		Plays: func(t *gateway.Track) bool { return t.Index < len(p.tracks) && p.tracks[t.Index] != nil },
 		Handle: func(f gateway.Frame) error {
 			select {
@@ -121,6 +121,12 @@ func (p *pathRec) frame(f gateway.Frame) {
 		// sample.
 		p.dropped = d
 		p.closeSegment("frames lost to a slow disk", true)
+	}
+	if f.Unit.Discontinuity && t.hasLast {
+		// The publisher's clock jumped: the core rebased it, so the
+		// timestamps run on, but the media is not continuous.
+		p.r.metrics.jumps.Add(1)
+		p.closeSegment("timestamp jump", true)
 	}
 	if i == p.ref && t.video {
 		p.bframes = p.stream.HasBFrames()

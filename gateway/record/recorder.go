@@ -275,6 +275,13 @@ func (r *Recorder) SetDevice(path string, d Device) {
 	}
 }
 
+// SetVideo is SetDevice in the control plane's words (control.Recorder):
+// path carries videoID of device sn, filmed during flight; all empty
+// when the plane's live session on path ended.
+func (r *Recorder) SetVideo(path, sn, videoID, flight string) {
+	r.SetDevice(path, Device{SN: sn, VideoID: videoID, FlightID: flight})
+}
+
 // OSD hands one telemetry message of device sn to every path that device
 // feeds. It never blocks: a writer that is behind loses the message.
 func (r *Recorder) OSD(sn string, at time.Time, osd json.RawMessage) {

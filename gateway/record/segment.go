@@ -238,6 +238,11 @@ func (p *pathRec) closeSegment(why string, newRun bool) {
 
 func (p *pathRec) setDevice(d Device) {
 	p.device = d
+	if d == (Device{}) {
+		// The session ended: the segment recorded during it keeps what
+		// it was; only the next one carries no device.
+		return
+	}
 	if seg := p.seg; seg != nil && seg.e != nil {
 		p.r.idx.update(seg.e, func(e *entry) { e.meta = d })
 		if err := writeMeta(seg.e.file, d); err != nil {

@@ -115,10 +115,11 @@ func TestPathWithoutSlashRedirects(t *testing.T) {
 
 func TestPlayerPageDescribesStream(t *testing.T) {
 	hub, base := newServer(t)
+	hlstest.Publish(t, hub, "live/a", hlstest.H264Clip(t, 320, 240, 30, 2))
 	res, body := get(t, base+"/live/a/")
-	if res.StatusCode != http.StatusOK || !strings.Contains(body, `data-video-codec=""`) ||
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `data-video-codec="h264"`) ||
 		!strings.Contains(body, `src="/static/vendor/hls.js/hls.min.js"`) {
-		t.Fatalf("player page without a stream = %d:\n%s", res.StatusCode, body)
+		t.Fatalf("player page of live/a = %d:\n%s", res.StatusCode, body)
 	}
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Fatalf("player page CSP %q", csp)
@@ -172,13 +173,13 @@ func TestStaticFiles(t *testing.T) {
 // element really shows.
 const playerProbe = `(() => { const v = document.getElementById('video');
   return {mode: skyrelay.mode, state: skyrelay.state, reason: skyrelay.reason,
-    status: document.getElementById('status').textContent,
+    status: document.getElementById('status').textContent, detail: document.getElementById('detail').textContent,
     frames: v.getVideoPlaybackQuality().totalVideoFrames, width: v.videoWidth}; })()`
 
 // playback is what playerProbe returns.
 type playback struct {
-	Mode, State, Reason, Status string
-	Frames, Width               int
+	Mode, State, Reason, Status, Detail string
+	Frames, Width                       int
 }
 
 // Without WHEP (404), the player falls back to LL-HLS, says why, and
@@ -202,9 +203,9 @@ func TestPlayerFallsBackToLLHLS(t *testing.T) {
 	if !res.OK {
 		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
 	}
-	if !strings.Contains(pb.Reason, "WHEP answered 404") ||
-		pb.Status != "WebRTC failed: "+pb.Reason+", playing LL-HLS" {
-		t.Fatalf("player says %q (reason %q), want the WHEP 404 and LL-HLS playing", pb.Status, pb.Reason)
+	if !strings.Contains(pb.Reason, "WHEP answered 404") || pb.Status != "playing · LL-HLS" ||
+		pb.Detail != "WebRTC failed: "+pb.Reason {
+		t.Fatalf("player says %q / %q (reason %q), want LL-HLS playing and the WHEP 404 on its own line", pb.Status, pb.Detail, pb.Reason)
 	}
 	for _, l := range res.Log {
 		if strings.Contains(l, `"pageerror"`) || strings.Contains(l, "Content Security Policy") {
@@ -325,7 +326,7 @@ func TestPlayerPlaysWebRTCFirst(t *testing.T) {
 	})
 	var pb playback
 	_ = json.Unmarshal(res.Probe, &pb)
-	if !res.OK || pb.Mode != "webrtc" || pb.Status != "playing WebRTC" || pb.Reason != "" {
+	if !res.OK || pb.Mode != "webrtc" || pb.Status != "playing · WebRTC" || pb.Reason != "" || pb.Detail != "" {
 		t.Fatalf("player: %+v\n%s", pb, res.Tail(20))
 	}
 	if rtc.WHEPCount() != 1 {
@@ -391,8 +392,8 @@ func TestIndexListsCameras(t *testing.T) {
 	hub := gateway.NewHub(0, testLog())
 	t.Cleanup(hub.Close)
 	p := &Pages{Hub: hub, Log: testLog(), Cameras: func() []Camera {
-		return []Camera{{VideoID: "SN1/99-0-0/normal-0", Gateway: "DOCK1", Online: true},
-			{VideoID: "SN2/39-0-7/normal-0", Gateway: "RC2"}}
+		return []Camera{{VideoID: "SN1/99-0-0/normal-0", Device: "DOCK1", Online: true},
+			{VideoID: "SN2/39-0-7/normal-0", Device: "RC2"}}
 	}}
 	tr, _ := gateway.TrackFor(&format.H264{PayloadTyp: 96})
 	if _, err := hub.Publish("SN1/99-0-0/normal-0", gateway.SourceInfo{Protocol: "rtmp"}, []*gateway.Track{tr}); err != nil {

@@ -1,7 +1,6 @@
 package cascade
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -126,11 +125,9 @@ func (u *Upstream) Info() UpstreamInfo {
 // behind the API's authentication: it lists ids and addresses.
 func (c *Cascade) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
-			w.WriteHeader(http.StatusMethodNotAllowed)
-			_, _ = w.Write([]byte(`{"error":{"code":"method_not_allowed","message":"use GET"}}` + "\n"))
+			gateway.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 			return
 		}
 		items := make([]UpstreamInfo, 0, len(c.ups))
@@ -138,7 +135,7 @@ func (c *Cascade) Handler() http.Handler {
 			items = append(items, u.Info())
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(struct {
+		gateway.WriteJSON(w, http.StatusOK, struct {
 			Items []UpstreamInfo `json:"items"`
 		}{items})
 	})

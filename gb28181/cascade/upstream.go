@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
 	"strconv"
@@ -295,7 +296,7 @@ func closeSockets(pc net.PacketConn, ln net.Listener) {
 }
 
 func (u *Upstream) startSIP() error {
-	l := u.Log.With("layer", "sip")
+	l := siplog.Logger(u.Log.With("layer", "sip"))
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Skyrelay"), sipgo.WithUserAgentHostname(u.gwID[:10]),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(l)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(l)))

@@ -45,6 +45,17 @@ func (c *call) stop() {
 // offer), then media starts at the ACK.
 func (d *Device) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	d.stats.invites.Add(1)
+	if d.cfg.IgnoreInvites {
+		tx.OnCancel(func(*sip.Request) { d.stats.cancels.Add(1); d.pulse() })
+		d.pulse()
+		// Returning would end the transaction, and a CANCEL would then
+		// match nothing: hold it until the CANCEL (or Close) ends it.
+		select {
+		case <-tx.Done():
+		case <-d.ctx.Done():
+		}
+		return
+	}
 	dlg, err := d.dlgs.ReadInvite(req, tx)
 	if err != nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
@@ -236,7 +247,11 @@ func (c *call) send() error {
 	start := time.Now()
 	for i := 0; ; i++ {
 		au := c.d.aus[i%len(c.d.aus)]
-		pts := int64(i)*tick + 90000 // PES time starts at 1 s, as devices' do
+		n := int64(i)
+		if c.d.cfg.RestartClock {
+			n = int64(i % len(c.d.aus))
+		}
+		pts := n*tick + 90000 // PES time starts at 1 s, as devices' do
 		var err error
 		buf, err = mux.AppendVideo(buf[:0], pts, pts, au.nalus, au.key)
 		if err != nil {

@@ -51,12 +51,22 @@ type Config struct {
 	// Burst sends the clip as fast as possible instead of in real time
 	// (benchmarks).
 	Burst bool
-	Log   *slog.Logger
+	// RestartClock starts the PTS over at each pass of the clip, as an
+	// encoder that loops its source does; by default they run on.
+	RestartClock bool
+	// IgnoreInvites leaves every INVITE unanswered (not even 100 Trying),
+	// as a device that hangs does; Stats counts the CANCELs that end them.
+	IgnoreInvites bool
+	// ClipFrames, when set, cuts each pass to the clip's first ClipFrames
+	// access units (a short loop).
+	ClipFrames int
+	Log        *slog.Logger
 }
 
 // Stats counts what the device did.
 type Stats struct {
 	Registers, Keepalives, CatalogAnswers, Invites, Byes uint64
+	Cancels                                              uint64
 	RTPPackets, RTPBytes                                 uint64
 }
 
@@ -76,7 +86,7 @@ type Device struct {
 	wg     sync.WaitGroup
 
 	sn       atomic.Uint32
-	stats    struct{ registers, keepalives, catalogs, invites, byes, packets, bytes atomic.Uint64 }
+	stats    struct{ registers, keepalives, catalogs, invites, byes, cancels, packets, bytes atomic.Uint64 }
 	mu       sync.Mutex
 	calls    map[string]*call
 	closed   bool
@@ -126,6 +136,9 @@ func New(cfg Config) (*Device, error) {
 		aus, err := splitClip(cfg.Clip)
 		if err != nil {
 			return nil, err
+		}
+		if cfg.ClipFrames > 0 && cfg.ClipFrames < len(aus) {
+			aus = aus[:cfg.ClipFrames]
 		}
 		d.aus = aus
 	}
@@ -208,7 +221,7 @@ func (d *Device) ID() string { return d.cfg.DeviceID }
 // Stats returns the counters.
 func (d *Device) Stats() Stats {
 	return Stats{Registers: d.stats.registers.Load(), Keepalives: d.stats.keepalives.Load(), CatalogAnswers: d.stats.catalogs.Load(),
-		Invites: d.stats.invites.Load(), Byes: d.stats.byes.Load(), RTPPackets: d.stats.packets.Load(), RTPBytes: d.stats.bytes.Load()}
+		Invites: d.stats.invites.Load(), Byes: d.stats.byes.Load(), Cancels: d.stats.cancels.Load(), RTPPackets: d.stats.packets.Load(), RTPBytes: d.stats.bytes.Load()}
 }
 
 // Run registers and then sends keepalives every Keepalive period and

@@ -19,6 +19,7 @@ type device struct {
 	callID    string // of the REGISTER, to tell a restart from a refresh
 
 	registered   bool
+	offline      bool // noted offline (and said so) until it speaks again
 	registeredAt time.Time
 	expires      time.Time
 	lastSeen     time.Time // REGISTER, keepalive or any MESSAGE

@@ -36,7 +36,7 @@ func WithPath(path string) InviteOption {
 // still live for the same channel is ended first (a device that restarted
 // and registered again, say).
 func (p *Platform) Invite(ctx context.Context, deviceID, channelID, transport string, opts ...InviteOption) (*Session, error) {
-	cfg := inviteConfig{path: "gb28181/" + deviceID + "/" + channelID}
+	cfg := inviteConfig{path: ChannelPath(deviceID, channelID)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -91,24 +91,27 @@ func (p *Platform) Invite(ctx context.Context, deviceID, channelID, transport st
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody([]byte(offer{serverID: p.ServerID, host: p.PublicHost, port: media.port, tcp: transport == "tcp", ssrc: s.SSRC}.String()))
 
-	ictx := ctx
-	if _, has := ctx.Deadline(); !has {
-		var cancel context.CancelFunc
-		ictx, cancel = context.WithTimeout(ctx, p.InviteTimeout)
-		defer cancel()
-	}
+	// The wait for an answer is bounded by InviteTimeout (or the caller's
+	// earlier deadline), whatever SIP's Timer B would allow.
+	ictx, icancel := context.WithTimeout(ctx, p.InviteTimeout)
+	defer icancel()
 	dua := &sipgo.DialogUA{Client: p.cli, ContactHDR: contact, RewriteContact: true}
 	dlg, err := dua.WriteInvite(ictx, req)
 	if err != nil {
 		return nil, fmt.Errorf("gb28181: INVITE to %s: %w", deviceID, err)
 	}
-	if err := dlg.WaitAnswer(ictx, sipgo.AnswerOptions{}); err != nil {
+	if err := p.waitAnswer(ictx, dlg); err != nil {
 		dlg.Close()
 		var dr *sipgo.ErrDialogResponse
 		if errors.As(err, &dr) {
 			return nil, fmt.Errorf("gb28181: device %s refused the INVITE for %s: %d %s", deviceID, channelID, dr.Res.StatusCode, dr.Res.Reason)
 		}
-		return nil, fmt.Errorf("gb28181: INVITE to %s: %w", deviceID, err)
+		if errors.Is(err, errInviteCanceled) {
+			p.metrics.invitesCanceled.Add(1)
+			p.Log.Warn("GB28181 INVITE not answered in time: CANCEL sent", "device", deviceID, "channel", channelID,
+				"path", cfg.path, "reason", context.Cause(ictx))
+		}
+		return nil, fmt.Errorf("gb28181: INVITE to %s for %s: %w", deviceID, channelID, err)
 	}
 	s.dlg = dlg
 	s.ID = dlg.InviteRequest.CallID().Value()
@@ -154,6 +157,11 @@ func (p *Platform) nextSSRC() string {
 func (p *Platform) sessionFor(deviceID, channelID string) *Session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.sessionForLocked(deviceID, channelID)
+}
+
+// sessionForLocked is sessionFor with p.mu held.
+func (p *Platform) sessionForLocked(deviceID, channelID string) *Session {
 	for _, s := range p.sessions {
 		if s.DeviceID == deviceID && s.ChannelID == channelID {
 			return s

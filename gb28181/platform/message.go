@@ -42,6 +42,7 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	p.mu.Lock()
 	d := p.devices[id]
 	known := d != nil && d.registered && now.Before(d.expires)
+	var back DeviceEvent
 	if known {
 		if !d.touch(req.Source(), strings.ToUpper(req.Transport()), now, false) {
 			p.metrics.addressRefused.Add(1)
@@ -51,8 +52,13 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		if cmd == "keepalive" {
 			d.lastKeepAt = now
 		}
+		back = p.markOnline(d, cmd)
 	}
 	p.mu.Unlock()
+	if back.Online {
+		p.Log.Info("GB28181 device back online", "device", id, "remote", req.Source())
+		p.deviceEvent(back)
+	}
 	if !known && cmd == "keepalive" {
 		p.respond(tx, req, 403, "Forbidden")
 		return

@@ -18,6 +18,8 @@ type metrics struct {
 	keepalives       atomic.Uint64 // keepalives of registered devices
 	addressRefused   atomic.Uint64 // MESSAGEs from another IP than the registration
 	sessionsStarted  atomic.Uint64
+	invitesCanceled  atomic.Uint64 // INVITEs not answered in time, cancelled
+	devicesOffline   atomic.Uint64 // online devices that went silent
 	sessionsEnded    atomic.Uint64
 	mediaPackets     atomic.Uint64 // RTP packets of ended sessions
 	mediaLost        atomic.Uint64 // RTP packets lost in ended sessions
@@ -49,13 +51,15 @@ var (
 	descPackets       = prometheus.NewDesc("skyrelay_gb28181_rtp_packets_total", "RTP packets received on media ports.", nil, nil)
 	descLost          = prometheus.NewDesc("skyrelay_gb28181_rtp_lost_total", "RTP packets counted lost by sequence number.", nil, nil)
 	descBytes         = prometheus.NewDesc("skyrelay_gb28181_rtp_bytes_total", "RTP bytes received on media ports.", nil, nil)
+	descCanceled      = prometheus.NewDesc("skyrelay_gb28181_invites_canceled_total", "INVITEs a device did not answer in time (or whose push was revoked), cancelled.", nil, nil)
+	descWentOffline   = prometheus.NewDesc("skyrelay_gb28181_devices_offline_total", "Online devices that stopped keeping alive and went offline.", nil, nil)
 	descPorts         = prometheus.NewDesc("skyrelay_gb28181_media_ports_in_use", "Media ports held by sessions.", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRegisters, descRegisterFails, descMessages, descBadMessages, descKeepalives,
-		descAddrRefused, descDevices, descSessions, descStarted, descEnded, descPackets, descLost, descBytes, descPorts} {
+		descAddrRefused, descDevices, descSessions, descStarted, descEnded, descPackets, descLost, descBytes, descPorts, descCanceled, descWentOffline} {
 		ch <- d
 	}
 }
@@ -77,6 +81,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter(descAddrRefused, m.addressRefused.Load())
 	counter(descStarted, m.sessionsStarted.Load())
 	counter(descEnded, m.sessionsEnded.Load())
+	counter(descCanceled, m.invitesCanceled.Load())
+	counter(descWentOffline, m.devicesOffline.Load())
 
 	online, offline := 0, 0
 	for _, d := range m.p.Devices() {

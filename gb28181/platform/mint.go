@@ -32,20 +32,24 @@ type mint struct {
 	password  string
 	session   *Session
 	revoked   bool
+	// cancel ends an INVITE in flight for this push.
+	cancel context.CancelFunc
 }
 
 // MintPush prepares a GB28181 push of path (a DJI video_id such as
 // "SN/165-0-7/normal-0") and returns the url_type 3 url for live_start_push
-// (docs/dji-cloud-api.md, "url formats per url_type"): serverIP, serverPort, serverID, agentID,
-// agentPassword, localPort and channel, keys in that exact case. agentID is
-// derived from the device SN (the part before the first slash), channel
-// from the whole path, both 20 digits and the same for the same path. The
-// password is random and lives as long as a mint for that agent does.
+// (docs/dji-cloud-api.md, "url formats per url_type"): serverIP, serverPort,
+// serverID, agentID, agentPassword, localPort and channel, keys in that exact
+// case. agentID and the password are new for each push (pushes of one device
+// that run at the same time share them: one registration carries its
+// cameras); channel is derived from the path, 20 digits and the same for
+// the same path.
 //
 // When the agent registers with it, the platform INVITEs the channel (over
 // PushTransport) and publishes the PS media on the hub as path. revoke ends
-// the push: BYE if a call is up, and the agent's password is forgotten once
-// no mint needs it.
+// the push at once: an INVITE in flight is cancelled, a call up gets BYE,
+// and once no other push of the agent runs its password is forgotten and
+// its registration dropped (its next REGISTER or keepalive is refused).
 func (p *Platform) MintPush(path string) (string, func(), error) {
 	if err := gateway.ValidPath(path); err != nil {
 		return "", nil, err
@@ -61,14 +65,6 @@ func (p *Platform) MintPush(path string) (string, func(), error) {
 		return "", nil, fmt.Errorf("gb28181: a push of %s is already minted: %w", path, gateway.ErrPathBusy)
 	}
 	m := &mint{path: path, sn: sn}
-	m.agentID = p.idFor(agentType, sn, func(id string) bool {
-		for _, o := range p.mints {
-			if o.agentID == id && o.sn != sn {
-				return true
-			}
-		}
-		return false
-	})
 	m.channelID = p.idFor(channelType, path, func(id string) bool {
 		for _, o := range p.mints {
 			if o.channelID == id {
@@ -78,20 +74,30 @@ func (p *Platform) MintPush(path string) (string, func(), error) {
 		return false
 	})
 	// One agent (one SIP registration) may carry several cameras of one
-	// device: they share its password.
+	// device while their pushes run: they share its id and password.
+	// Otherwise the push gets an agent id and a password never handed out
+	// before, so that nothing a revoked push knew opens a new one.
 	for _, o := range p.mints {
-		if o.agentID == m.agentID {
-			m.password = o.password
+		if o.sn == sn {
+			m.agentID, m.password = o.agentID, o.password
 			break
 		}
 	}
-	if m.password == "" {
-		pw, err := randomPassword()
+	if m.agentID == "" {
+		nonce, err := randomPassword()
 		if err != nil {
 			p.mu.Unlock()
 			return "", nil, err
 		}
-		m.password = pw
+		m.agentID = p.idFor(agentType, sn+"/"+nonce, func(id string) bool {
+			_, known := p.devices[id]
+			_, revoked := p.revoked[id]
+			return known || revoked || p.passwords[id] != ""
+		})
+		if m.password, err = randomPassword(); err != nil {
+			p.mu.Unlock()
+			return "", nil, err
+		}
 	}
 	p.mints[path] = m
 	p.passwords[m.agentID] = m.password
@@ -178,14 +184,22 @@ func (p *Platform) startMints(deviceID string) {
 
 // startMint INVITEs the channel of m, unless a call is up already.
 func (p *Platform) startMint(m *mint) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.InviteTimeout)
+	defer cancel()
 	p.mu.Lock()
-	busy := m.revoked || (m.session != nil && !isDone(m.session))
+	busy := m.revoked || m.cancel != nil || (m.session != nil && !isDone(m.session))
+	if !busy {
+		m.cancel = cancel
+	}
 	p.mu.Unlock()
 	if busy {
 		return
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, p.InviteTimeout)
-	defer cancel()
+	defer func() {
+		p.mu.Lock()
+		m.cancel = nil
+		p.mu.Unlock()
+	}()
 	s, err := p.Invite(ctx, m.agentID, m.channelID, p.PushTransport, WithPath(m.path))
 	if err != nil {
 		p.Log.Warn("GB28181 INVITE for a minted push failed", "path", m.path, "agent", m.agentID, "error", err)
@@ -254,17 +268,32 @@ func (p *Platform) revokeMint(m *mint) {
 	if p.mints[m.path] == m {
 		delete(p.mints, m.path)
 	}
+	if m.cancel != nil {
+		m.cancel()
+	}
 	shared := false
 	for _, o := range p.mints {
 		if o.agentID == m.agentID {
 			shared = true
 		}
 	}
-	if !shared && p.passwords[m.agentID] == m.password {
-		delete(p.passwords, m.agentID)
+	var ev DeviceEvent
+	if !shared {
+		// The agent's credentials die with its last push: the password
+		// goes, the registration is dropped and the id is refused from
+		// now on.
+		if p.passwords[m.agentID] == m.password {
+			delete(p.passwords, m.agentID)
+		}
+		p.revokeAgent(m.agentID)
+		if d := p.devices[m.agentID]; d != nil {
+			d.registered, d.expires = false, p.now()
+			ev = p.markOffline(d, "revoked")
+		}
 	}
 	s := m.session
 	p.mu.Unlock()
+	p.deviceEvent(ev)
 	if s == nil {
 		s = p.sessionFor(m.agentID, m.channelID)
 	}
@@ -274,4 +303,31 @@ func (p *Platform) revokeMint(m *mint) {
 		cancel()
 	}
 	p.Log.Info("GB28181 push revoked", "path", m.path, "agent", m.agentID)
+}
+
+// maxRevoked bounds the memory of revoked agent ids; the oldest are
+// forgotten first. An id is never minted again while remembered, and ids
+// are random, so forgetting one is harmless.
+const maxRevoked = 4096
+
+// revokeAgent refuses agentID from now on; p.mu is held.
+func (p *Platform) revokeAgent(id string) {
+	if len(p.revoked) >= maxRevoked {
+		var oldest string
+		var at time.Time
+		for k, t := range p.revoked {
+			if oldest == "" || t.Before(at) {
+				oldest, at = k, t
+			}
+		}
+		delete(p.revoked, oldest)
+	}
+	p.revoked[id] = p.now()
+}
+
+// isRevoked tells whether id belonged to a push that was revoked; p.mu is
+// held.
+func (p *Platform) isRevoked(id string) bool {
+	_, ok := p.revoked[id]
+	return ok
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
 	"strconv"
@@ -62,6 +63,11 @@ type Platform struct {
 	// offline or unregistered, or with a new Call-ID (it restarted).
 	// Registration refreshes do not call it.
 	OnRegister func(deviceID string)
+	// OnDeviceEvent, when set, is told when a device goes offline (it
+	// stopped keeping alive, its registration expired, it unregistered or
+	// its push was revoked) and when it comes back. It is called from the
+	// platform's goroutines, never with locks held, and must not block.
+	OnDeviceEvent func(DeviceEvent)
 
 	// KeepaliveInterval is the keepalive period devices are expected to
 	// use (60 s); MissedKeepalives of them without a word and the device is
@@ -82,6 +88,15 @@ type Platform struct {
 	// (default: TCP/RTP/AVP, a=setup:passive, the device connects to the
 	// media port, which crosses NAT) or "udp".
 	PushTransport string
+	// PlayTransport is how channels of registered devices played on demand
+	// or through the API get their media: "udp" (default: RTP/AVP, what
+	// every GB/T 28181 device supports) or "tcp" (TCP/RTP/AVP, the device
+	// connects to the media port).
+	PlayTransport string
+	// IdleStopAfter ends a channel played on demand once it has had no
+	// viewer for this long (control.idle_stop_after; 0: never).
+	IdleStopAfter time.Duration
+
 	// AgentLocalPort is the localPort of minted url_type 3 urls: the SIP
 	// port the device binds on its side (5060).
 	AgentLocalPort int
@@ -106,8 +121,10 @@ type Platform struct {
 	mu        sync.Mutex
 	devices   map[string]*device
 	passwords map[string]string
-	sessions  map[string]*Session // by Call-ID
-	mints     map[string]*mint    // by path
+	sessions  map[string]*Session      // by Call-ID
+	mints     map[string]*mint         // by path
+	revoked   map[string]time.Time     // agent ids of revoked pushes, refused
+	starting  map[string]chan struct{} // INVITEs in flight for plays, by device/channel
 	closed    bool
 
 	sn   atomic.Uint32 // MANSCDP SN of our queries
@@ -161,6 +178,13 @@ func (p *Platform) Initialize() error {
 	default:
 		return fmt.Errorf("gb28181: push transport must be tcp or udp, not %q", p.PushTransport)
 	}
+	switch p.PlayTransport = strings.ToLower(p.PlayTransport); p.PlayTransport {
+	case "":
+		p.PlayTransport = "udp"
+	case "tcp", "udp":
+	default:
+		return fmt.Errorf("gb28181: play transport must be tcp or udp, not %q", p.PlayTransport)
+	}
 	if p.AgentLocalPort <= 0 {
 		p.AgentLocalPort = 5060
 	}
@@ -184,6 +208,8 @@ func (p *Platform) Initialize() error {
 	p.passwords = map[string]string{}
 	p.sessions = map[string]*Session{}
 	p.mints = map[string]*mint{}
+	p.revoked = map[string]time.Time{}
+	p.starting = map[string]chan struct{}{}
 	p.mu.Lock()
 	if p.metrics == nil {
 		p.metrics = newMetrics(p)
@@ -244,7 +270,7 @@ func (p *Platform) closeListeners() {
 // startSIP builds the sipgo user agent, its server and client handles, and
 // serves the two listeners.
 func (p *Platform) startSIP() error {
-	slog := p.Log.With("layer", "sip")
+	slog := siplog.Logger(p.Log.With("layer", "sip"))
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("Skyrelay"),
 		sipgo.WithUserAgentHostname(p.Domain),
@@ -273,7 +299,8 @@ func (p *Platform) startSIP() error {
 	srv.OnInfo(p.answerOK)
 	srv.OnOptions(p.answerOK)
 	srv.OnInvite(p.onInvite)
-	p.wg.Add(2)
+	p.wg.Add(3)
+	go p.watchPresence()
 	go func() { defer p.wg.Done(); _ = srv.ServeUDP(p.udp) }()
 	go func() { defer p.wg.Done(); _ = srv.ServeTCP(p.tcp) }()
 	return nil

@@ -36,7 +36,14 @@ func (p *Platform) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	now := p.now()
 	p.mu.Lock()
 	pw := p.passwordFor(id)
+	revoked := p.isRevoked(id)
 	p.mu.Unlock()
+	if revoked {
+		p.metrics.registerFailures.Add(1)
+		p.Log.Warn("GB28181 device refused: its push was revoked", "device", id, "remote", req.Source())
+		p.respond(tx, req, 403, "Forbidden")
+		return
+	}
 	if pw == "" {
 		p.metrics.registerFailures.Add(1)
 		p.Log.Warn("GB28181 device refused: no password for it (set gb28181.password or mint one)", "device", id, "remote", req.Source())
@@ -70,7 +77,8 @@ func (p *Platform) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	expires = min(max(expires, minExpires), maxExpires)
-	fresh := p.register(id, req, now, time.Duration(expires)*time.Second)
+	fresh, ev := p.register(id, req, now, time.Duration(expires)*time.Second)
+	p.deviceEvent(ev)
 	hdrs := []sip.Header{dateHeader(now), expiresHeader(expires)}
 	if c := req.Contact(); c != nil {
 		hdrs = append(hdrs, sip.HeaderClone(c))
@@ -87,7 +95,7 @@ func (p *Platform) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 // register records a successful REGISTER and tells whether it is a new
 // registration rather than a refresh.
-func (p *Platform) register(id string, req *sip.Request, now time.Time, expires time.Duration) bool {
+func (p *Platform) register(id string, req *sip.Request, now time.Time, expires time.Duration) (bool, DeviceEvent) {
 	callID := ""
 	if c := req.CallID(); c != nil {
 		callID = c.Value()
@@ -111,18 +119,21 @@ func (p *Platform) register(id string, req *sip.Request, now time.Time, expires 
 	if fresh {
 		p.Log.Info("GB28181 device registered", "device", id, "remote", d.source, "transport", d.transport, "expires", expires)
 	}
-	return fresh
+	return fresh, p.markOnline(d, "registered")
 }
 
 func (p *Platform) unregister(id string, req *sip.Request) {
 	p.mu.Lock()
 	d := p.devices[id]
+	var ev DeviceEvent
 	if d != nil {
 		d.registered = false
 		d.expires = p.now()
+		ev = p.markOffline(d, "unregistered")
 	}
 	p.mu.Unlock()
 	p.Log.Info("GB28181 device unregistered", "device", id, "remote", req.Source())
+	p.deviceEvent(ev)
 }
 
 // afterRegister asks a newly registered device for its catalog and details,

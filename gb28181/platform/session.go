@@ -45,6 +45,7 @@ type Session struct {
 	ing   *ingest
 
 	lastPacket atomic.Int64 // unix ns
+	pinned     atomic.Bool  // started through the API: no idle stop
 	published  chan struct{}
 	pubOnce    sync.Once
 	done       chan struct{}

@@ -234,7 +234,8 @@ func TestSIPpDevice(t *testing.T) {
 // probeRTSP has ffprobe read path back over Skyrelay's RTSP server (TCP)
 // and checks it is the fixtures' 320x240 H.264. ffprobe reads 25 packets
 // (-read_intervals %+#25) rather than a time span: the file sent again
-// starts its timestamps over, which the hub moves forward.
+// starts its timestamps over, which the hub rebases (TestClockRestartKeepsStreamGoing
+// reads a time span across such restarts).
 func probeRTSP(t *testing.T, ctx context.Context, url string) {
 	t.Helper()
 	res := testpeer.FFprobe(t, ctx, url, "-rtsp_transport", "tcp", "-read_intervals", "%+#25")

@@ -119,7 +119,8 @@ func Binary(t testing.TB) string {
 }
 
 // Start runs skyrelay on free loopback ports with extra YAML appended to
-// its config, and waits for /healthz.
+// its config, and waits for /healthz. An extra with its own top-level mqtt:
+// section (an external broker) replaces the embedded broker's.
 func Start(t testing.TB, extra string) *Process { return StartWith(t, Options{Extra: extra}) }
 
 // StartLevel is Start with another log_level: "debug" for a test that
@@ -165,16 +166,20 @@ func StartWith(t testing.TB, o Options) *Process {
 		listen = func(port int) string { return fmt.Sprintf(`, tls_listen: "127.0.0.1:%d"`, port) }
 		extra = fmt.Sprintf("tls: {cert_file: %q, key_file: %q}\n%s", o.CertFile, o.KeyFile, extra)
 	}
+	mqttSection := fmt.Sprintf(`mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"%s}}`, g.MQTT, g.MQTTWS, listen(g.MQTTS))
+	if strings.HasPrefix(extra, "mqtt:") || strings.Contains(extra, "\nmqtt:") {
+		mqttSection = ""
+	}
 	cfg := fmt.Sprintf(`log_level: %s
 public_host: 127.0.0.1
 http: {listen: "127.0.0.1:%d"%s}
 rtmp: {listen: "127.0.0.1:%d"%s}
 rtsp: {listen: "127.0.0.1:%d", udp_rtp_listen: "127.0.0.1:%d", udp_rtcp_listen: "127.0.0.1:%d"%s}
 webrtc: {listen: "127.0.0.1:%d"}
-mqtt: {embedded: {listen: "127.0.0.1:%d", ws_listen: "127.0.0.1:%d"%s}}
+%s
 gb28181: {sip_listen: "127.0.0.1:%d"%s}
 %s`, o.LogLevel, g.HTTP, listen(g.HTTPS), g.RTMP, listen(g.RTMPS), g.RTSP, g.RTPUDP, g.RTPUDP+1, listen(g.RTSPS),
-		g.WebRTC, g.MQTT, g.MQTTWS, listen(g.MQTTS), g.SIP, gbKeys, extra)
+		g.WebRTC, mqttSection, g.SIP, gbKeys, extra)
 	path := filepath.Join(t.TempDir(), "skyrelay.yml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

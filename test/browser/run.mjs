@@ -18,6 +18,12 @@
 //   screenshot  path of a PNG to write at the end (also on failure)
 //   args        extra Chromium command-line flags
 //   fakeMedia   true adds --use-fake-device-for-media-stream --use-fake-ui-for-media-stream
+//   viewport    {"width": 420, "height": 900}: the page's size (default 1280x720)
+//   initScript  JS run in the page before its own scripts (a fake
+//               window.djiBridge, say)
+//   actions     [{"click": "css selector"} | {"waitFor": "js"} |
+//               {"screenshot": "path.png"} | {"viewport": {...}}], run in
+//               order after waitFor and before evaluate
 //
 // Result: {"ok": bool, "result": <evaluate's value or null>,
 //          "console": ["type: text", ...], "error": "..." }
@@ -52,6 +58,24 @@ const FAKE_MEDIA_ARGS = [
   '--use-fake-device-for-media-stream',
   '--use-fake-ui-for-media-stream',
 ];
+
+// waitFor polls expr from Node with page.evaluate (DevTools' evaluate, which
+// a page's Content-Security-Policy does not block, unlike the string
+// evaluation page.waitForFunction does inside the page).
+async function waitFor(page, expr, timeout) {
+  const end = Date.now() + timeout;
+  let last = '';
+  for (;;) {
+    try {
+      if (await page.evaluate(expr)) return;
+    } catch (e) {
+      last = e.message.split('\n')[0];
+      if (/Execution context was destroyed|navigat/i.test(last) === false && /ReferenceError|TypeError|SyntaxError/.test(last) === false) throw e;
+    }
+    if (Date.now() >= end) throw new Error(`timed out after ${timeout} ms waiting for ${expr}${last ? ` (last error: ${last})` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 async function readStdin() {
   const chunks = [];
@@ -102,6 +126,8 @@ async function main() {
     });
     deadline = Date.now() + timeoutMs;
     const page = context.pages()[0] || (await context.newPage());
+    if (job.viewport) await page.setViewportSize(job.viewport);
+    if (job.initScript) await page.addInitScript(job.initScript);
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     page.on('requestfailed', (r) =>
@@ -112,7 +138,14 @@ async function main() {
       await page.goto(job.url, { timeout: left(), waitUntil: 'load' });
       if (job.waitFor) {
         step = 'waitFor';
-        await page.waitForFunction(job.waitFor, null, { timeout: left(), polling: 100 });
+        await waitFor(page, job.waitFor, left());
+      }
+      for (const [i, a] of (job.actions || []).entries()) {
+        step = `action ${i}`;
+        if (a.viewport) await page.setViewportSize(a.viewport);
+        if (a.click) await page.click(a.click, { timeout: left() });
+        if (a.waitFor) await waitFor(page, a.waitFor, left());
+        if (a.screenshot) await page.screenshot({ path: a.screenshot, timeout: 10000, fullPage: !!a.fullPage });
       }
       if (job.evaluate) {
         step = 'evaluate';
