@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/manscdp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -68,7 +69,7 @@ func TestCatalog(t *testing.T) {
 	}
 	byID := map[string]manscdp.Item{}
 	for _, it := range items {
-		if len(it.DeviceID) != 20 || !allDigits(it.DeviceID, 20) {
+		if len(it.DeviceID) != 20 || !gbid.Digits(it.DeviceID, 20) {
 			t.Fatalf("id %q", it.DeviceID)
 		}
 		byID[it.DeviceID] = it
