@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 )
 
 // GB28181Upstream is one gb28181.upstreams entry: an upper platform (an
@@ -92,13 +94,13 @@ func (g *GB28181) validateUpstreams() []string {
 		if u.Transport != "udp" && u.Transport != "tcp" {
 			bad("transport", "must be udp or tcp, not %q", u.Transport)
 		}
-		if !digits(u.ServerID, 20) {
+		if !gbid.Digits(u.ServerID, 20) {
 			bad("server_id", "must be 20 digits, not %q", u.ServerID)
 		}
-		if !digits(u.Domain, 10) {
+		if !gbid.Digits(u.Domain, 10) {
 			bad("domain", "must be 10 digits, not %q", u.Domain)
 		}
-		if !digits(u.LocalID, 20) {
+		if !gbid.Digits(u.LocalID, 20) {
 			bad("local_id", "must be 20 digits, not %q", u.LocalID)
 		}
 		if u.RegisterExpires < time.Second {

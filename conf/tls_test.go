@@ -25,14 +25,7 @@ func TestTLSAndAuthKeys(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := Parse([]byte(tc.yaml))
-			switch {
-			case tc.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.wantErr != "" && err == nil:
-				t.Fatalf("no error, want one containing %q", tc.wantErr)
-			case tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr):
-				t.Fatalf("error %q does not contain %q", err, tc.wantErr)
-			}
+			checkErr(t, err, tc.wantErr)
 			if strings.Contains(tc.yaml, "0123456789abcdef0123") && (strings.Contains(err2s(err), "0123456789") || strings.Contains(c.Auth.JWT.Secret.String(), "0123")) {
 				t.Fatal("the JWT secret prints")
 			}

@@ -7,6 +7,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 )
 
 // Validate checks values the YAML types cannot: addresses, ranges, enums.
@@ -81,10 +83,10 @@ func (c *Config) Validate() error {
 	if c.Control.StartRetries < 0 || c.Control.StartRetries > 10 {
 		bad("control.start_retries", "must be between 0 and 10")
 	}
-	if !digits(c.GB28181.Domain, 10) {
+	if !gbid.Digits(c.GB28181.Domain, 10) {
 		bad("gb28181.domain", "must be 10 digits, not %q", c.GB28181.Domain)
 	}
-	if !digits(c.GB28181.ServerID, 20) {
+	if !gbid.Digits(c.GB28181.ServerID, 20) {
 		bad("gb28181.server_id", "must be 20 digits, not %q", c.GB28181.ServerID)
 	}
 	if _, _, err := c.GB28181.PortRange(); err != nil {
@@ -166,18 +168,6 @@ func checkListen(addr string) error {
 		return fmt.Errorf("%q: bad port", addr)
 	}
 	return nil
-}
-
-func digits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // validate checks the cluster: section: the nodes meet on an external

@@ -217,10 +217,7 @@ func composeConfig(name string, s composeService, dir string) (gatewayConfig, er
 }
 
 func TestCompose(t *testing.T) {
-	b, err := os.ReadFile("compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "compose.yml")
 	for _, e := range checkCompose(b, ".", t) {
 		t.Error("compose.yml: " + e)
 	}
@@ -228,10 +225,7 @@ func TestCompose(t *testing.T) {
 
 // TestComposeChecks breaks compose.yml one way at a time.
 func TestComposeChecks(t *testing.T) {
-	b, err := os.ReadFile("compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "compose.yml")
 	orig := string(b)
 	for _, c := range []struct{ old, new, want string }{
 		{`      - "8010:8010/udp"` + "\n", "", "gw2: ports lacks 8010/udp (rtsp.udp_rtp_listen)"},

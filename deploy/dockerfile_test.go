@@ -113,10 +113,7 @@ func goMinor(v string) string {
 
 func goDirective(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../go.mod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "../go.mod")
 	m := regexp.MustCompile(`(?m)^go ([0-9.]+)\s*$`).FindSubmatch(b)
 	if m == nil {
 		t.Fatal("go.mod has no go directive")
@@ -146,10 +143,7 @@ func imageConfigs(t *testing.T) func(img dockerImage) ([]gatewayConfig, error) {
 }
 
 func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "Dockerfile")
 	for _, e := range checkDockerfile(string(b), goDirective(t), imageConfigs(t)) {
 		t.Error("Dockerfile: " + e)
 	}
@@ -158,10 +152,7 @@ func TestDockerfile(t *testing.T) {
 // TestDockerfileChecks breaks the real Dockerfile in one way at a time and
 // expects checkDockerfile to say so: the checks above are not vacuous.
 func TestDockerfileChecks(t *testing.T) {
-	b, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "Dockerfile")
 	orig := string(b)
 	for _, c := range []struct{ old, new, want string }{
 		{"EXPOSE 8554/tcp 8000/udp 8001/udp", "EXPOSE 8554/tcp 8001/udp", "EXPOSE lacks 8000/udp"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -139,10 +138,7 @@ func readK8sDir(t *testing.T) map[string][]byte {
 	}
 	files := map[string][]byte{}
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := readFile(t, p)
 		files[filepath.Base(p)] = b
 	}
 	return files

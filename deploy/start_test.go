@@ -61,10 +61,7 @@ func TestManifestConfigsStart(t *testing.T) {
 func manifestConfigs(t *testing.T) []gatewayConfig {
 	t.Helper()
 	var out []gatewayConfig
-	b, err := os.ReadFile("Dockerfile")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := readFile(t, "Dockerfile")
 	var img dockerImage
 	checkDockerfile(string(b), goDirective(t), func(i dockerImage) ([]gatewayConfig, error) { img = i; return nil, nil })
 	ib, err := os.ReadFile("../" + img.configPath)

@@ -139,22 +139,22 @@ func TestDockAgainstMosquittoAndFFprobe(t *testing.T) {
 
 	// Agora (never simulated), a GB28181 url without its keys, a WHIP URL
 	// nobody answers, and a stop of nothing.
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 0, "url": "channel=x&sn=y&token=z&uid=1", "video_id": videoID})
-	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513013.0 {
-		t.Fatalf("url_type 0: want 513013: %s", r.Raw)
-	}
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 3, "url": "serverIP=127.0.0.1&serverPort=5060", "video_id": videoID})
-	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
-		t.Fatalf("url_type 3 without agentID and channel: want 513014: %s", r.Raw)
-	}
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/rtc/v1/whip/?app=a&stream=b", "video_id": videoID})
-	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513010.0 {
-		t.Fatalf("url_type 4 to a closed port: want 513010: %s", r.Raw)
-	}
-	// Firmware 17.01.0506 refuses a WHIP url without /rtc/v1/whip/.
-	tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": 4, "url": "http://127.0.0.1:1/live/a/whip", "video_id": videoID})
-	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513014.0 {
-		t.Fatalf("url_type 4 in the /P/whip form: want 513014: %s", r.Raw)
+	for _, c := range []struct {
+		name    string
+		urlType int
+		url     string
+		want    float64
+	}{
+		{"url_type 0", 0, "channel=x&sn=y&token=z&uid=1", 513013},
+		{"url_type 3 without agentID and channel", 3, "serverIP=127.0.0.1&serverPort=5060", 513014},
+		{"url_type 4 to a closed port", 4, "http://127.0.0.1:1/rtc/v1/whip/?app=a&stream=b", 513010},
+		// Firmware 17.01.0506 refuses a WHIP url without /rtc/v1/whip/.
+		{"url_type 4 in the /P/whip form", 4, "http://127.0.0.1:1/live/a/whip", 513014},
+	} {
+		tid = service(t, port, dockSN, "live_start_push", map[string]any{"url_type": c.urlType, "url": c.url, "video_id": videoID})
+		if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != c.want {
+			t.Fatalf("%s: want %.0f: %s", c.name, c.want, r.Raw)
+		}
 	}
 	tid = service(t, port, dockSN, "live_stop_push", map[string]any{"video_id": videoID})
 	if r := v5.find(t, "reply", replyTo(dockSN, tid)); r.data()["result"] != 513011.0 {

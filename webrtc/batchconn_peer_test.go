@@ -17,9 +17,7 @@ import (
 func TestWHEPBatchesUnits(t *testing.T) {
 	for _, tcp := range []bool{false, true} {
 		t.Run("tcp="+strconv.FormatBool(tcp), func(t *testing.T) {
-			e := newEnv(t)
-			startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-			waitReady(t, e, "live/a")
+			e, _ := publishedEnv(t, "live/a", clipSmall)
 			cl := &whepclient.Client{URL: e.whep("live/a"), TCP: tcp}
 			startClient(t, cl)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

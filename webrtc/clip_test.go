@@ -18,6 +18,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/internal/publoop"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -197,10 +198,7 @@ type publisher struct {
 	path string
 	clip *clip
 
-	mu   sync.Mutex
-	pub  *gateway.Publisher
-	stop chan struct{}
-	done chan struct{}
+	loop publoop.Loop
 
 	frameInGOP atomic.Int64 // video frames written since the last keyframe
 	written    atomic.Int64
@@ -227,16 +225,7 @@ func (p *publisher) Start() error {
 		}
 		tracks = append(tracks, tr)
 	}
-	pub, err := p.hub.Publish(p.path, gateway.SourceInfo{Protocol: "test", RemoteAddr: "127.0.0.1:1"}, tracks)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.pub, p.stop, p.done = pub, make(chan struct{}), make(chan struct{})
-	stop, done := p.stop, p.done
-	p.mu.Unlock()
-	go p.run(pub, stop, done)
-	return nil
+	return p.loop.Start(p.hub, p.path, tracks, p.run)
 }
 
 // cloneFormat gives every publisher its own format values: the core keeps
@@ -257,8 +246,7 @@ func cloneFormat(f format.Format) format.Format {
 	return f
 }
 
-func (p *publisher) run(pub *gateway.Publisher, stop, done chan struct{}) {
-	defer close(done)
+func (p *publisher) run(pub *gateway.Publisher, stop <-chan struct{}) {
 	start := time.Now()
 	units := p.clip.units
 	for loop := int64(0); ; loop++ {
@@ -318,18 +306,7 @@ func isKey(au [][]byte, codec string) bool {
 }
 
 // Stop disconnects the publisher; the stream waits the hub's grace period.
-func (p *publisher) Stop() {
-	p.mu.Lock()
-	pub, stop, done := p.pub, p.stop, p.done
-	p.pub = nil
-	p.mu.Unlock()
-	if pub == nil {
-		return
-	}
-	close(stop)
-	<-done
-	pub.Close()
-}
+func (p *publisher) Stop() { p.loop.Stop() }
 
 // waitGOPPosition waits until the publisher is at least n frames into a
 // GOP, so that a viewer joining now has a backlog to catch up on.

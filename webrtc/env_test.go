@@ -75,6 +75,16 @@ func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	testpeer.Eventually(t, d, what, cond)
 }
 
+// publishedEnv is an env with a clip made from spec published on path,
+// ready for viewers.
+func publishedEnv(t testing.TB, path string, spec clipSpec) (*env, *publisher) {
+	t.Helper()
+	e := newEnv(t)
+	pub := startPublisher(t, e.hub, path, makeClip(t, spec))
+	waitReady(t, e, path)
+	return e, pub
+}
+
 func waitReady(t testing.TB, e *env, path string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/skyrelay/skyrelay/gateway/authz"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -119,10 +120,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
-	sessions := make([]*whepSession, 0, len(s.wheps))
-	for _, x := range s.wheps {
-		sessions = append(sessions, x)
-	}
+	sessions := slices.Collect(maps.Values(s.wheps))
 	s.mu.Unlock()
 	for _, x := range sessions {
 		x.stop("server closing")
@@ -176,14 +174,6 @@ func (s *Server) isClosed() bool {
 	return s.closed || s.net == nil
 }
 
-func (s *Server) whepSession(id string) *whepSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.wheps[id]
-}
+func (s *Server) whepSession(id string) *whepSession { return sessionByID(&s.mu, &s.wheps, id) }
 
-func (s *Server) forgetWHEP(id string) {
-	s.mu.Lock()
-	delete(s.wheps, id)
-	s.mu.Unlock()
-}
+func (s *Server) forgetWHEP(id string) { forgetSession(&s.mu, &s.wheps, id) }

@@ -87,3 +87,18 @@ func newID() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
+
+// sessionByID finds a WHEP or WHIP session in the server's table m under
+// mu, the lock that guards the table (it may be made lazily).
+func sessionByID[T any](mu *sync.Mutex, m *map[string]T, id string) T {
+	mu.Lock()
+	defer mu.Unlock()
+	return (*m)[id]
+}
+
+// forgetSession drops a session from the server's table m under mu.
+func forgetSession[T any](mu *sync.Mutex, m *map[string]T, id string) {
+	mu.Lock()
+	delete(*m, id)
+	mu.Unlock()
+}

@@ -184,9 +184,7 @@ func (b *browser) quit() browserEvent {
 // PeerConnection while the publisher drops and comes back within 2 s, and
 // DELETE ends the session.
 func TestChromiumWHEP(t *testing.T) {
-	e := newEnv(t)
-	pub := startPublisher(t, e.hub, "live/c", makeClip(t, clip720p))
-	waitReady(t, e, "live/c")
+	e, pub := publishedEnv(t, "live/c", clip720p)
 	b := startBrowser(t, e, "live/c")
 	b.next("ready", 30*time.Second, nil)
 	pub.waitGOPPosition(t, 45)

@@ -27,9 +27,7 @@ func apiError(t *testing.T, body string) (code, message string) {
 }
 
 func TestWHEPBadRequests(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-	waitReady(t, e, "live/a")
+	e, _ := publishedEnv(t, "live/a", clipSmall)
 	for _, tc := range []struct {
 		name, path, ctype, body string
 		status                  int
@@ -82,18 +80,11 @@ func TestWHEPBadRequests(t *testing.T) {
 
 // B-frames cannot go over WebRTC: the refusal says so and points to LL-HLS.
 func TestWHEPRefusesBFrames(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/b", makeClip(t, clipBFrames))
-	waitReady(t, e, "live/b")
+	e, _ := publishedEnv(t, "live/b", clipBFrames)
 	waitFor(t, "B-frames detected", 5*time.Second, func() bool { return e.hub.Stream("live/b").HasBFrames() })
 	cl := &whepclient.Client{URL: e.whep("live/b")}
 	defer cl.Close()
-	err := cl.Start(context.Background())
-	var he *whepclient.HTTPError
-	if !errors.As(err, &he) || he.Status != http.StatusNotAcceptable {
-		t.Fatalf("got %v, want a 406", err)
-	}
-	if code, msg := apiError(t, he.Body); code != "bframes_not_supported" || !strings.Contains(msg, "/live/b/index.m3u8") {
+	if code, msg := refused(t, cl, http.StatusNotAcceptable); code != "bframes_not_supported" || !strings.Contains(msg, "/live/b/index.m3u8") {
 		t.Fatalf("error %q %q", code, msg)
 	}
 }
@@ -101,18 +92,11 @@ func TestWHEPRefusesBFrames(t *testing.T) {
 // H.265 goes only to a client that offers it; the others are told to use
 // LL-HLS.
 func TestWHEPH265(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/h", makeClip(t, clipH265))
-	waitReady(t, e, "live/h")
+	e, _ := publishedEnv(t, "live/h", clipH265)
 
 	plain := &whepclient.Client{URL: e.whep("live/h")}
 	defer plain.Close()
-	err := plain.Start(context.Background())
-	var he *whepclient.HTTPError
-	if !errors.As(err, &he) || he.Status != http.StatusNotAcceptable {
-		t.Fatalf("H.264-only client: got %v, want a 406", err)
-	}
-	if code, msg := apiError(t, he.Body); code != "codec_not_supported" || !strings.Contains(msg, "/live/h/index.m3u8") {
+	if code, msg := refused(t, plain, http.StatusNotAcceptable); code != "codec_not_supported" || !strings.Contains(msg, "/live/h/index.m3u8") {
 		t.Fatalf("error %q %q", code, msg)
 	}
 
@@ -132,16 +116,8 @@ func TestWHEPH265(t *testing.T) {
 // AAC stays out of WebRTC, with one log line per session; the video plays
 // and the offered audio section gets a silent placeholder.
 func TestWHEPLeavesAACOut(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/aac", makeClip(t, clipAAC))
-	waitReady(t, e, "live/aac")
-	cl := &whepclient.Client{URL: e.whep("live/aac")}
-	startClient(t, cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := cl.WaitVideoFrames(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
+	e, _ := publishedEnv(t, "live/aac", clipAAC)
+	cl, _ := playing(t, e, "live/aac", 5*time.Second)
 	st := cl.Stats()
 	if st.AudioPackets != 0 {
 		t.Fatalf("%d audio packets for an AAC stream", st.AudioPackets)
@@ -155,9 +131,7 @@ func TestWHEPLeavesAACOut(t *testing.T) {
 // If-Match; DELETE ends the session and its reader at once; a second
 // DELETE is 404.
 func TestWHEPPatchAndDelete(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-	waitReady(t, e, "live/a")
+	e, _ := publishedEnv(t, "live/a", clipSmall)
 	cl := &whepclient.Client{URL: e.whep("live/a")}
 	startClient(t, cl)
 	ctx := context.Background()
@@ -207,9 +181,7 @@ func TestWHEPPatchAndDelete(t *testing.T) {
 
 // ICE over TCP uses the same port number as UDP.
 func TestWHEPOverTCP(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-	waitReady(t, e, "live/a")
+	e, _ := publishedEnv(t, "live/a", clipSmall)
 	cl := &whepclient.Client{URL: e.whep("live/a"), TCP: true}
 	startClient(t, cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -226,16 +198,8 @@ func TestWHEPOverTCP(t *testing.T) {
 // viewer on the same connection and the same reader, with continuous
 // sequence numbers and timestamps.
 func TestWHEPPublisherReconnect(t *testing.T) {
-	e := newEnv(t)
-	pub := startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-	waitReady(t, e, "live/a")
-	cl := &whepclient.Client{URL: e.whep("live/a")}
-	startClient(t, cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := cl.WaitVideoFrames(ctx, 30); err != nil {
-		t.Fatal(err)
-	}
+	e, pub := publishedEnv(t, "live/a", clipSmall)
+	cl, ctx := playing(t, e, "live/a", 15*time.Second)
 	reader := e.hub.Stream("live/a").Readers()[0]
 	pub.Stop()
 	time.Sleep(time.Second) // the publisher is away for a second: that is the scenario, not synchronisation
@@ -319,3 +283,30 @@ func TestICEAddressRewrite(t *testing.T) {
 }
 
 var _ = gateway.ErrNotFound
+
+// refused starts cl, which the server must refuse with status, and returns
+// the refusal's error code and message.
+func refused(t *testing.T, cl *whepclient.Client, status int) (code, msg string) {
+	t.Helper()
+	err := cl.Start(context.Background())
+	var he *whepclient.HTTPError
+	if !errors.As(err, &he) || he.Status != status {
+		t.Fatalf("got %v, want a %d", err, status)
+	}
+	return apiError(t, he.Body)
+}
+
+// playing starts a WHEP viewer of path and waits for its first 30 video
+// frames; the context it returns, for what the test waits on next, ends
+// after timeout.
+func playing(t *testing.T, e *env, path string, timeout time.Duration) (*whepclient.Client, context.Context) {
+	t.Helper()
+	cl := &whepclient.Client{URL: e.whep(path)}
+	startClient(t, cl)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	if err := cl.WaitVideoFrames(ctx, 30); err != nil {
+		t.Fatal(err)
+	}
+	return cl, ctx
+}

@@ -73,9 +73,7 @@ func TestWHEPPionViewerFastStart(t *testing.T) {
 // The server answers only with codecs the browser offered: one H.264
 // profile matching the stream (Main here), no RTX, and its candidates.
 func TestWHEPAnswer(t *testing.T) {
-	e := newEnv(t)
-	startPublisher(t, e.hub, "live/a", makeClip(t, clipSmall))
-	waitReady(t, e, "live/a")
+	e, _ := publishedEnv(t, "live/a", clipSmall)
 	cl := &whepclient.Client{URL: e.whep("live/a")}
 	startClient(t, cl)
 	ans := cl.Answer()

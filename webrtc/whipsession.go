@@ -3,7 +3,9 @@ package webrtc
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,27 +111,15 @@ func (pl *whipPlan) describe() string {
 	return strings.Join(out, ",")
 }
 
-func (s *Server) whipSession(id string) *whipSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.whips[id]
-}
+func (s *Server) whipSession(id string) *whipSession { return sessionByID(&s.mu, &s.whips, id) }
 
-func (s *Server) forgetWHIP(id string) {
-	s.mu.Lock()
-	delete(s.whips, id)
-	s.mu.Unlock()
-}
+func (s *Server) forgetWHIP(id string) { forgetSession(&s.mu, &s.whips, id) }
 
 // whipSessions lists the open WHIP sessions (for Close).
 func (s *Server) whipSessions() []*whipSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*whipSession, 0, len(s.whips))
-	for _, x := range s.whips {
-		out = append(out, x)
-	}
-	return out
+	return slices.Collect(maps.Values(s.whips))
 }
 
 // WHIPCount is the number of WHIP sessions, connected or connecting.

@@ -165,12 +165,8 @@ func rangeParams(req *http.Request) (time.Time, time.Duration, error) {
 // serveMP4 answers with one MP4 of the range; Range, If-Range and HEAD are
 // handled by http.ServeContent on its fixed layout.
 func (r *Recorder) serveMP4(w http.ResponseWriter, req *http.Request, path string) {
-	if !r.validOr400(w, path) {
-		return
-	}
-	start, dur, err := rangeParams(req)
-	if err != nil {
-		gateway.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+	start, dur, ok := r.rangeOr400(w, req, path)
+	if !ok {
 		return
 	}
 	m, err := r.buildRange(path, start, dur)
@@ -195,12 +191,8 @@ func (r *Recorder) serveMP4(w http.ResponseWriter, req *http.Request, path strin
 
 // serveOSD answers with the telemetry of the range as JSON lines.
 func (r *Recorder) serveOSD(w http.ResponseWriter, req *http.Request, path string) {
-	if !r.validOr400(w, path) {
-		return
-	}
-	start, dur, err := rangeParams(req)
-	if err != nil {
-		gateway.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+	start, dur, ok := r.rangeOr400(w, req, path)
+	if !ok {
 		return
 	}
 	end := start.Add(dur)
@@ -287,6 +279,20 @@ func (r *Recorder) validOr400(w http.ResponseWriter, path string) bool {
 		return false
 	}
 	return true
+}
+
+// rangeOr400 reads a range request's path and range, answering 400 and
+// false when either is bad.
+func (r *Recorder) rangeOr400(w http.ResponseWriter, req *http.Request, path string) (time.Time, time.Duration, bool) {
+	if !r.validOr400(w, path) {
+		return time.Time{}, 0, false
+	}
+	start, dur, err := rangeParams(req)
+	if err != nil {
+		gateway.WriteError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return time.Time{}, 0, false
+	}
+	return start, dur, true
 }
 
 func optTime(s string, def time.Time) (time.Time, error) {

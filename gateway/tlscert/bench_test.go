@@ -13,15 +13,7 @@ import (
 // viewer's first request) costs the gateway with the test CA's P-256
 // certificate, client and server in one process.
 func BenchmarkHandshake(b *testing.B) {
-	ca := testpeer.NewTestCA(b)
-	h := &Holder{CertFile: ca.CertFile, KeyFile: ca.KeyFile}
-	if err := h.Initialize(); err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	tl := h.Listener("bench", ln)
-	defer tl.Close()
+	ca, tl := benchListener(b)
 	go func() {
 		for {
 			c, err := tl.Accept()
@@ -33,7 +25,7 @@ func BenchmarkHandshake(b *testing.B) {
 	}()
 	cfg := &tls.Config{RootCAs: ca.Pool, ServerName: "localhost", ClientSessionCache: nil}
 	for b.Loop() {
-		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		c, err := tls.Dial("tcp", tl.Addr().String(), cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -44,15 +36,7 @@ func BenchmarkHandshake(b *testing.B) {
 // BenchmarkThroughput: bytes a TLS connection moves per second of one core
 // on loopback; a DJI stream is 3–8 Mbit/s.
 func BenchmarkThroughput(b *testing.B) {
-	ca := testpeer.NewTestCA(b)
-	h := &Holder{CertFile: ca.CertFile, KeyFile: ca.KeyFile}
-	if err := h.Initialize(); err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	tl := h.Listener("bench", ln)
-	defer tl.Close()
+	ca, tl := benchListener(b)
 	done := make(chan int64)
 	go func() {
 		c, err := tl.Accept()
@@ -62,7 +46,7 @@ func BenchmarkThroughput(b *testing.B) {
 		n, _ := io.Copy(io.Discard, c)
 		done <- n
 	}()
-	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"})
+	c, err := tls.Dial("tcp", tl.Addr().String(), &tls.Config{RootCAs: ca.Pool, ServerName: "localhost"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,4 +59,19 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 	c.Close()
 	<-done
+}
+
+// benchListener serves the test CA's certificate on a loopback TLS
+// listener that closes when the benchmark ends.
+func benchListener(b *testing.B) (*testpeer.TestCA, net.Listener) {
+	ca := testpeer.NewTestCA(b)
+	h := &Holder{CertFile: ca.CertFile, KeyFile: ca.KeyFile}
+	if err := h.Initialize(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(h.Close)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	tl := h.Listener("bench", ln)
+	b.Cleanup(func() { tl.Close() })
+	return ca, tl
 }

@@ -102,11 +102,7 @@ func benchChannels(b *testing.B, frameSize int) {
 func BenchmarkInviteFirstRTP(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	hub := newHub(b)
-	publishClip(b, hub, "live/a")
-	up := newUpper(b, "udp", false)
-	u := newLower(b, up, hub, nil)
-	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	up, u := registered(ctx, b, "udp", false)
 	ch := u.ChannelList()[0].ID
 	for b.Loop() {
 		var first, decodable []time.Duration

@@ -432,6 +432,19 @@ func newLower(t testing.TB, up *upper, hub *gateway.Hub, mod func(*Upstream)) *U
 	return u
 }
 
+// registered is the start most tests share: a hub publishing a clip on
+// live/a, an upper listening over transport, and a lower that has sent
+// its first REGISTER to it.
+func registered(ctx context.Context, t testing.TB, transport string, qop bool) (*upper, *Upstream) {
+	t.Helper()
+	hub := newHub(t)
+	publishClip(t, hub, "live/a")
+	up := newUpper(t, transport, qop)
+	u := newLower(t, up, hub, nil)
+	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	return up, u
+}
+
 func newHub(t testing.TB) *gateway.Hub {
 	h := gateway.NewHub(0, slog.New(slog.DiscardHandler))
 	t.Cleanup(h.Close)

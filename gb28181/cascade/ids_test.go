@@ -1,6 +1,10 @@
 package cascade
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
+)
 
 func TestIDs(t *testing.T) {
 	a, b := newIDs(lowerID), newIDs(lowerID)
@@ -8,7 +12,7 @@ func TestIDs(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		key := "live/cam" + string(rune('a'+i%26)) + "/" + itoa(i)
 		id := a.id(typeIPC, key)
-		if len(id) != 20 || !allDigits(id, 20) || id[:10] != lowerID[:10] || id[10:13] != typeIPC {
+		if len(id) != 20 || !gbid.Digits(id, 20) || id[:10] != lowerID[:10] || id[10:13] != typeIPC {
 			t.Fatalf("id %q for %q", id, key)
 		}
 		if other, dup := seen[id]; dup {

@@ -287,12 +287,11 @@ func (s *session) releaseSource() {
 }
 
 func (s *session) closeMedia() {
+	var pc net.PacketConn // not a nil *net.UDPConn, whose Close panics
 	if s.pc != nil {
-		s.pc.Close()
+		pc = s.pc
 	}
-	if s.ln != nil {
-		s.ln.Close()
-	}
+	closeSockets(pc, s.ln)
 }
 
 func (s *session) info() Session {

@@ -195,11 +195,7 @@ func TestInvite(t *testing.T) {
 	for _, mode := range []string{"udp", "passive", "active"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := testpeer.Context(t, 20*time.Second)
-			hub := newHub(t)
-			publishClip(t, hub, "live/a")
-			up := newUpper(t, "udp", false)
-			u := newLower(t, up, hub, nil)
-			up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+			up, u := registered(ctx, t, "udp", false)
 			ch := u.ChannelList()[0].ID
 			m := newMedia(t, mode)
 			dlg, ans := up.invite(ctx, ch, m.offer("0200012345"))
@@ -232,7 +228,7 @@ func TestInvite(t *testing.T) {
 				case <-time.After(5 * time.Millisecond): // the session's end has no event outside the package
 				}
 			}
-			if st := hub.Stream("live/a"); len(st.Readers()) != 0 {
+			if st := u.Hub.Stream("live/a"); len(st.Readers()) != 0 {
 				t.Fatalf("%d readers left", len(st.Readers()))
 			}
 		})
@@ -335,11 +331,7 @@ func TestInviteErrors(t *testing.T) {
 // unregisters; a stream that ends hangs up too.
 func TestCloseHangsUp(t *testing.T) {
 	ctx := testpeer.Context(t, 20*time.Second)
-	hub := newHub(t)
-	publishClip(t, hub, "live/a")
-	up := newUpper(t, "udp", false)
-	u := newLower(t, up, hub, nil)
-	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	up, u := registered(ctx, t, "udp", false)
 	m := newMedia(t, "udp")
 	up.invite(ctx, u.ChannelList()[0].ID, m.offer("0200012345"))
 	m.checkPS(ctx, 0x0BEBF239, 2)

@@ -71,15 +71,12 @@ func (u *Upstream) onQuery(req *sip.Request, tx sip.ServerTransaction, r *reques
 	case "catalog":
 		u.stats.catalogs.Add(1)
 		reply = func(ctx context.Context) { u.sendCatalog(ctx, r, cat) }
-	case "deviceinfo":
-		m, ok := u.deviceInfo(r, cat)
-		if !ok {
-			u.respond(tx, req, 404, "Not Found")
-			return
+	case "deviceinfo", "devicestatus":
+		answer := u.deviceInfo
+		if strings.EqualFold(r.CmdType, "devicestatus") {
+			answer = u.deviceStatus
 		}
-		reply = func(ctx context.Context) { u.reply(ctx, m, r.Charset) }
-	case "devicestatus":
-		m, ok := u.deviceStatus(r, cat)
+		m, ok := answer(r, cat)
 		if !ok {
 			u.respond(tx, req, 404, "Not Found")
 			return

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/manscdp"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -68,7 +69,7 @@ func TestCatalog(t *testing.T) {
 	}
 	byID := map[string]manscdp.Item{}
 	for _, it := range items {
-		if len(it.DeviceID) != 20 || !allDigits(it.DeviceID, 20) {
+		if len(it.DeviceID) != 20 || !gbid.Digits(it.DeviceID, 20) {
 			t.Fatalf("id %q", it.DeviceID)
 		}
 		byID[it.DeviceID] = it
@@ -122,11 +123,7 @@ func TestCatalog(t *testing.T) {
 // expect a Response with Result ERROR, and keeps serving afterwards.
 func TestQueries(t *testing.T) {
 	ctx := testpeer.Context(t, 20*time.Second)
-	hub := newHub(t)
-	publishClip(t, hub, "live/a")
-	up := newUpper(t, "tcp", true)
-	u := newLower(t, up, hub, nil)
-	up.next(ctx, "REGISTER", isMethod(sip.REGISTER))
+	up, u := registered(ctx, t, "tcp", true)
 
 	if c := up.query(ctx, "DeviceInfo", "1", lowerID, ""); c != 200 {
 		t.Fatalf("DeviceInfo: %d", c)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/sdp"
 )
 
@@ -95,7 +96,7 @@ func psPayloadType(v *sdp.Media) int {
 // channelOf is the channel an INVITE asks for: the Request-URI user, else
 // the first id of the Subject header (sender:stream,receiver:stream).
 func channelOf(req *sip.Request) string {
-	if id := req.Recipient.User; allDigits(id, 20) {
+	if id := req.Recipient.User; gbid.Digits(id, 20) {
 		return id
 	}
 	if h := req.GetHeader("Subject"); h != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
@@ -130,18 +131,6 @@ type counters struct {
 	sessionsEnded, notifies, rtpPackets, rtpBytes              atomic.Uint64
 }
 
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Initialize checks the configuration, binds the SIP socket and starts
 // registering.
 func (u *Upstream) Initialize() error {
@@ -171,16 +160,16 @@ func (u *Upstream) Initialize() error {
 	default:
 		return fmt.Errorf("cascade: upstream %s: transport must be udp or tcp, not %q", u.Name, u.Transport)
 	}
-	if !allDigits(u.ServerID, 20) {
+	if !gbid.Digits(u.ServerID, 20) {
 		return fmt.Errorf("cascade: upstream %s: server_id must be 20 digits, not %q", u.Name, u.ServerID)
 	}
 	if u.Domain == "" {
 		u.Domain = u.ServerID[:10]
 	}
-	if !allDigits(u.Domain, 10) {
+	if !gbid.Digits(u.Domain, 10) {
 		return fmt.Errorf("cascade: upstream %s: domain must be 10 digits, not %q", u.Name, u.Domain)
 	}
-	if !allDigits(u.LocalID, 20) {
+	if !gbid.Digits(u.LocalID, 20) {
 		return fmt.Errorf("cascade: upstream %s: local_id must be 20 digits, not %q", u.Name, u.LocalID)
 	}
 	u.gwID, u.domain = u.LocalID, u.Domain
@@ -282,12 +271,16 @@ func (u *Upstream) listen() error {
 	}
 }
 
-func (u *Upstream) closeListeners() {
-	if u.udp != nil {
-		u.udp.Close()
+func (u *Upstream) closeListeners() { closeSockets(u.udp, u.tcp) }
+
+// closeSockets closes a UDP socket and a TCP listener, either of which may
+// be nil (a nil interface: a nil *net.UDPConn in pc would panic).
+func closeSockets(pc net.PacketConn, ln net.Listener) {
+	if pc != nil {
+		pc.Close()
 	}
-	if u.tcp != nil {
-		u.tcp.Close()
+	if ln != nil {
+		ln.Close()
 	}
 }
 

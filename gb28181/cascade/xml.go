@@ -5,8 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,16 +23,10 @@ const (
 	charsetUTF8    = "UTF-8"
 )
 
-var declRe = regexp.MustCompile(`(?i)^\s*<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']`)
-
 // charsetOf names the charset to answer a request body in: UTF-8 when it
 // declares UTF-8, GB18030 when it declares that, else GB2312.
 func charsetOf(body []byte) string {
-	m := declRe.FindSubmatch(body)
-	if m == nil {
-		return charsetGB2312
-	}
-	switch strings.ToUpper(strings.TrimSpace(string(m[1]))) {
+	switch strings.ToUpper(strings.TrimSpace(manscdp.Declared(body))) {
 	case "UTF-8", "UTF8":
 		return charsetUTF8
 	case "GB18030":
@@ -77,21 +69,9 @@ func (r *request) has(name string) bool {
 // leniently (unclosed empty elements, HTML entities), and checks the
 // fields every request needs.
 func parseRequest(body []byte) (*request, error) {
-	if len(body) > manscdp.MaxBody {
-		return nil, manscdp.ErrTooLarge
-	}
-	u, err := manscdp.ToUTF8(body)
-	if err != nil {
-		return nil, err
-	}
-	dec := xml.NewDecoder(bytes.NewReader(u))
-	dec.Strict = false
-	dec.AutoClose = xml.HTMLAutoClose
-	dec.Entity = xml.HTMLEntity
-	dec.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
 	var r request
-	if err := dec.Decode(&r); err != nil {
-		return nil, fmt.Errorf("manscdp: %w", err)
+	if err := manscdp.Unmarshal(body, &r); err != nil {
+		return nil, err
 	}
 	if len(r.Any) > 64 {
 		r.Any = r.Any[:64]

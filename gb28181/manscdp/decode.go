@@ -97,15 +97,20 @@ func isGB(charset string) bool {
 	return false
 }
 
+// Declared is the charset a body's XML declaration names, "" when it
+// names none.
+func Declared(body []byte) string {
+	if m := encodingDecl.FindSubmatch(body); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
 // ToUTF8 turns a MANSCDP body into UTF-8: GB2312/GBK/GB18030 when it says
 // so, and also when it claims UTF-8 (or nothing) but is not valid UTF-8,
 // which devices do.
 func ToUTF8(body []byte) ([]byte, error) {
-	declared := ""
-	if m := encodingDecl.FindSubmatch(body); m != nil {
-		declared = string(m[1])
-	}
-	if !isGB(declared) && utf8.Valid(body) {
+	if !isGB(Declared(body)) && utf8.Valid(body) {
 		return body, nil
 	}
 	out, err := simplifiedchinese.GB18030.NewDecoder().Bytes(body)
@@ -115,16 +120,16 @@ func ToUTF8(body []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Decode reads a MANSCDP body liberally: any GB charset or UTF-8, HTML
-// entities and unclosed tags tolerated, fields trimmed. Catalog items
-// beyond 4096 are dropped.
-func Decode(body []byte) (*Message, error) {
+// Unmarshal reads a MANSCDP body into v liberally: any GB charset or
+// UTF-8, HTML entities and unclosed tags tolerated. Bodies over MaxBody
+// are refused with ErrTooLarge.
+func Unmarshal(body []byte, v any) error {
 	if len(body) > MaxBody {
-		return nil, ErrTooLarge
+		return ErrTooLarge
 	}
 	u, err := ToUTF8(body)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	dec := xml.NewDecoder(bytes.NewReader(u))
 	dec.Strict = false
@@ -132,9 +137,18 @@ func Decode(body []byte) (*Message, error) {
 	dec.Entity = xml.HTMLEntity
 	// The bytes are UTF-8 by now whatever the declaration says.
 	dec.CharsetReader = func(_ string, in io.Reader) (io.Reader, error) { return in, nil }
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("manscdp: %w", err)
+	}
+	return nil
+}
+
+// Decode reads a MANSCDP body as Unmarshal does, trims the fields and
+// checks there is a root element. Catalog items beyond 4096 are dropped.
+func Decode(body []byte) (*Message, error) {
 	var m Message
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("manscdp: %w", err)
+	if err := Unmarshal(body, &m); err != nil {
+		return nil, err
 	}
 	if m.XMLName.Local == "" {
 		return nil, errors.New("manscdp: no root element")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/manscdp"
 )
 
@@ -132,7 +133,7 @@ func (p *Platform) target(id string) (deviceTarget, error) {
 // domainOf is the SIP domain of a GB id: its first 10 digits (GB/T
 // 28181-2016 Annex D), or the platform's domain for ids of another shape.
 func (p *Platform) domainOf(id string) string {
-	if len(id) == 20 && allDigits(id[:10], 10) {
+	if len(id) == 20 && gbid.Digits(id[:10], 10) {
 		return id[:10]
 	}
 	return p.Domain

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
@@ -156,10 +157,10 @@ func (p *Platform) Initialize() error {
 	if p.ServerID == "" {
 		p.ServerID = DefaultServerID
 	}
-	if !allDigits(p.Domain, 10) {
+	if !gbid.Digits(p.Domain, 10) {
 		return fmt.Errorf("gb28181.domain must be 10 digits, not %q", p.Domain)
 	}
-	if !allDigits(p.ServerID, 20) {
+	if !gbid.Digits(p.ServerID, 20) {
 		return fmt.Errorf("gb28181.server_id must be 20 digits, not %q", p.ServerID)
 	}
 	if p.KeepaliveInterval <= 0 {
@@ -363,18 +364,6 @@ func (p *Platform) respond(tx sip.ServerTransaction, req *sip.Request, code int,
 	if err := tx.Respond(res); err != nil {
 		p.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
 	}
-}
-
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // defaultPublicHost is the first non-loopback IPv4 address, or the listen

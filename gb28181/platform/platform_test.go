@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
 	"github.com/skyrelay/skyrelay/gb28181/gbsim"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
@@ -244,7 +245,7 @@ func TestMintIDs(t *testing.T) {
 		t.Fatal(u1)
 	}
 	for _, id := range []string{q1.Get("agentID"), q1.Get("channel")} {
-		if !allDigits(id, 20) || !strings.HasPrefix(id, p.Domain) {
+		if !gbid.Digits(id, 20) || !strings.HasPrefix(id, p.Domain) {
 			t.Fatal(id)
 		}
 	}

@@ -247,17 +247,23 @@ func (r *RTPReceiver) restart(seq uint16) {
 // them as loss.
 func (r *RTPReceiver) emptyWindow() {
 	for r.buffered > 0 {
-		s := &r.slots[int(r.expected)&(len(r.slots)-1)]
-		if s.present {
-			r.deliver(s.data, s.marker)
-			s.present = false
-			r.buffered--
-		} else {
-			r.stats.Lost++
-			r.gap = true
-		}
-		r.expected++
+		r.advance()
 	}
+}
+
+// advance hands out the packet at the expected sequence number, or counts
+// it lost when it has not come, and moves on to the next.
+func (r *RTPReceiver) advance() {
+	s := &r.slots[int(r.expected)&(len(r.slots)-1)]
+	if s.present {
+		r.deliver(s.data, s.marker)
+		s.present = false
+		r.buffered--
+	} else {
+		r.stats.Lost++
+		r.gap = true
+	}
+	r.expected++
 }
 
 // drain hands out the packets that are now in order.
@@ -278,16 +284,7 @@ func (r *RTPReceiver) drain() {
 // come, handing out those that have.
 func (r *RTPReceiver) skipTo(target uint16) {
 	for r.expected != target && int(int16(target-r.expected)) > 0 {
-		s := &r.slots[int(r.expected)&(len(r.slots)-1)]
-		if s.present {
-			r.deliver(s.data, s.marker)
-			s.present = false
-			r.buffered--
-		} else {
-			r.stats.Lost++
-			r.gap = true
-		}
-		r.expected++
+		r.advance()
 	}
 	r.drain()
 }

@@ -11,7 +11,6 @@ package whepclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -243,17 +242,7 @@ func (c *Client) StartWithOffer(ctx context.Context, offer string) error {
 	c.stats.Answered = time.Now()
 	c.mu.Unlock()
 	c.location, c.etag, c.answer = a.Location.String(), a.ETag, a.SDP
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.answer}); err != nil {
-		return fmt.Errorf("applying the answer: %w", err)
-	}
-	select {
-	case <-c.connected:
-		return nil
-	case <-c.failed:
-		return errors.New("the peer connection failed")
-	case <-ctx.Done():
-		return fmt.Errorf("not connected: %w", ctx.Err())
-	}
+	return signal.Connect(ctx, c.pc, c.answer, c.connected, c.failed)
 }
 
 // Location is the session URL from the 201.

@@ -12,7 +12,6 @@ package whipclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -164,17 +163,7 @@ func (c *Client) Start(ctx context.Context) error {
 		loc.RawQuery = u.RawQuery
 	}
 	c.location, c.answer = loc.String(), a.SDP
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: c.answer}); err != nil {
-		return fmt.Errorf("applying the answer: %w", err)
-	}
-	select {
-	case <-c.connected:
-		return nil
-	case <-c.failed:
-		return errors.New("the peer connection failed")
-	case <-ctx.Done():
-		return fmt.Errorf("not connected: %w", ctx.Err())
-	}
+	return signal.Connect(ctx, pc, c.answer, c.connected, c.failed)
 }
 
 func (c *Client) addSendonly(t webrtc.TrackLocal) error {

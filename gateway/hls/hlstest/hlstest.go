@@ -18,6 +18,7 @@ import (
 
 	"github.com/skyrelay/skyrelay/gateway"
 	"github.com/skyrelay/skyrelay/internal/h264clip"
+	"github.com/skyrelay/skyrelay/internal/publoop"
 	"github.com/skyrelay/skyrelay/internal/testpeer"
 )
 
@@ -145,21 +146,13 @@ type Publisher struct {
 	// video.
 	Audio *AACClip
 
-	mu   sync.Mutex
-	pub  *gateway.Publisher
-	stop chan struct{}
-	done chan struct{}
+	loop publoop.Loop
 }
 
 // Publish starts a Publisher on path.
 func Publish(t testing.TB, hub *gateway.Hub, path string, clip *Clip) *Publisher {
 	t.Helper()
-	p := &Publisher{Hub: hub, Path: path, Clip: clip}
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Stop)
-	return p
+	return PublishAV(t, hub, path, clip, nil)
 }
 
 // PublishAV starts a Publisher of video and AAC audio on path.
@@ -190,20 +183,10 @@ func (p *Publisher) Start() error {
 		}
 		tracks = append(tracks, a)
 	}
-	pub, err := p.Hub.Publish(p.Path, gateway.SourceInfo{Protocol: "test", RemoteAddr: "127.0.0.1:1"}, tracks)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.pub, p.stop, p.done = pub, make(chan struct{}), make(chan struct{})
-	stop, done := p.stop, p.done
-	p.mu.Unlock()
-	go p.run(pub, stop, done)
-	return nil
+	return p.loop.Start(p.Hub, p.Path, tracks, p.run)
 }
 
-func (p *Publisher) run(pub *gateway.Publisher, stop, done chan struct{}) {
-	defer close(done)
+func (p *Publisher) run(pub *gateway.Publisher, stop <-chan struct{}) {
 	frame := time.Second / time.Duration(p.Clip.FPS)
 	tick := time.NewTicker(frame)
 	defer tick.Stop()
@@ -230,15 +213,4 @@ func (p *Publisher) run(pub *gateway.Publisher, stop, done chan struct{}) {
 
 // Stop disconnects the publisher; the stream waits the hub's grace period
 // for it to come back.
-func (p *Publisher) Stop() {
-	p.mu.Lock()
-	pub, stop, done := p.pub, p.stop, p.done
-	p.pub = nil
-	p.mu.Unlock()
-	if pub == nil {
-		return
-	}
-	close(stop)
-	<-done
-	pub.Close()
-}
+func (p *Publisher) Stop() { p.loop.Stop() }
