@@ -1,0 +1,100 @@
+package web_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/skyrelay/skyrelay/internal/gwproc"
+)
+
+// TestRecordingsTimelinePlays: a path recorded for ~6 s in 2 s segments is
+// listed on /recordings/ and linked from the console's stream row; its
+// playback view draws one bar per segment the API lists, a click on the
+// timeline plays the range MP4 (currentTime advances, frames decode) and
+// the position marker moves with it.
+func TestRecordingsTimelinePlays(t *testing.T) {
+	dir := t.TempDir()
+	g := gwproc.Start(t, fmt.Sprintf("record: {enabled: true, dir: %q, segment_duration: 2s, part_duration: 500ms}\n", dir))
+	clip := smallClip(t)
+	push := g.Push(t, clip, "live/rec")
+	g.WaitReady(t, "live/rec", 15*time.Second)
+
+	// Wait until at least 3 segments exist (about 6 s of video), then
+	// leave the publisher running so the console shows the stream.
+	var rec struct {
+		Segments []struct {
+			Start    string  `json:"start"`
+			Duration float64 `json:"duration"`
+		} `json:"segments"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if getJSON(g.URL("/api/v1/recordings/live/rec"), &rec) == nil && len(rec.Segments) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 3 segments recorded: %+v", rec)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	var list struct {
+		Items []string
+		Link  string
+	}
+	browser(t, job{
+		URL:     g.URL("/"),
+		WaitFor: `document.querySelector('[data-path="live/rec"] a.rec-link')`,
+		Actions: []map[string]any{
+			click(`header nav a[href="/recordings/"]`),
+			waitFor(`document.querySelector('#list .rec[data-path="live/rec"]')`),
+		},
+		Evaluate: `JSON.stringify({items: [...document.querySelectorAll('#list .rec')].map(e => e.dataset.path),
+			link: document.querySelector('#list .rec a.path').getAttribute('href')})`,
+	}, &list)
+	if !contains(list.Items, "live/rec") || list.Link != "?path=live%2Frec" {
+		t.Fatalf("recordings list: %+v", list)
+	}
+
+	_ = push.Process.Kill() // the recording's last segment closes; the API's count is final
+	_ = push.Wait()
+	waitGone(t, g, "live/rec")
+	if err := getJSON(g.URL("/api/v1/recordings/live/rec"), &rec); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Bars, Segments   int
+		Time0, Time1     float64
+		Frames0, Frames1 int
+		Marker0, Marker1 string
+		Src              string
+	}
+	browser(t, job{
+		URL:     g.URL("/recordings/?path=live/rec"),
+		WaitFor: `window.skyRecordings && skyRecordings.segments.length > 0 && document.querySelectorAll('#timeline .tl-seg').length > 0`,
+		Actions: []map[string]any{
+			click(`#timeline`),
+			waitFor(`(() => { const v = document.getElementById('video'); return v.currentTime > 0.5 && v.getVideoPlaybackQuality().totalVideoFrames > 5 })()`),
+			waitFor(`(window.__t0 = document.getElementById('video').currentTime, window.__f0 = document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames, window.__m0 = document.getElementById('tl-now').style.left, true)`),
+			waitFor(`document.getElementById('video').currentTime > __t0 + 1`),
+			shot(shotPath(t, "recordings-play.png")),
+			resize(phone),
+			shot(shotPath(t, "recordings-play-420.png")),
+		},
+		Evaluate: `JSON.stringify({bars: document.querySelectorAll('#timeline .tl-seg').length, segments: skyRecordings.segments.length,
+			time0: __t0, time1: document.getElementById('video').currentTime,
+			frames0: __f0, frames1: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames,
+			marker0: __m0, marker1: document.getElementById('tl-now').style.left, src: document.getElementById('video').currentSrc})`,
+	}, &out)
+	if out.Bars != len(rec.Segments) || out.Segments != len(rec.Segments) {
+		t.Errorf("timeline draws %d bars for %d segments; the API lists %d", out.Bars, out.Segments, len(rec.Segments))
+	}
+	if out.Time1 <= out.Time0 || out.Frames1 <= out.Frames0 {
+		t.Errorf("playback does not advance: time %v → %v, frames %d → %d", out.Time0, out.Time1, out.Frames0, out.Frames1)
+	}
+	if out.Marker0 == out.Marker1 || out.Marker1 == "" {
+		t.Errorf("position marker did not move: %q → %q", out.Marker0, out.Marker1)
+	}
+	t.Logf("bars %d, time %.2f → %.2f s, frames %d → %d, src %s", out.Bars, out.Time0, out.Time1, out.Frames0, out.Frames1, out.Src)
+}
