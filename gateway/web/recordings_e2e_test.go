@@ -8,9 +8,10 @@ import (
 	"github.com/skyrelay/skyrelay/internal/gwproc"
 )
 
-// TestRecordingsTimelinePlays: a path recorded for ~6 s in 2 s segments is
-// listed on /recordings/ and linked from the console's stream row; its
-// playback view draws one bar per segment the API lists, a click on the
+// TestRecordingsTimelinePlays: a path recorded in 2 s segments is listed on
+// /recordings/ and linked from the console's stream row; after a pause and
+// a second push, its playback view draws one bar per segment the API lists
+// in two runs (the gap visible), a click on the
 // timeline plays the range MP4 (currentTime advances, frames decode) and
 // the position marker moves with it.
 func TestRecordingsTimelinePlays(t *testing.T) {
@@ -57,7 +58,23 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 		t.Fatalf("recordings list: %+v", list)
 	}
 
-	_ = push.Process.Kill() // the recording's last segment closes; the API's count is final
+	_ = push.Process.Kill() // the recording's last segment closes
+	_ = push.Wait()
+	waitGone(t, g, "live/rec")
+	// A second run after a pause: the timeline must show the gap. The
+	// pause is the condition under test, not a wait for an event.
+	time.Sleep(3 * time.Second)
+	push = g.Push(t, clip, "live/rec")
+	g.WaitReady(t, "live/rec", 15*time.Second)
+	n := len(rec.Segments)
+	deadline = time.Now().Add(30 * time.Second)
+	for getJSON(g.URL("/api/v1/recordings/live/rec"), &rec) != nil || len(rec.Segments) < n+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second run was not recorded: %+v", rec)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = push.Process.Kill() // now the API's count is final
 	_ = push.Wait()
 	waitGone(t, g, "live/rec")
 	if err := getJSON(g.URL("/api/v1/recordings/live/rec"), &rec); err != nil {
@@ -65,6 +82,7 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 	}
 	var out struct {
 		Bars, Segments   int
+		Runs             int
 		Time0, Time1     float64
 		Frames0, Frames1 int
 		Marker0, Marker1 string
@@ -74,7 +92,7 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 		URL:     g.URL("/recordings/?path=live/rec"),
 		WaitFor: `window.skyRecordings && skyRecordings.segments.length > 0 && document.querySelectorAll('#timeline .tl-seg').length > 0`,
 		Actions: []map[string]any{
-			click(`#timeline`),
+			click(`#timeline .tl-seg`), // the middle of the first bar: well inside the first run
 			waitFor(`(() => { const v = document.getElementById('video'); return v.currentTime > 0.5 && v.getVideoPlaybackQuality().totalVideoFrames > 5 })()`),
 			waitFor(`(window.__t0 = document.getElementById('video').currentTime, window.__f0 = document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames, window.__m0 = document.getElementById('tl-now').style.left, true)`),
 			waitFor(`document.getElementById('video').currentTime > __t0 + 1`),
@@ -82,13 +100,16 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 			resize(phone),
 			shot(shotPath(t, "recordings-play-420.png")),
 		},
-		Evaluate: `JSON.stringify({bars: document.querySelectorAll('#timeline .tl-seg').length, segments: skyRecordings.segments.length,
+		Evaluate: `JSON.stringify({bars: document.querySelectorAll('#timeline .tl-seg').length, segments: skyRecordings.segments.length, runs: skyRecordings.runs.length,
 			time0: __t0, time1: document.getElementById('video').currentTime,
 			frames0: __f0, frames1: document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames,
 			marker0: __m0, marker1: document.getElementById('tl-now').style.left, src: document.getElementById('video').currentSrc})`,
 	}, &out)
 	if out.Bars != len(rec.Segments) || out.Segments != len(rec.Segments) {
 		t.Errorf("timeline draws %d bars for %d segments; the API lists %d", out.Bars, out.Segments, len(rec.Segments))
+	}
+	if out.Runs != 2 {
+		t.Errorf("timeline has %d runs of segments, want 2 (one gap)", out.Runs)
 	}
 	if out.Time1 <= out.Time0 || out.Frames1 <= out.Frames0 {
 		t.Errorf("playback does not advance: time %v → %v, frames %d → %d", out.Time0, out.Time1, out.Frames0, out.Frames1)
