@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,4 +120,51 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 		t.Errorf("position marker did not move: %q → %q", out.Marker0, out.Marker1)
 	}
 	t.Logf("bars %d, time %.2f → %.2f s, frames %d → %d, src %s", out.Bars, out.Time0, out.Time1, out.Frames0, out.Frames1, out.Src)
+}
+
+// TestRecordingsShowRecordedOSD: a DJI camera recorded while its aircraft
+// sends OSD (the simulated RC Plus 2) plays on the timeline with the
+// recorded telemetry drawn over the picture.
+func TestRecordingsShowRecordedOSD(t *testing.T) {
+	g := gwproc.Start(t, fmt.Sprintf("record: {enabled: true, dir: %q, segment_duration: 2s, part_duration: 500ms}\n", t.TempDir()))
+	devices(t, g, nil)
+	res, err := http.Post(g.URL("/api/v1/live"), "application/json", strings.NewReader(`{"video_id":"`+rcCam+`","protocol":"rtmp"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 201 {
+		t.Fatalf("POST /api/v1/live: %d", res.StatusCode)
+	}
+	var rec struct {
+		Segments []struct {
+			DeviceSN string `json:"device_sn"`
+		} `json:"segments"`
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	for getJSON(g.URL("/api/v1/recordings/"+rcCam), &rec) != nil || len(rec.Segments) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not recorded: %+v", rcCam, rec)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var out struct {
+		OSD   string
+		Lines int
+		Meta  string
+	}
+	browser(t, job{
+		URL:     g.URL("/recordings/?path=" + rcCam),
+		WaitFor: `window.skyRecordings && document.querySelectorAll('#timeline .tl-seg').length > 0`,
+		Actions: []map[string]any{
+			click(`#timeline .tl-seg`),
+			waitFor(`skyRecordings.osdLines > 0 && !document.getElementById('osd').hidden && document.getElementById('video').currentTime > 0.5`),
+			shot(shotPath(t, "recordings-osd.png")),
+		},
+		Evaluate: `JSON.stringify({osd: document.getElementById('osd').textContent, lines: skyRecordings.osdLines, meta: document.getElementById('rec-meta').textContent})`,
+	}, &out)
+	if !strings.Contains(out.OSD, " m") || !strings.Contains(out.Meta, strings.SplitN(rcCam, "/", 2)[0]) {
+		t.Errorf("recorded OSD %q (%d lines), meta %q", out.OSD, out.Lines, out.Meta)
+	}
+	t.Logf("osd %q from %d lines; %s", out.OSD, out.Lines, out.Meta)
 }
