@@ -52,6 +52,9 @@ func TestRecordingsTimelinePlays(t *testing.T) {
 		Actions: []map[string]any{
 			click(`header nav a[href="/recordings/"]`),
 			waitFor(`document.querySelector('#list .rec[data-path="live/rec"]')`),
+			click(`header button.lang`), // the list in Chinese, at 420 px
+			resize(phone),
+			shot(shotPath(t, "recordings-list-zh-420.png")),
 		},
 		Evaluate: `JSON.stringify({items: [...document.querySelectorAll('#list .rec')].map(e => e.dataset.path),
 			link: document.querySelector('#list .rec a.path').getAttribute('href')})`,

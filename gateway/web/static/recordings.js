@@ -148,6 +148,7 @@
     requestAnimationFrame(tick);
   };
 
+  let drawMeta = () => {};
   const showPlayer = async () => {
     document.getElementById('list-box').hidden = true;
     document.getElementById('play-box').hidden = false;
@@ -165,17 +166,26 @@
       const last = Math.max(...state.segments.map((s) => s.endMs));
       const pad = Math.max(1000, (last - first) * 0.02);
       span = { from: first - pad, to: last + pad };
-      const sns = [...new Set(state.segments.map((s) => s.device_sn).filter(Boolean))];
-      const flights = [...new Set(state.segments.map((s) => s.flight_id).filter(Boolean))];
-      document.getElementById('rec-meta').textContent = [`${fmt(first)} – ${fmt(last)}`, t('segments', state.segments.length),
-        sns.join(', '), flights.length ? t('flight') + ' ' + flights.join(', ') : ''].filter(Boolean).join(' · ');
+      drawMeta = () => {
+        const sns = [...new Set(state.segments.map((s) => s.device_sn).filter(Boolean))];
+        const flights = [...new Set(state.segments.map((s) => s.flight_id).filter(Boolean))];
+        document.getElementById('rec-meta').textContent = [`${fmt(first)} – ${fmt(last)}`, t('segments', state.segments.length),
+          sns.join(', '), flights.length ? t('flight') + ' ' + flights.join(', ') : ''].filter(Boolean).join(' · ');
+        if (!state.playing) status.textContent = t('clickTimeline');
+      };
+      drawMeta();
       drawTimeline();
-      status.textContent = t('clickTimeline');
     } catch (e) {
       status.textContent = e.message;
     }
   };
 
+  // The language switch redraws what the script wrote.
+  document.addEventListener('sky-lang', () => {
+    Sky.translate();
+    if (!path) showList();
+    else drawMeta();
+  });
   if (!path) { showList(); return; }
   tl.addEventListener('click', (e) => {
     const r = tl.getBoundingClientRect();
