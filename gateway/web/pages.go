@@ -53,6 +53,8 @@ const (
 	staticPrefix = "static"
 	wallPath     = "wall"
 	pilotPath    = "pilot"
+	// recordingsPath is the recordings page (recordings.go).
+	recordingsPath = "recordings"
 )
 
 // ServePath answers one page request.
@@ -74,6 +76,8 @@ func (p *Pages) ServePath(w http.ResponseWriter, r *http.Request, path, _ string
 		p.serveWall(w, r)
 	case path == pilotPath && strings.HasSuffix(r.URL.Path, "/"):
 		p.servePilot(w, r)
+	case path == recordingsPath && strings.HasSuffix(r.URL.Path, "/"):
+		p.serveRecordings(w)
 	case !strings.HasSuffix(r.URL.Path, "/"):
 		// /P → /P/: the player's relative URLs (whep, index.m3u8) need the
 		// slash. The query (a read credential) goes along.

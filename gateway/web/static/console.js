@@ -19,6 +19,7 @@
     pending: new Map(), // video_id -> 'starting' | 'stopping'
     errors: new Map(), // video_id -> error object from the last command
     wall: [], // paths picked for a wall layout
+    recorded: new Set(), // paths with recordings (GET /api/v1/recordings)
     apiError: null,
   };
 
@@ -34,6 +35,7 @@
     try {
       if (what === 'devices') state.devices = (await api('GET', '/api/v1/devices')).items || [];
       if (what === 'streams') state.streams = (await api('GET', '/api/v1/streams')).items || [];
+      if (what === 'recorded') state.recorded = new Set(((await api('GET', '/api/v1/recordings')).items || []).map((r) => r.path));
       if (what === 'gb') state.gb = (await api('GET', '/api/v1/gb28181/devices')).items || [];
       if (what === 'sessions') {
         const items = (await api('GET', '/api/v1/live')).items || [];
@@ -41,7 +43,7 @@
       }
       if (state.apiError) showAPIError(null);
     } catch (e) {
-      if (e.status === 404 && what !== 'streams') return; // no control plane in this build
+      if ((e.status === 404 || e.status === 503) && what !== 'streams') return; // no control plane in this build
       if (e.status === 401 || e.status === 403) showAPIError(e);
     }
   };
@@ -129,6 +131,7 @@
       h('div.cam-ctl', {},
         lSel, qSel, action,
         h('a.button' + (d.online ? '' : '.disabled'), { href: '/' + vid + '/', target: '_blank', rel: 'noopener' }, t('play')),
+        state.recorded.has(vid) ? h('a.button.rec-link', { href: '/recordings/?path=' + encodeURIComponent(vid) }, t('recordings')) : null,
         h('label.wallpick', { title: t('toWall') }, h('input', { type: 'checkbox', checked: onWall ? true : null, onchange: (e) => pickWall(vid, e.target.checked) }), t('toWall'))),
       err ? h('p.error', {}, Sky.deviceErrorText(err)) : null,
       h('div.vid', {}, vid));
@@ -197,6 +200,7 @@
             readers.length ? `${readers.length} ${t('readers')} (${Object.entries(by).map(([p, n]) => `${n} ${p}`).join(', ')})` : t('noReaders'))),
         h('div.cam-ctl', {},
           h('a.button', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, t('play')),
+          state.recorded.has(s.path) ? h('a.button.rec-link', { href: '/recordings/?path=' + encodeURIComponent(s.path) }, t('recordings')) : null,
           h('label.wallpick', {}, h('input', { type: 'checkbox', checked: state.wall.includes(s.path) ? true : null, onchange: (e) => pickWall(s.path, e.target.checked) }), t('toWall'))));
     }));
   };
@@ -381,11 +385,11 @@
     });
   }, 5000);
   // The stream list's reader counts change without events for each one.
-  setInterval(() => { reload('streams'); reload('gb'); }, 10000);
+  setInterval(() => { reload('streams'); reload('gb'); reload('recorded'); }, 10000);
 
   window.skyConsole = { state, render };
   (async () => {
-    await Promise.all([load('devices'), load('streams'), load('sessions'), load('gb')]);
+    await Promise.all([load('devices'), load('streams'), load('sessions'), load('gb'), load('recorded')]);
     render();
     renderLayouts();
   })();

@@ -50,6 +50,10 @@
       watchAt: 'Viewers watch at', camera: 'camera', gbDevices: 'GB28181 devices', channels: '{0} channels',
       gwRefused: 'The gateway refused: {0}',
       bridgeRefused: '{0} answered code {1}: {2}',
+      recordings: 'Recordings', search: 'Search', deviceSN: 'device SN', flightID: 'flight id',
+      noRecordings: 'Nothing recorded yet. Set record.enabled: true, or POST /api/v1/recordings/PATH/start.',
+      segments: '{0} segments', recordingNow: 'recording', flight: 'flight', clickTimeline: 'Click the timeline to play from that time.',
+      playingFrom: 'playing from {0}', noOSD: 'no telemetry recorded',
     },
     zh: {
       console: '控制台', wall: '视频墙', map: '地图', pilot: 'Pilot 2',
@@ -95,6 +99,10 @@
       watchAt: '观看地址', camera: '相机', gbDevices: 'GB28181 设备', channels: '{0} 个通道',
       gwRefused: '网关拒绝：{0}',
       bridgeRefused: '{0} 返回错误码 {1}：{2}',
+      recordings: '录像', search: '搜索', deviceSN: '设备 SN', flightID: '架次 ID',
+      noRecordings: '还没有录像。设置 record.enabled: true，或 POST /api/v1/recordings/路径/start。',
+      segments: '{0} 个分段', recordingNow: '录制中', flight: '架次', clickTimeline: '点击时间轴从该时刻播放。',
+      playingFrom: '从 {0} 播放', noOSD: '没有录制遥测',
     },
   };
 
@@ -330,7 +338,8 @@
       h('a.brand', { href: '/' }, 'Skyrelay'),
       h('nav', {},
         h('a', { href: '/', class: active === 'console' ? 'on' : null, 'data-t': 'console' }, t('console')),
-        h('a', { href: '/wall', class: active === 'wall' ? 'on' : null, 'data-t': 'wall' }, t('wall'))),
+        h('a', { href: '/wall', class: active === 'wall' ? 'on' : null, 'data-t': 'wall' }, t('wall')),
+        h('a', { href: '/recordings/', class: active === 'recordings' ? 'on' : null, 'data-t': 'recordings' }, t('recordings'))),
       h('span.spacer'),
       h('span#hdr-status.hdr-status'),
       h('button.lang', { type: 'button', title: 'English / 中文', onclick: () => setLang(lang === 'zh' ? 'en' : 'zh') },
