@@ -27,8 +27,7 @@ type PilotAPI struct {
 	Accounts []PilotAccount
 	// MintAccount, when set (the embedded broker), mints an account that
 	// reaches only the controller's own topics; it is preferred to a
-	// wildcard account or the fallback, so a controller never gets more
-	// than it needs.
+	// wildcard account, so a controller never gets more than it needs.
 	MintAccount func(sn string) (PilotAccount, error)
 	// Fallback is handed out when no account names the SN (pilot.mqtt_*).
 	Fallback PilotAccount
@@ -126,11 +125,18 @@ func (a *PilotAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gateway.WriteJSON(w, http.StatusOK, s)
 }
 
+// account picks the broker account for sn, from the most to the least
+// specific: a configured account that names sn; the shared account the
+// operator set (pilot.mqtt_*); one minted for sn alone (embedded broker);
+// a wildcard account; none (anonymous broker).
 func (a *PilotAPI) account(sn string) (PilotAccount, bool) {
 	for _, u := range a.Accounts {
 		if (len(u.Gateways) == 0 && u.User == sn) || slices.Contains(u.Gateways, sn) {
 			return u, true
 		}
+	}
+	if a.Fallback.User != "" {
+		return a.Fallback, true
 	}
 	if a.MintAccount != nil {
 		acc, err := a.MintAccount(sn)
@@ -145,9 +151,6 @@ func (a *PilotAPI) account(sn string) (PilotAccount, bool) {
 		if slices.Contains(u.Gateways, "*") {
 			return u, true
 		}
-	}
-	if a.Fallback.User != "" {
-		return a.Fallback, true
 	}
 	return PilotAccount{}, a.Anonymous
 }

@@ -60,7 +60,7 @@ func TestPilotSessionAPI(t *testing.T) {
 		t.Errorf("fallback account: %d %q", code, s.Thing.Username)
 	}
 	// With the embedded broker, a controller no account names gets an
-	// account minted for its SN alone, never the wildcard or shared one.
+	// account minted for its SN alone rather than a wildcard one.
 	minted := map[string]string{}
 	a.MintAccount = func(sn string) (PilotAccount, error) {
 		minted[sn] = "pilot-" + sn
@@ -71,9 +71,9 @@ func TestPilotSessionAPI(t *testing.T) {
 		api      *PilotAPI
 		sn, user string
 	}{
-		{a, "OTHER", "pilot-OTHER"},  // preferred to the "*" account
-		{strict, "RC9", "pilot-RC9"}, // preferred to the fallback
-		{a, "RC1", "fleet"},          // an account that names the SN still wins
+		{a, "OTHER", "pilot-OTHER"}, // preferred to the "*" account
+		{strict, "RC9", "shared"},   // the operator's pilot.mqtt_* account wins
+		{a, "RC1", "fleet"},         // an account that names the SN wins
 	} {
 		if code, s, body := post(c.api, "POST", `{"rc_sn":"`+c.sn+`"}`); code != 200 || s.Thing.Username != c.user {
 			t.Errorf("%s with minting: %d user %q, want %q: %s", c.sn, code, s.Thing.Username, c.user, body)
