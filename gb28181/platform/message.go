@@ -64,13 +64,16 @@ func (p *Platform) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		p.respond(tx, req, 403, "Forbidden")
 		return
 	}
+	// Counted before the answer: a device (or a test) that sees the 200
+	// finds the keepalive in the metrics.
+	if known && cmd == "keepalive" {
+		p.metrics.keepalives.Add(1)
+	}
 	p.respond(tx, req, 200, "OK")
 	if !known {
 		return
 	}
 	switch {
-	case cmd == "keepalive":
-		p.metrics.keepalives.Add(1)
 	case m.Is("Response", "Catalog"):
 		p.onCatalog(d, m)
 	case m.Is("Response", "DeviceInfo"):
