@@ -193,7 +193,7 @@ func TestRefusingCameraPlayerPage(t *testing.T) {
 	if n < 1 || n > 3 {
 		t.Fatalf("the dock got %d live_start_push in %s, want 1 to 3", n, window)
 	}
-	if !strings.Contains(status, "refused by the dock") {
+	if !strings.Contains(status, "513099") || !strings.Contains(status, "dock") {
 		t.Errorf("the page does not show the decoded refusal: %q", status)
 	}
 	// An API call still forces a start.

@@ -22,8 +22,12 @@
 
   const render = () => {
     let text;
+    const derr = session && session.error ? Sky.deviceErrorText(session.error) : '';
     if (sky.state === 'playing') {
       text = sky.mode === 'webrtc' ? t('playingWebRTC') : t('playingHLS');
+    } else if (sky.state === 'error' && derr) {
+      // The device's own words say why better than either transport.
+      text = derr;
     } else if (sky.state === 'error') {
       text = sky.hlsError ? `LL-HLS: ${sky.hlsError}` : t('reconnecting');
     } else if (session && session.state && session.state !== 'playable') {
@@ -37,9 +41,9 @@
     const detail = sky.reason ? `${t('webrtcFailed')}: ${sky.reason}` : '';
     detailEl.textContent = detail;
     detailEl.hidden = !detail;
-    const derr = session && session.error ? Sky.deviceErrorText(session.error) : '';
-    devErrEl.textContent = derr;
-    devErrEl.hidden = !derr;
+    const showDerr = derr && text !== derr;
+    devErrEl.textContent = showDerr ? derr : '';
+    devErrEl.hidden = !showDerr;
   };
   document.addEventListener('sky-lang', render);
 
