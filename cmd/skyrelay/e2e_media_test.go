@@ -291,7 +291,7 @@ func TestShutdown(t *testing.T) {
 	g.WaitReady(t, "live/x", 15*time.Second)
 
 	exited := make(chan error, 1)
-	go func() { exited <- g.Cmd.Wait() }()
+	go func() { exited <- g.Wait() }()
 	if err := g.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

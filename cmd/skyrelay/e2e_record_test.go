@@ -53,7 +53,7 @@ func TestE2ERecordKill9(t *testing.T) {
 	if err := g.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = g.Cmd.Wait()
+	_ = g.Wait()
 	recorded := killed.Sub(start).Seconds()
 
 	g2 := gwproc.Start(t, cfg)

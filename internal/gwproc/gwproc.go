@@ -32,6 +32,16 @@ type Process struct {
 	HTTPS, RTMPS, RTSPS, MQTTS int
 
 	log testpeer.LogBuffer // Skyrelay's stderr, also copied to the test's
+
+	exited  chan struct{} // closed when the process has ended
+	exitErr error         // Cmd.Wait's answer, once exited is closed
+}
+
+// Wait waits for the process to end and says how it ended (Cmd.Wait's
+// answer). Call it instead of Cmd.Wait, which gwproc already calls.
+func (g *Process) Wait() error {
+	<-g.exited
+	return g.exitErr
 }
 
 // freeUDPPair returns an even UDP port free on loopback now whose odd
@@ -148,8 +158,27 @@ func StartGB28181(t testing.TB, gbKeys, extra string) *Process {
 	return StartWith(t, Options{GB28181: gbKeys, Extra: extra})
 }
 
-// StartWith runs skyrelay on free loopback ports as Start does.
+// StartWith runs skyrelay on free loopback ports as Start does. A port
+// handed out free can be taken by another test before the gateway binds
+// it; the gateway then exits at start-up, and StartWith tries again with
+// other ports (at most three times).
 func StartWith(t testing.TB, o Options) *Process {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		g, portTaken := startOnce(t, o)
+		if !portTaken || attempt == 3 {
+			if g == nil {
+				t.Fatal("gateway did not become healthy")
+			}
+			return g
+		}
+		t.Logf("gwproc: a port was taken before the gateway bound it; starting again on other ports")
+	}
+}
+
+// startOnce starts skyrelay once; it returns nil and whether start-up
+// failed on a port another process took.
+func startOnce(t testing.TB, o Options) (*Process, bool) {
 	g := &Process{HTTP: FreePort(t), RTMP: FreePort(t), RTSP: FreePort(t), WebRTC: FreePort(t),
 		MQTT: FreePort(t), MQTTWS: FreePort(t), SIP: FreePort(t), RTPUDP: freeUDPPair(t)}
 	if o.LogLevel == "" {
@@ -189,9 +218,11 @@ gb28181: {sip_listen: "127.0.0.1:%d"%s}
 	if err := g.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	g.exited = make(chan struct{})
+	go func() { g.exitErr = g.Cmd.Wait(); close(g.exited) }()
 	t.Cleanup(func() {
 		_ = g.Cmd.Process.Signal(os.Interrupt)
-		_ = g.Cmd.Wait()
+		<-g.exited
 		// Secrets never reach the log (docs/security.md): whatever the
 		// test did, no line may show a value for secret=, password=,
 		// jwt=, token=... (per-push secrets are minted inside the
@@ -200,19 +231,25 @@ gb28181: {sip_listen: "127.0.0.1:%d"%s}
 			t.Errorf("gwproc: a credential reached the log: %s", l)
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	// Generous: on a fresh machine the first start runs beside every other
+	// package's tests (go test runs two packages at once on two cores).
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	for ctx.Err() == nil {
+		select {
+		case <-g.exited:
+			return nil, strings.Contains(g.Log(), "address already in use")
+		default:
+		}
 		if resp, err := http.Get(g.URL("/healthz")); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return g
+				return g, false
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("gateway did not become healthy")
-	return nil
+	return nil, false
 }
 
 // Log is everything Skyrelay logged so far.
