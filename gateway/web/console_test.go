@@ -9,7 +9,7 @@ import (
 	"github.com/skyrelay/skyrelay/gateway"
 )
 
-// TestPageRoutes: every page answers where interfaces.md puts it, and a
+// TestPageRoutes: every page answers where docs/api.md ("Pages") puts it, and a
 // path nobody publishes is a 404 page with the configured publish URL,
 // not a player that spins.
 func TestPageRoutes(t *testing.T) {
