@@ -13,6 +13,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -424,7 +425,9 @@ func typeError(err error) string {
 }
 
 // firstAddress is the default public_host: the first non-loopback address.
-func firstAddress() string {
+// It is looked up once per process: a config is parsed at start and on
+// every reload, and the answer does not change between them.
+var firstAddress = sync.OnceValue(func() string {
 	addrs, err := net.InterfaceAddrs()
 	if err == nil {
 		for _, a := range addrs {
@@ -434,4 +437,4 @@ func firstAddress() string {
 		}
 	}
 	return "127.0.0.1"
-}
+})
