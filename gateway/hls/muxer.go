@@ -35,6 +35,8 @@ type muxer struct {
 	hls    *gohlslib.Muxer
 	reader *gateway.Reader
 	tracks map[*gateway.Track]*track
+	gaps   *gapCloser      // used by write only
+	held   []gateway.Frame // audio waiting for the video to close a gap
 
 	// writeMu orders writes and Close: gohlslib serves HTTP concurrently
 	// with writes, but a write must not race the muxer's Close.
@@ -125,7 +127,7 @@ func (m *muxer) start() error {
 	if err != nil {
 		return err
 	}
-	m.stream, m.tracks = st, tracks
+	m.stream, m.tracks, m.gaps = st, tracks, newGapCloser(m.srv.PartDuration)
 	m.hls = &gohlslib.Muxer{
 		Tracks:             ordered(st.Tracks(), tracks),
 		Variant:            gohlslib.MuxerVariantLowLatency,
@@ -164,10 +166,43 @@ func (m *muxer) write(f gateway.Frame) error {
 	if m.ended.Load() {
 		return nil
 	}
-	if err := tr.write(m.hls, f.Unit.Arrival, f.Unit); err != nil {
-		m.encodeError(err)
-	}
+	m.place(f, tr, true)
 	return nil
+}
+
+// maxHeld bounds the audio held while a gap waits for the video: about a
+// second of AAC. A stream whose video stays away longer has its gap
+// closed by the audio.
+const maxHeld = 48
+
+// place writes one frame where the gap closer puts it (see gapCloser), or
+// holds it for the video. writeMu is held.
+func (m *muxer) place(f gateway.Frame, tr *track, mayHold bool) {
+	shift, closed, hold := m.gaps.place(duration(f.Unit.PTS, tr.clock), tr.video, mayHold && len(m.held) < maxHeld)
+	if hold {
+		m.held = append(m.held, f)
+		return
+	}
+	if closed {
+		m.srv.Log.Debug("hls closed a gap in the stream's timeline", "path", m.path, "shift", shift)
+	}
+	pts := f.Unit.PTS - ticks(shift, tr.clock)
+	// Audio held through a gap may now fall before audio already written:
+	// such a unit, at most a frame or two at the publisher's reconnect,
+	// is dropped rather than sent back in time.
+	if tr.video || !tr.wrote || pts > tr.last {
+		tr.last, tr.wrote = pts, true
+		if err := tr.write(m.hls, f.Unit.Arrival, pts, f.Unit); err != nil {
+			m.encodeError(err)
+		}
+	}
+	if closed && len(m.held) > 0 {
+		held := m.held
+		m.held = nil
+		for _, h := range held {
+			m.place(h, m.tracks[h.Track], false)
+		}
+	}
 }
 
 // encodeError logs muxer errors at most once per interval: a broken stream

@@ -16,9 +16,13 @@ import (
 // track is one stream track as the muxer carries it.
 type track struct {
 	hls *gohlslib.Track
-	// write hands one unit to the muxer; PTS passes through unchanged
-	// because the gohlslib track has the format's clock rate.
-	write func(m *gohlslib.Muxer, ntp time.Time, u *gateway.Unit) error
+	// write hands one unit to the muxer at pts, in the format's clock
+	// rate, which the gohlslib track shares.
+	write func(m *gohlslib.Muxer, ntp time.Time, pts int64, u *gateway.Unit) error
+	clock int64
+	video bool
+	last  int64 // the newest pts written (audio), for the gap closer
+	wrote bool
 	// params returns the parameter sets of the init segment (video only):
 	// a keyframe carrying others means the codec changed. gohlslib fills
 	// empty ones from the first keyframe, in the writer's goroutine.
@@ -50,8 +54,8 @@ func hlsTracks(tracks []*gateway.Track) (map[*gateway.Track]*track, []string, er
 				hls:    &gohlslib.Track{Codec: c, ClockRate: f.ClockRate()},
 				params: func() [][]byte { return [][]byte{c.SPS, c.PPS} },
 			}
-			tr.write = func(m *gohlslib.Muxer, ntp time.Time, u *gateway.Unit) error {
-				return m.WriteH264(tr.hls, ntp, u.PTS, u.Payload)
+			tr.write = func(m *gohlslib.Muxer, ntp time.Time, pts int64, u *gateway.Unit) error {
+				return m.WriteH264(tr.hls, ntp, pts, u.Payload)
 			}
 			hasVideo = true
 		case *format.H265:
@@ -65,8 +69,8 @@ func hlsTracks(tracks []*gateway.Track) (map[*gateway.Track]*track, []string, er
 				hls:    &gohlslib.Track{Codec: c, ClockRate: f.ClockRate()},
 				params: func() [][]byte { return [][]byte{c.VPS, c.SPS, c.PPS} },
 			}
-			tr.write = func(m *gohlslib.Muxer, ntp time.Time, u *gateway.Unit) error {
-				return m.WriteH265(tr.hls, ntp, u.PTS, u.Payload)
+			tr.write = func(m *gohlslib.Muxer, ntp time.Time, pts int64, u *gateway.Unit) error {
+				return m.WriteH265(tr.hls, ntp, pts, u.Payload)
 			}
 			hasVideo = true
 		case *format.MPEG4Audio:
@@ -75,13 +79,13 @@ func hlsTracks(tracks []*gateway.Track) (map[*gateway.Track]*track, []string, er
 				break
 			}
 			tr = &track{hls: &gohlslib.Track{Codec: &codecs.MPEG4Audio{Config: *f.Config}, ClockRate: f.ClockRate()}}
-			tr.write = func(m *gohlslib.Muxer, ntp time.Time, u *gateway.Unit) error {
-				return m.WriteMPEG4Audio(tr.hls, ntp, u.PTS, u.Payload)
+			tr.write = func(m *gohlslib.Muxer, ntp time.Time, pts int64, u *gateway.Unit) error {
+				return m.WriteMPEG4Audio(tr.hls, ntp, pts, u.Payload)
 			}
 		case *format.Opus:
 			tr = &track{hls: &gohlslib.Track{Codec: &codecs.Opus{ChannelCount: max(f.ChannelCount, 1)}, ClockRate: f.ClockRate()}}
-			tr.write = func(m *gohlslib.Muxer, ntp time.Time, u *gateway.Unit) error {
-				return m.WriteOpus(tr.hls, ntp, u.PTS, u.Payload)
+			tr.write = func(m *gohlslib.Muxer, ntp time.Time, pts int64, u *gateway.Unit) error {
+				return m.WriteOpus(tr.hls, ntp, pts, u.Payload)
 			}
 		case *format.G711:
 			// fMP4 HLS has no G.711 sample entry that players accept, and
@@ -94,6 +98,7 @@ func hlsTracks(tracks []*gateway.Track) (map[*gateway.Track]*track, []string, er
 			skipped = append(skipped, fmt.Sprintf("track %d: %s", t.Index, why))
 			continue
 		}
+		tr.clock, tr.video = int64(t.ClockRate()), t.Codec.IsVideo()
 		out[t] = tr
 	}
 	if len(out) == 0 {
@@ -114,6 +119,22 @@ func ordered(tracks []*gateway.Track, m map[*gateway.Track]*track) []*gohlslib.T
 		}
 	}
 	return out
+}
+
+// duration converts ticks of a clock without overflowing on long streams.
+func duration(ticks, clock int64) time.Duration {
+	return time.Duration(ticks/clock)*time.Second + time.Duration(ticks%clock)*time.Second/time.Duration(clock)
+}
+
+// ticks converts back, to the nearest tick: a duration made by duration
+// comes back as the ticks it was made of.
+func ticks(d time.Duration, clock int64) int64 {
+	frac := int64(d%time.Second) * clock
+	half := int64(time.Second) / 2
+	if frac < 0 {
+		half = -half
+	}
+	return int64(d/time.Second)*clock + (frac+half)/int64(time.Second)
 }
 
 // paramsChanged tells whether a keyframe carries parameter sets other than
