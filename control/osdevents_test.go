@@ -64,3 +64,64 @@ func TestOSDEvents(t *testing.T) {
 		t.Errorf("osd event = %v, want the merge of the first two fragments", osds[0])
 	}
 }
+
+// osdCall is one call of an OSDWatcher.
+type osdCall struct {
+	sn, gw string
+	online bool
+	osd    map[string]json.RawMessage
+}
+
+type watcherFunc func(osdCall)
+
+func (f watcherFunc) DeviceOSD(sn, gw string, online bool, _ time.Time, osd json.RawMessage) {
+	c := osdCall{sn: sn, gw: gw, online: online}
+	if osd != nil {
+		_ = json.Unmarshal(osd, &c.osd)
+	}
+	f(c)
+}
+
+// TestOSDWatcher: the watcher hears a device's merged osd with nobody on
+// /api/v1/events, paced like the events, and hears the dock and its
+// aircraft go offline when the dock falls silent.
+func TestOSDWatcher(t *testing.T) {
+	const dock, air = "DOCKW", "AIRW"
+	calls := make(chan osdCall, 64)
+	b := newBare(t)
+	b.OSDWatcher = watcherFunc(func(c osdCall) { calls <- c })
+	b.dock3(dock, air)
+	for _, f := range dock3OSDFragments[:3] {
+		b.in("thing/product/"+dock+"/osd", msg(nextTID("osd"), "", f, map[string]any{"gateway": dock}))
+	}
+	next := func() osdCall {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatal("the watcher heard nothing")
+			return osdCall{}
+		}
+	}
+	c := next()
+	if c.sn != dock || c.gw != dock || !c.online || string(c.osd["latitude"]) != "22.5797" {
+		t.Fatalf("first call %+v, want the dock's osd", c)
+	}
+	if len(calls) > 0 {
+		t.Fatalf("three fragments within one pace window made %d calls, want 1", 1+len(calls))
+	}
+	// The dock falls silent: offline for it and for its aircraft.
+	b.sweep(time.Now().Add(b.Config.OfflineAfter + time.Second))
+	gone := map[string]bool{}
+	for len(gone) < 2 {
+		c := next()
+		if c.online || c.osd != nil || c.gw != dock {
+			t.Fatalf("call %+v, want offline", c)
+		}
+		gone[c.sn] = true
+	}
+	if !gone[dock] || !gone[air] {
+		t.Fatalf("offline calls for %v, want the dock and its aircraft", gone)
+	}
+}

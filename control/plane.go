@@ -31,6 +31,9 @@ type Plane struct {
 	// Recorder, when set, hears which device and flight each live session
 	// films and every device's OSD (see Recorder).
 	Recorder Recorder
+	// OSDWatcher, when set, hears each device's merged osd and its going
+	// offline (see OSDWatcher).
+	OSDWatcher OSDWatcher
 	// PublicHost names this gateway in the broker URL given with minted
 	// Pilot credentials; empty uses the host the request came to.
 	PublicHost string
@@ -193,16 +196,23 @@ func (p *Plane) runSweep() {
 	for {
 		select {
 		case now := <-t.C:
-			for _, gw := range p.reg.sweep(now, p.Config.OfflineAfter) {
-				p.log.Info("device offline", "gateway", gw, "silent_for", p.Config.OfflineAfter)
-				p.events.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
-				p.onDeviceOffline(gw)
-			}
-			p.sessions.forgetEnded(now, endedKept)
+			p.sweep(now)
 		case <-p.done:
 			return
 		}
 	}
+}
+
+// sweep marks devices silent at now offline and forgets long-ended
+// sessions.
+func (p *Plane) sweep(now time.Time) {
+	for _, gw := range p.reg.sweep(now, p.Config.OfflineAfter) {
+		p.log.Info("device offline", "gateway", gw, "silent_for", p.Config.OfflineAfter)
+		p.events.publish(Event{Type: EventDeviceOffline, SN: gw, Gateway: gw})
+		p.watchOffline(gw, now)
+		p.onDeviceOffline(gw)
+	}
+	p.sessions.forgetEnded(now, endedKept)
 }
 
 // endedKept is how long an ended session stays visible in GET /api/v1/live.

@@ -13,8 +13,10 @@ import (
 	"github.com/skyrelay/skyrelay/gateway/web"
 )
 
-// pages builds the web pages, the telemetry event stream and the Pilot
-// session API, and adds the two API routes.
+var _ control.OSDWatcher = (*web.Telemetry)(nil)
+
+// pages builds the web pages, the telemetry event stream (fed by the
+// plane's osd) and the Pilot session API, and adds the two API routes.
 func (a *app) pages(plane *control.Plane) (*web.Pages, *web.Telemetry) {
 	c := a.cfg
 	log := a.log.With("module", "web")
@@ -28,24 +30,13 @@ func (a *app) pages(plane *control.Plane) (*web.Pages, *web.Telemetry) {
 		MapTileURL: c.Console.MapTileURL, MapAttribution: c.Console.MapAttribution,
 		Log: log,
 	}
-	tel := &web.Telemetry{Source: func() []web.DeviceOSD { return deviceOSD(plane) }, Log: log}
+	tel := &web.Telemetry{Log: log}
+	plane.OSDWatcher = tel
 	a.addAPI(map[string]http.HandlerFunc{
 		"GET /api/v1/telemetry": tel.ServeHTTP,
 		"/api/v1/pilot/session": pilotAPI(c, a.auth, plane, log).ServeHTTP,
 	})
 	return p, tel
-}
-
-// deviceOSD flattens the plane's devices for the telemetry stream.
-func deviceOSD(plane *control.Plane) []web.DeviceOSD {
-	var out []web.DeviceOSD
-	for _, d := range plane.Devices() {
-		out = append(out, web.DeviceOSD{SN: d.SN, Gateway: d.SN, Online: d.Online, OSD: d.OSD})
-		for _, s := range d.SubDevices {
-			out = append(out, web.DeviceOSD{SN: s.SN, Gateway: d.SN, Online: s.Online, OSD: s.OSD})
-		}
-	}
-	return out
 }
 
 // pilotAPI is POST /api/v1/pilot/session from the pilot: keys, falling

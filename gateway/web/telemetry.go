@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -17,18 +16,16 @@ import (
 // track of the last minutes of every device, so a map opened now shows
 // where the aircraft came from.
 //
-// It samples Source (the control plane's device list) every Interval and
-// sends what changed: the control plane keeps only the last OSD and has no
-// hook for each one, and a 2 Hz sample is finer than what the docks send
-// (0.5 Hz) and what a human reads.
+// The control plane tells it each device's merged OSD as it comes (at
+// most twice a second per device, control.OSDWatcher) and when a device
+// goes offline: the binary wires the two, and Telemetry sends each
+// change on at once.
 //
 // SSE, not a WebRTC data channel beside WHEP: the same stream serves the
 // console, the map and LL-HLS viewers (which have no data channel), it
 // passes every proxy that passes the page, and the browser aligns it with
 // the picture by the playback delay it can measure.
 type Telemetry struct {
-	Source      func() []DeviceOSD
-	Interval    time.Duration // default 500 ms
 	TrackWindow time.Duration // default 10 min
 	Log         *slog.Logger
 
@@ -36,18 +33,9 @@ type Telemetry struct {
 	// under mu.
 	Malformed int
 
-	mu     sync.Mutex
-	last   map[string]*deviceTrack
-	subs   map[*telemetrySub]struct{}
-	done   chan struct{}
-	closed chan struct{}
-}
-
-// DeviceOSD is one device's last OSD as the control plane has it.
-type DeviceOSD struct {
-	SN, Gateway string
-	Online      bool
-	OSD         json.RawMessage
+	mu   sync.Mutex
+	last map[string]*deviceTrack
+	subs map[*telemetrySub]struct{}
 }
 
 // trackPoint is [unix ms, lat, lon, height].
@@ -55,7 +43,6 @@ type trackPoint [4]float64
 
 type deviceTrack struct {
 	osd     json.RawMessage
-	bad     json.RawMessage // the last malformed OSD, skipped
 	online  bool
 	gateway string
 	at      time.Time
@@ -77,99 +64,66 @@ type osdFrame struct {
 	OSD     json.RawMessage `json:"osd"`
 }
 
-// Initialize starts sampling.
+// Initialize makes Telemetry ready for updates and clients.
 func (t *Telemetry) Initialize() error {
-	if t.Interval <= 0 {
-		t.Interval = 500 * time.Millisecond
-	}
 	if t.TrackWindow <= 0 {
 		t.TrackWindow = 10 * time.Minute
 	}
 	t.last = map[string]*deviceTrack{}
 	t.subs = map[*telemetrySub]struct{}{}
-	t.done, t.closed = make(chan struct{}), make(chan struct{})
-	go t.run()
 	return nil
 }
 
-// Close stops sampling and ends every event stream.
+// Close ends every event stream.
 func (t *Telemetry) Close() {
-	if t.done == nil {
-		return
-	}
-	close(t.done)
-	<-t.closed
-	t.mu.Lock()
-	for s := range t.subs {
-		close(s.ch)
-		delete(t.subs, s)
-	}
-	t.mu.Unlock()
-}
-
-func (t *Telemetry) run() {
-	defer close(t.closed)
-	tick := time.NewTicker(t.Interval)
-	defer tick.Stop()
-	for {
-		t.sample(time.Now())
-		select {
-		case <-t.done:
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// sample reads Source once and fans out what changed.
-func (t *Telemetry) sample(now time.Time) {
-	if t.Source == nil {
-		return
-	}
-	devs := t.Source()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for _, d := range devs {
-		if len(d.OSD) == 0 {
-			continue
-		}
-		tr := t.last[d.SN]
-		if tr != nil && bytes.Equal(tr.bad, d.OSD) {
-			continue
-		}
-		if !json.Valid(d.OSD) {
-			// Skipped and counted, once per distinct message.
-			if tr == nil {
-				tr = &deviceTrack{}
-				t.last[d.SN] = tr
-			}
-			tr.bad = d.OSD
-			t.Malformed++
-			continue
-		}
-		if tr == nil {
-			tr = &deviceTrack{}
-			t.last[d.SN] = tr
-		}
-		if bytes.Equal(tr.osd, d.OSD) && tr.online == d.Online {
-			continue
-		}
-		changed := !bytes.Equal(tr.osd, d.OSD)
-		tr.osd, tr.online, tr.gateway = d.OSD, d.Online, d.Gateway
-		if changed {
-			tr.at = now
-			if lat, lon, h, ok := position(d.OSD); ok {
-				tr.points = append(tr.points, trackPoint{float64(now.UnixMilli()), lat, lon, h})
-			}
-		}
-		cut := float64(now.Add(-t.TrackWindow).UnixMilli())
-		i := 0
-		for i < len(tr.points) && tr.points[i][0] < cut {
-			i++
-		}
-		tr.points = tr.points[i:]
-		t.fanOutLocked(d.SN, frame("osd", osdFrame{SN: d.SN, Gateway: d.Gateway, Online: d.Online, Time: tr.at, OSD: d.OSD}))
+	for s := range t.subs {
+		close(s.ch)
 	}
+	t.last, t.subs = nil, nil
+}
+
+// DeviceOSD takes device sn's merged OSD at at, through gateway (the dock
+// or controller); online false with no osd says it went offline, and the
+// last OSD is sent again marked so. It never blocks: a client too slow for
+// the stream is cut off and reconnects.
+func (t *Telemetry) DeviceOSD(sn, gateway string, online bool, at time.Time, osd json.RawMessage) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.last == nil {
+		return // not initialized, or closed
+	}
+	if len(osd) > 0 && !json.Valid(osd) {
+		t.Malformed++
+		return
+	}
+	tr := t.last[sn]
+	if tr == nil {
+		if len(osd) == 0 {
+			return // offline before any OSD: nothing to show
+		}
+		tr = &deviceTrack{}
+		t.last[sn] = tr
+	}
+	if len(osd) == 0 {
+		if tr.online == online {
+			return
+		}
+		tr.online = online
+	} else {
+		tr.osd, tr.online, tr.gateway, tr.at = osd, online, gateway, at
+		if lat, lon, h, ok := position(osd); ok {
+			tr.points = append(tr.points, trackPoint{float64(at.UnixMilli()), lat, lon, h})
+		}
+	}
+	cut := float64(at.Add(-t.TrackWindow).UnixMilli())
+	i := 0
+	for i < len(tr.points) && tr.points[i][0] < cut {
+		i++
+	}
+	tr.points = tr.points[i:]
+	t.fanOutLocked(sn, frame("osd", osdFrame{SN: sn, Gateway: tr.gateway, Online: tr.online, Time: tr.at, OSD: tr.osd}))
 }
 
 // position reads latitude, longitude and height; (0, 0) is "no fix",
@@ -221,7 +175,7 @@ func (t *Telemetry) fanOutLocked(sn string, f []byte) {
 // every change. ?sn=A,B limits it to those devices.
 func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
-	if !ok || t.subs == nil {
+	if !ok {
 		http.Error(w, "no event stream here", http.StatusInternalServerError)
 		return
 	}
@@ -233,6 +187,11 @@ func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var first [][]byte
 	t.mu.Lock()
+	if t.subs == nil {
+		t.mu.Unlock()
+		http.Error(w, "no event stream here", http.StatusServiceUnavailable)
+		return
+	}
 	for sn, tr := range t.last {
 		if (len(s.sns) > 0 && !s.sns[sn]) || tr.osd == nil {
 			continue
