@@ -261,12 +261,22 @@ func (s Secret) String() string {
 	return "***"
 }
 
-// RedactURL is a URL as it may be printed: any password in it masked.
-func RedactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
+// RedactURL makes a URL safe to log: a password in it and its query
+// (where push secrets and tokens live) are hidden. Text that is no URL
+// with a scheme is hidden whole: it may be a DJI url_type 1 parameter
+// list, password included.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "<unparseable url>"
 	}
-	return "(unparsable URL)"
+	hasQuery := u.RawQuery != "" || u.ForceQuery
+	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+	s := u.Redacted() // hides a password in the userinfo
+	if hasQuery {
+		s += "?REDACTED"
+	}
+	return s
 }
 
 // Default returns the configuration of an empty file.

@@ -91,3 +91,16 @@ func TestBrokerErrorHidesPassword(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"rtmp://10.0.0.1:1935/live/a?secret=abc&x=1": "rtmp://10.0.0.1:1935/live/a?REDACTED",
+		"rtmp://u:pw@host/live/a":                    "rtmp://u:xxxxx@host/live/a",
+		"rtmp://host/live/a":                         "rtmp://host/live/a",
+		"serverIP=1.2.3.4&agentPassword=pw":          "<unparseable url>",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

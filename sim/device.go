@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/skyrelay/skyrelay/conf"
 )
 
 // Options are the settings common to every simulated device (dock or remote controller). Only Broker
@@ -218,7 +220,7 @@ func run(ctx context.Context, m *model, opts Options, quirks bool) error {
 		sessions: map[*camera]*session{},
 	}
 	defer dev.stopAll()
-	dev.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", redactURL(opts.Broker),
+	dev.log.Info("simulating", "aircraft", m.aircraft.sn, "video_ids", m.videoIDs(), "broker", conf.RedactURL(opts.Broker),
 		"mqtt_version", opts.MQTTVersion, "stream_quirks", quirks)
 	for {
 		offline, connected, err := dev.connection(ctx)
@@ -268,7 +270,7 @@ func (dev *device) connection(ctx context.Context) (offline time.Duration, conne
 		dev.conn = nil
 		dev.mu.Unlock()
 	}()
-	dev.log.Info("MQTT connected", "broker", redactURL(dev.opts.Broker), "mqtt_version", dev.opts.MQTTVersion)
+	dev.log.Info("MQTT connected", "broker", conf.RedactURL(dev.opts.Broker), "mqtt_version", dev.opts.MQTTVersion)
 	dev.note(Note{Kind: NoteConnected})
 
 	// What a device sends on connect: topology, then its on-change state.

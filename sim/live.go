@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/skyrelay/skyrelay/conf"
 )
 
 // service carries out one services command and returns its reply data.
@@ -70,7 +72,7 @@ func (dev *device) liveStart(data json.RawMessage, log *slog.Logger) result {
 
 	s := &session{pusher: newPusher(), gap: make(chan time.Duration, 1)}
 	if *p.URLType == urlTypeRTMP || *p.URLType == urlTypeWHIP {
-		log = log.With("url", redactURL(p.URL))
+		log = log.With("url", conf.RedactURL(p.URL))
 	}
 	err := s.pusher.start(dev.ctx, pushRequest{
 		url: p.URL, videoID: p.VideoID, clip: dev.clip, quirks: dev.quirks, log: log, gap: s.gap,

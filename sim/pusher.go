@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 )
 
@@ -78,20 +77,4 @@ func reasonOf(err error) int {
 		return pe.reason
 	}
 	return reasonUnknownFailure
-}
-
-// redactURL makes a push URL safe to log: its query (where push secrets
-// live) and any password are hidden.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" {
-		return "<unparseable url>"
-	}
-	hasQuery := u.RawQuery != "" || u.ForceQuery
-	u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
-	s := u.Redacted() // hides a password in the userinfo
-	if hasQuery {
-		s += "?REDACTED"
-	}
-	return s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bluenviron/gortsplib/v5/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/internal/h264clip"
 )
 
@@ -34,7 +35,7 @@ type rtmpPusher struct {
 func (p *rtmpPusher) start(ctx context.Context, req pushRequest) error {
 	u, err := url.Parse(req.url)
 	if err != nil || (u.Scheme != "rtmp" && u.Scheme != "rtmps") || u.Host == "" {
-		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an rtmp:// URL: %s", redactURL(req.url))}
+		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an rtmp:// URL: %s", conf.RedactURL(req.url))}
 	}
 	if u.Port() == "" {
 		u.Host += map[string]string{"rtmp": ":1935", "rtmps": ":443"}[u.Scheme]

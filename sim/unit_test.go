@@ -46,19 +46,6 @@ func TestWithQuirks(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	for in, want := range map[string]string{
-		"rtmp://10.0.0.1:1935/live/a?secret=abc&x=1": "rtmp://10.0.0.1:1935/live/a?REDACTED",
-		"rtmp://u:pw@host/live/a":                    "rtmp://u:xxxxx@host/live/a",
-		"rtmp://host/live/a":                         "rtmp://host/live/a",
-		"serverIP=1.2.3.4&agentPassword=pw":          "<unparseable url>",
-	} {
-		if got := redactURL(in); got != want {
-			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestRTMPAppStream(t *testing.T) {
 	for in, want := range map[string][2]string{
 		"rtmp://h/live/DOCK/165-0-7?secret=s": {"live/DOCK", "165-0-7?secret=s"},

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skyrelay/skyrelay/conf"
 	"github.com/skyrelay/skyrelay/webrtc/whipclient"
 )
 
@@ -31,12 +32,12 @@ type whipPusher struct {
 func (p *whipPusher) start(ctx context.Context, req pushRequest) error {
 	u, err := url.Parse(req.url)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an http(s):// WHIP URL: %s", redactURL(req.url))}
+		return &pushError{reason: reasonBadURL, err: fmt.Errorf("not an http(s):// WHIP URL: %s", conf.RedactURL(req.url))}
 	}
 	if !strings.Contains(u.Path, "/rtc/v1/whip/") {
 		// As DJI Dock firmware 17.01.0506 does (ZLMediaKit#4743): a WHIP
 		// url must be in SRS's form, /rtc/v1/whip/?app=A&stream=S.
-		return &pushError{reason: reasonBadURL, err: fmt.Errorf("the WHIP URL's path lacks /rtc/v1/whip/: %s", redactURL(req.url))}
+		return &pushError{reason: reasonBadURL, err: fmt.Errorf("the WHIP URL's path lacks /rtc/v1/whip/: %s", conf.RedactURL(req.url))}
 	}
 	p.u, p.req = u, req
 	c, err := p.connect(ctx)
