@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skyrelay/skyrelay/gb28181/gbid"
-	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 	"log/slog"
 	"net"
 	"strconv"
@@ -18,6 +16,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
+	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 )
 
 // Defaults of an upstream's optional fields.
@@ -372,11 +372,5 @@ func (u *Upstream) answerOK(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (u *Upstream) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	if err := tx.Respond(res); err != nil {
-		u.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
-	}
+	sipstack.Respond(u.Log, tx, req, code, reason, hdrs...)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skyrelay/skyrelay/gb28181/gbid"
-	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 	"log/slog"
 	"net"
 	"strconv"
@@ -18,6 +16,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
+	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 )
 
 // Defaults of the Platform's optional fields (docs/configuration.md for the keys).
@@ -299,13 +299,7 @@ func (p *Platform) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (p *Platform) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	if err := tx.Respond(res); err != nil {
-		p.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
-	}
+	sipstack.Respond(p.Log, tx, req, code, reason, hdrs...)
 }
 
 // defaultPublicHost is the first non-loopback IPv4 address, or the listen

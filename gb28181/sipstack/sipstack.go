@@ -7,6 +7,7 @@
 //
 // Use: fill a Stack, Initialize (binds and builds, serves nothing yet),
 // register the request handlers on Server, Serve, and Close.
+// Respond is the one way both answer a request.
 package sipstack
 
 import (
@@ -147,6 +148,19 @@ func (s *Stack) Serve() error {
 			return errors.New("UDP listener did not start")
 		}
 		time.Sleep(time.Millisecond) // sipgo offers no event for it
+	}
+}
+
+// Respond answers req on tx with code, reason and hdrs. A response that
+// cannot be sent (the transaction ended, the connection went) is worth only
+// a DEBUG line on log: the peer retransmits or gives up by itself.
+func Respond(log *slog.Logger, tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
 	}
 }
 

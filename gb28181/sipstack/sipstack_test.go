@@ -100,7 +100,7 @@ func TestServe(t *testing.T) {
 			}
 			defer s.Close()
 			s.Server.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-				_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
+				Respond(s.Log, tx, req, 200, "OK", sip.NewHeader("Allow", "OPTIONS"))
 			})
 			if err := s.Serve(); err != nil {
 				t.Fatal(err)
@@ -119,7 +119,7 @@ func TestServe(t *testing.T) {
 				buf := make([]byte, 4096)
 				n, err := c.Read(buf)
 				c.Close()
-				if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+				if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") || !strings.Contains(string(buf[:n]), "Allow: OPTIONS\r\n") {
 					t.Fatalf("OPTIONS over %s: %q, %v", network, buf[:n], err)
 				}
 			}
