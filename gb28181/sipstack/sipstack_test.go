@@ -29,22 +29,8 @@ func TestInitialize(t *testing.T) {
 		{"no port", func(*testing.T) string { return "127.0.0.1" }, "sip_listen"},
 		{"port not a number", func(*testing.T) string { return "127.0.0.1:sip" }, "bad port"},
 		{"port out of range", func(*testing.T) string { return "127.0.0.1:70000" }, "bad port"},
-		{"UDP side taken", func(t *testing.T) string {
-			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { pc.Close() })
-			return pc.LocalAddr().String()
-		}, "SIP over UDP"},
-		{"TCP side taken", func(t *testing.T) string {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			return ln.Addr().String()
-		}, "SIP over TCP"},
+		{"UDP side taken", func(t *testing.T) string { return taken(t, "udp") }, "SIP over UDP"},
+		{"TCP side taken", func(t *testing.T) string { return taken(t, "tcp") }, "SIP over TCP"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -178,6 +164,29 @@ func TestServe(t *testing.T) {
 			}
 		})
 	}
+}
+
+// taken binds a loopback port over network for the rest of the test and
+// returns its address.
+func taken(t *testing.T, network string) string {
+	t.Helper()
+	var c io.Closer
+	var addr string
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, addr = pc, pc.LocalAddr().String()
+	} else {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, addr = ln, ln.Addr().String()
+	}
+	t.Cleanup(func() { c.Close() })
+	return addr
 }
 
 func options(network, from, to string) string {
