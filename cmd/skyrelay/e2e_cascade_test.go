@@ -92,6 +92,44 @@ func (r *psReceiver) frames(ctx context.Context, t *testing.T, ssrc uint32, n in
 	return out
 }
 
+// The upper platform the cascade tests register to: SIPp running
+// gb28181/cascade/testdata's scenarios.
+const cascadeUpperID, cascadeLowerID, cascadePassword = "44010000002000000001", "34020000002000000001", "cascade-pw"
+
+// startUpperRegistrar runs SIPp as an upper platform's registrar over
+// sipT (u1: UDP, t1: TCP) on port, challenging with cascadePassword (qop:
+// the challenge's qop parameter, "" for none), until the test ends.
+func startUpperRegistrar(t *testing.T, sipT string, port int, qop string) {
+	t.Helper()
+	reg := testpeer.Start(t, "sipp", "-sf", cascadeScenario("upper.xml"), "-t", sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-key", "lower", cascadeLowerID, "-key", "password", cascadePassword, "-key", "qop", qop, "-nostdin")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sipp registrar %s:\n%s", sipT, reg.Output())
+		}
+	})
+}
+
+// startUpperPlay has SIPp, as the upper platform over sipT, INVITE channel
+// from the gateway's upstream SIP port sipPort, with media to rcv over
+// proto (setupLine: the SDP line that goes with it), and BYE after.
+func startUpperPlay(t *testing.T, sipPort int, sipT, channel string, rcv *psReceiver, proto, setupLine, timeout string) *testpeer.Proc {
+	t.Helper()
+	local := testpeer.FreeUDPPort(t)
+	if sipT == "t1" {
+		local = testpeer.FreePort(t)
+	}
+	return testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", cascadeScenario("upper_play.xml"), "-m", "1",
+		"-t", sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(local),
+		"-key", "lower", cascadeLowerID, "-key", "channel", channel,
+		"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", proto, "-key", "setupline", setupLine,
+		"-nostdin", "-timeout", timeout, "-timeout_error")
+}
+
+func cascadeScenario(name string) string {
+	return filepath.Join(testpeer.Root(), "gb28181", "cascade", "testdata", name)
+}
+
 type upstreamsAnswer struct {
 	Items []struct {
 		Name, State, Contact string
@@ -108,25 +146,13 @@ type upstreamsAnswer struct {
 // what arrives, audio included; GET /api/v1/gb28181/upstreams shows it all.
 func TestCascadeUpper(t *testing.T) {
 	testpeer.Require(t, "sipp", "ffmpeg", "ffprobe")
-	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
-	testdata := filepath.Join(testpeer.Root(), "gb28181", "cascade", "testdata")
 	udpPort, tcpPort := testpeer.FreeUDPPort(t), testpeer.FreePort(t)
-	for _, r := range []struct {
-		sipT string
-		port int
-	}{{"u1", udpPort}, {"t1", tcpPort}} {
-		reg := testpeer.Start(t, "sipp", "-sf", filepath.Join(testdata, "upper.xml"), "-t", r.sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(r.port),
-			"-key", "lower", lowerID, "-key", "password", pw, "-key", "qop", `,qop="auth"`, "-nostdin")
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("sipp registrar %s:\n%s", r.sipT, reg.Output())
-			}
-		})
-	}
-	t.Setenv("SKYRELAY_GB28181_UPSTREAM_TCP_PASSWORD", pw) // the second one's password from the environment
+	startUpperRegistrar(t, "u1", udpPort, `,qop="auth"`)
+	startUpperRegistrar(t, "t1", tcpPort, `,qop="auth"`)
+	t.Setenv("SKYRELAY_GB28181_UPSTREAM_TCP_PASSWORD", cascadePassword) // the second one's password from the environment
 	g := gwproc.StartGB28181(t, `upstreams: [`+
-		`{name: udp, address: "127.0.0.1:`+strconv.Itoa(udpPort)+`", server_id: "`+upperID+`", password: `+pw+`, keepalive_interval: 1s},`+
-		`{name: tcp, address: "127.0.0.1:`+strconv.Itoa(tcpPort)+`", transport: tcp, server_id: "`+upperID+`", keepalive_interval: 1s}]`, "")
+		`{name: udp, address: "127.0.0.1:`+strconv.Itoa(udpPort)+`", server_id: "`+cascadeUpperID+`", password: `+cascadePassword+`, keepalive_interval: 1s},`+
+		`{name: tcp, address: "127.0.0.1:`+strconv.Itoa(tcpPort)+`", transport: tcp, server_id: "`+cascadeUpperID+`", keepalive_interval: 1s}]`, "")
 	g.Push(t, testpeer.Clip(t, testpeer.ClipH264SmallAAC), "live/a")
 	testpeer.Start(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", testpeer.Clip(t, testpeer.ClipH265Small),
 		"-c", "copy", "-f", "rtsp", "-rtsp_transport", "tcp", g.RTSPURL("live/h265"))
@@ -163,11 +189,7 @@ func TestCascadeUpper(t *testing.T) {
 		}
 		ctx := testpeer.Context(t, 40*time.Second)
 		rcv := newPSReceiver(t, tc.tcp)
-		play := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(contact.Port), "-sf", filepath.Join(testdata, "upper_play.xml"), "-m", "1",
-			"-t", tc.sipT, "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreePort(t)),
-			"-key", "lower", lowerID, "-key", "channel", channel,
-			"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", tc.proto, "-key", "setupline", tc.line,
-			"-nostdin", "-timeout", "30s", "-timeout_error")
+		play := startUpperPlay(t, contact.Port, tc.sipT, channel, rcv, tc.proto, tc.line, "30s")
 		b := rcv.frames(ctx, t, 0x0BEBF239, 50)
 		var sessions upstreamsAnswer
 		call(t, g, "GET", "/api/v1/gb28181/upstreams", "", &sessions)
@@ -208,17 +230,9 @@ func TestCascadeUpper(t *testing.T) {
 // stops by itself (control.idle_stop_after).
 func TestCascadeDock(t *testing.T) {
 	testpeer.Require(t, "sipp", "ffprobe")
-	const upperID, lowerID, pw = "44010000002000000001", "34020000002000000001", "cascade-pw"
-	testdata := filepath.Join(testpeer.Root(), "gb28181", "cascade", "testdata")
 	port := testpeer.FreeUDPPort(t)
-	reg := testpeer.Start(t, "sipp", "-sf", filepath.Join(testdata, "upper.xml"), "-t", "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-key", "lower", lowerID, "-key", "password", pw, "-key", "qop", "", "-nostdin")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("sipp registrar:\n%s", reg.Output())
-		}
-	})
-	g := gwproc.StartGB28181(t, `upstreams: [{name: city, address: "127.0.0.1:`+strconv.Itoa(port)+`", server_id: "`+upperID+`", password: `+pw+`}]`,
+	startUpperRegistrar(t, "u1", port, "")
+	g := gwproc.StartGB28181(t, `upstreams: [{name: city, address: "127.0.0.1:`+strconv.Itoa(port)+`", server_id: "`+cascadeUpperID+`", password: `+cascadePassword+`}]`,
 		"control: {idle_stop_after: 2s}\n")
 	d := startDock(t, g, nil)
 	video := d.VideoIDs()[1] // the aircraft's camera
@@ -244,11 +258,7 @@ func TestCascadeDock(t *testing.T) {
 	}{{false, "RTP/AVP", "a=connection:new"}, {true, "TCP/RTP/AVP", "a=setup:passive"}} {
 		ctx := testpeer.Context(t, 40*time.Second)
 		rcv := newPSReceiver(t, tc.tcp)
-		play := testpeer.Start(t, "sipp", "127.0.0.1:"+strconv.Itoa(contact.Port), "-sf", filepath.Join(testdata, "upper_play.xml"), "-m", "1",
-			"-t", "u1", "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreeUDPPort(t)),
-			"-key", "lower", lowerID, "-key", "channel", channel,
-			"-key", "mport", strconv.Itoa(rcv.port), "-key", "proto", tc.proto, "-key", "setupline", tc.line,
-			"-nostdin", "-timeout", "35s", "-timeout_error")
+		play := startUpperPlay(t, contact.Port, "u1", channel, rcv, tc.proto, tc.line, "35s")
 		b := rcv.frames(ctx, t, 0x0BEBF239, 30)
 		if err := play.Wait(ctx); err != nil {
 			t.Fatalf("sipp play (tcp media %v): %v\n%s", tc.tcp, err, play.Output())
@@ -261,19 +271,5 @@ func TestCascadeDock(t *testing.T) {
 			t.Fatalf("ffprobe of the dock camera's PS (tcp %v): %+v", tc.tcp, v)
 		}
 	}
-	eventually(t, 15*time.Second, "the push to stop after the last BYE", func() bool {
-		var l struct {
-			Items []struct {
-				VideoID string `json:"video_id"`
-				State   string `json:"state"`
-			} `json:"items"`
-		}
-		call(t, g, "GET", "/api/v1/live", "", &l)
-		for _, it := range l.Items {
-			if it.VideoID == video {
-				return it.State == "stopped"
-			}
-		}
-		return false
-	})
+	waitLiveStopped(t, g, video, 15*time.Second, "the push to stop after the last BYE")
 }

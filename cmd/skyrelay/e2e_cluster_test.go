@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -81,12 +80,7 @@ func mqttPub(t *testing.T, b *testpeer.Broker, topic, payload string) {
 // dockOn runs the simulated Dock 3 on broker b until the test ends.
 func dockOn(t *testing.T, b *testpeer.Broker) sim.Dock {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: b.URL(), EventInterval: -1, Reconnect: 200 * time.Millisecond}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return d
+	return runDock(t, sim.Options{Broker: b.URL(), EventInterval: -1, Reconnect: 200 * time.Millisecond})
 }
 
 // dockOnline waits until g lists the simulated dock online with cameras.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,21 +31,7 @@ type liveAnswer struct {
 // and waits until the gateway lists it online with its cameras.
 func startDock(t *testing.T, g *gwproc.Process, faults *sim.Faults) sim.Dock {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), Faults: faults, EventInterval: -1}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 20*time.Second, "the dock online with its cameras", func() bool {
-		var dev struct {
-			Online  bool `json:"online"`
-			Cameras []struct {
-				VideoID string `json:"video_id"`
-			} `json:"cameras"`
-		}
-		return call(t, g, "GET", "/api/v1/devices/"+sim.DefaultDockSN, "", &dev) == 200 && dev.Online && len(dev.Cameras) > 0
-	})
-	return d
+	return startDockWith(t, g, sim.Options{Faults: faults, EventInterval: -1})
 }
 
 // TestDockLiveToBrowser is the whole DJI promise: a (simulated) Dock 3 on
@@ -131,19 +116,5 @@ func TestOnDemandAndIdleStop(t *testing.T) {
 		t.Fatalf("on-demand start: nothing decoded (%+v)", r)
 	}
 	// The viewer left (DELETE); the push must stop by itself.
-	eventually(t, 15*time.Second, "the idle push to stop", func() bool {
-		var l struct {
-			Items []struct {
-				VideoID string `json:"video_id"`
-				State   string `json:"state"`
-			} `json:"items"`
-		}
-		call(t, g, "GET", "/api/v1/live", "", &l)
-		for _, it := range l.Items {
-			if it.VideoID == video {
-				return it.State == "stopped"
-			}
-		}
-		return false
-	})
+	waitLiveStopped(t, g, video, 15*time.Second, "the idle push to stop")
 }

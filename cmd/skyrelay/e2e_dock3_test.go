@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -57,17 +56,13 @@ func TestDock3FieldShapes(t *testing.T) {
 	g := gwproc.Start(t, "")
 	faults := sim.NewFaults()
 	var aircraftEvents atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), Faults: faults,
+	runDock(t, sim.Options{Broker: embeddedBroker(g), Faults: faults,
 		OSDInterval: 100 * time.Millisecond, EventInterval: 100 * time.Millisecond,
 		OnNote: func(n sim.Note) {
 			if n.Kind == sim.NoteEventReplied && n.Topic == "thing/product/"+sim.DefaultDockAircraftSN+"/events_reply" {
 				aircraftEvents.Add(1)
 			}
-		}}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+		}})
 	dock, air := sim.DefaultDockSN, sim.DefaultDockAircraftSN
 	main := air + "/99-0-0/normal-0"
 
@@ -156,16 +151,12 @@ func TestRefusingCameraPlayerPage(t *testing.T) {
 	faults := sim.NewFaults()
 	faults.Inject(sim.Injection{StartPushCode: 513099, StartPushTimes: 1000})
 	var starts atomic.Int64
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), Faults: faults, EventInterval: -1,
+	d := runDock(t, sim.Options{Broker: embeddedBroker(g), Faults: faults, EventInterval: -1,
 		OnNote: func(n sim.Note) {
 			if n.Kind == sim.NoteService && n.Method == "live_start_push" {
 				starts.Add(1)
 			}
-		}}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+		}})
 	video := d.VideoIDs()[0]
 	eventually(t, 20*time.Second, "the dock's cameras", func() bool {
 		var dev apiDevice

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,19 +17,7 @@ import (
 // listens on a free loopback port, and waits until the gateway lists it.
 func startPullDock(t *testing.T, g *gwproc.Process) sim.Dock {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), EventInterval: -1, RTSPListen: "127.0.0.1:0"}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 20*time.Second, "the dock online with its cameras", func() bool {
-		var dev struct {
-			Online  bool         `json:"online"`
-			Cameras []pullCamera `json:"cameras"`
-		}
-		return call(t, g, "GET", "/api/v1/devices/"+sim.DefaultDockSN, "", &dev) == 200 && dev.Online && len(dev.Cameras) > 0
-	})
-	return d
+	return startDockWith(t, g, sim.Options{EventInterval: -1, RTSPListen: "127.0.0.1:0"})
 }
 
 type pullCamera struct {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -137,22 +136,7 @@ func TestE2ERecordFlight(t *testing.T) {
 // cameras.
 func startFlyingDock(t *testing.T, g *gwproc.Process, flight string) sim.Dock {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	d := sim.Dock{Options: sim.Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", g.MQTT), EventInterval: -1,
-		OSDInterval: 300 * time.Millisecond, FlightID: flight}}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 20*time.Second, "the dock online with its cameras", func() bool {
-		var dev struct {
-			Online  bool `json:"online"`
-			Cameras []struct {
-				VideoID string `json:"video_id"`
-			} `json:"cameras"`
-		}
-		return call(t, g, "GET", "/api/v1/devices/"+sim.DefaultDockSN, "", &dev) == 200 && dev.Online && len(dev.Cameras) > 0
-	})
-	return d
+	return startDockWith(t, g, sim.Options{EventInterval: -1, OSDInterval: 300 * time.Millisecond, FlightID: flight})
 }
 
 // probeDuration is the duration ffprobe reads from a media URL's container.

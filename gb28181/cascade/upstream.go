@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skyrelay/skyrelay/gb28181/gbid"
-	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
 	"strconv"
@@ -18,6 +16,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
+	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 )
 
 // Defaults of an upstream's optional fields.
@@ -90,13 +90,10 @@ type Upstream struct {
 	ids      *ids
 	gwID     string // LocalID
 	domain   string // the upstream's domain
-	ua       *sipgo.UserAgent
-	srv      *sipgo.Server
-	cli      *sipgo.Client
+	stack    *sipstack.Stack
+	cli      *sipgo.Client // stack.Client
 	dlgs     *sipgo.DialogServerCache
-	udp      net.PacketConn
-	tcp      net.Listener
-	port     int
+	port     int // stack.Port()
 	listenIP string
 	upHost   string // the upstream's host, for the source check
 	stats    counters
@@ -214,12 +211,7 @@ func (u *Upstream) Initialize() error {
 	u.changed = make(chan struct{})
 	u.done = make(chan struct{})
 	u.ctx, u.cancel = context.WithCancel(context.Background())
-	if err := u.listen(); err != nil {
-		u.cancel()
-		return err
-	}
 	if err := u.startSIP(); err != nil {
-		u.closeListeners()
 		u.cancel()
 		return err
 	}
@@ -241,38 +233,6 @@ func routeHost(addr string) string {
 	return h
 }
 
-// listen binds UDP and TCP on one port.
-func (u *Upstream) listen() error {
-	host, portStr, err := net.SplitHostPort(u.SIPListen)
-	if err != nil {
-		return fmt.Errorf("cascade: upstream %s: sip_listen: %w", u.Name, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return fmt.Errorf("cascade: upstream %s: sip_listen port %q", u.Name, portStr)
-	}
-	u.listenIP = host
-	for attempt := 0; ; attempt++ {
-		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return fmt.Errorf("cascade: upstream %s: SIP over UDP: %w", u.Name, err)
-		}
-		got := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(got)))
-		if err != nil {
-			pc.Close()
-			if port == 0 && attempt < 20 {
-				continue
-			}
-			return fmt.Errorf("cascade: upstream %s: SIP over TCP: %w", u.Name, err)
-		}
-		u.udp, u.tcp, u.port = pc, ln, got
-		return nil
-	}
-}
-
-func (u *Upstream) closeListeners() { closeSockets(u.udp, u.tcp) }
-
 // closeSockets closes a UDP socket and a TCP listener, either of which may
 // be nil (a nil interface: a nil *net.UDPConn in pc would panic).
 func closeSockets(pc net.PacketConn, ln net.Listener) {
@@ -284,32 +244,21 @@ func closeSockets(pc net.PacketConn, ln net.Listener) {
 	}
 }
 
+// startSIP binds the SIP socket, routes the upstream's requests and serves.
 func (u *Upstream) startSIP() error {
-	l := siplog.Logger(u.Log.With("layer", "sip"))
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("Skyrelay"), sipgo.WithUserAgentHostname(u.gwID[:10]),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(l)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(l)))
-	if err != nil {
-		return fmt.Errorf("cascade: %w", err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(l))
-	if err != nil {
-		ua.Close()
-		return fmt.Errorf("cascade: %w", err)
-	}
-	opts := []sipgo.ClientOption{sipgo.WithClientHostname(u.PublicHost), sipgo.WithClientPort(u.port), sipgo.WithClientLogger(l)}
-	if u.Transport == "udp" {
+	st := &sipstack.Stack{
+		Listen: u.SIPListen, Hostname: u.gwID[:10], PublicHost: u.PublicHost,
 		// Requests leave from the socket we listen on, so that the NAT
 		// binding and the upstream's requests back use the same path.
-		opts = append(opts, sipgo.WithClientConnectionAddr(u.udp.LocalAddr().String()))
+		SendFromListener: u.Transport == "udp",
+		Log:              u.Log,
 	}
-	cli, err := sipgo.NewClient(ua, opts...)
-	if err != nil {
-		ua.Close()
-		return fmt.Errorf("cascade: %w", err)
+	if err := st.Initialize(); err != nil {
+		return fmt.Errorf("cascade: upstream %s: %w", u.Name, err)
 	}
-	u.ua, u.srv, u.cli = ua, srv, cli
-	u.dlgs = sipgo.NewDialogServerCache(cli, sip.ContactHeader{Address: u.contactURI()})
+	u.stack, u.cli, u.port, u.listenIP = st, st.Client, st.Port(), st.Host()
+	u.dlgs = sipgo.NewDialogServerCache(u.cli, sip.ContactHeader{Address: u.contactURI()})
+	srv := st.Server
 	srv.OnMessage(u.guard(u.onMessage))
 	srv.OnInvite(u.guard(u.onInvite))
 	srv.OnAck(u.onAck)
@@ -319,22 +268,9 @@ func (u *Upstream) startSIP() error {
 	srv.OnInfo(u.guard(u.onInfo))
 	srv.OnNotify(u.guard(u.answerOK))
 	srv.OnCancel(u.answerOK)
-	u.wg.Add(2)
-	go func() { defer u.wg.Done(); _ = srv.ServeUDP(u.udp) }()
-	go func() { defer u.wg.Done(); _ = srv.ServeTCP(u.tcp) }()
-	if u.Transport == "udp" {
-		// Requests can use the socket once the transport layer knows it.
-		laddr := u.udp.LocalAddr().String()
-		for i := 0; ; i++ {
-			if c, _ := ua.TransportLayer().GetConnection("udp", laddr); c != nil {
-				break
-			}
-			if i == 2000 {
-				ua.Close()
-				return errors.New("cascade: UDP listener did not start")
-			}
-			time.Sleep(time.Millisecond) // sipgo offers no event for it
-		}
+	if err := st.Serve(); err != nil {
+		st.Close()
+		return fmt.Errorf("cascade: %w", err)
 	}
 	return nil
 }
@@ -368,8 +304,7 @@ func (u *Upstream) Close() {
 	u.endAll(errClosed)
 	u.cancel()
 	<-u.done // the run loop unregisters on its way out
-	u.ua.Close()
-	u.closeListeners()
+	u.stack.Close()
 	u.wg.Wait()
 	u.setState(StateClosed, nil)
 	u.Log.Info("GB28181 upstream closed")
@@ -437,11 +372,5 @@ func (u *Upstream) answerOK(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (u *Upstream) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	if err := tx.Respond(res); err != nil {
-		u.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
-	}
+	sipstack.Respond(u.Log, tx, req, code, reason, hdrs...)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/skyrelay/skyrelay/gb28181/gbid"
-	"github.com/skyrelay/skyrelay/gb28181/siplog"
 	"log/slog"
 	"net"
 	"strconv"
@@ -18,6 +16,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/skyrelay/skyrelay/gateway"
+	"github.com/skyrelay/skyrelay/gb28181/gbid"
+	"github.com/skyrelay/skyrelay/gb28181/sipstack"
 )
 
 // Defaults of the Platform's optional fields (docs/configuration.md for the keys).
@@ -104,12 +104,9 @@ type Platform struct {
 
 	now func() time.Time // clock, replaced in tests
 
-	ua       *sipgo.UserAgent
-	srv      *sipgo.Server
-	cli      *sipgo.Client
-	udp      net.PacketConn
-	tcp      net.Listener
-	port     int
+	stack    *sipstack.Stack
+	cli      *sipgo.Client // stack.Client
+	port     int           // stack.Port()
 	listenIP string
 	ports    *portPool
 	nonces   *nonceSigner
@@ -218,12 +215,7 @@ func (p *Platform) Initialize() error {
 	p.mu.Unlock()
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 
-	if err := p.listen(); err != nil {
-		p.cancel()
-		return err
-	}
 	if err := p.startSIP(); err != nil {
-		p.closeListeners()
 		p.cancel()
 		return err
 	}
@@ -232,66 +224,15 @@ func (p *Platform) Initialize() error {
 	return nil
 }
 
-// listen binds UDP and TCP on the same SIP port; with port 0 it looks for
-// a port free on both.
-func (p *Platform) listen() error {
-	host, portStr, _ := net.SplitHostPort(p.SIPListen)
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return fmt.Errorf("gb28181.sip_listen: bad port %q", portStr)
-	}
-	for attempt := 0; ; attempt++ {
-		udp, err := net.ListenPacket("udp", net.JoinHostPort(host, strconv.Itoa(port)))
-		if err != nil {
-			return fmt.Errorf("gb28181: SIP over UDP: %w", err)
-		}
-		got := udp.LocalAddr().(*net.UDPAddr).Port
-		tcp, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(got)))
-		if err != nil {
-			udp.Close()
-			if port == 0 && attempt < 20 {
-				continue // the TCP side of this ephemeral port is taken: try another
-			}
-			return fmt.Errorf("gb28181: SIP over TCP: %w", err)
-		}
-		p.udp, p.tcp, p.port = udp, tcp, got
-		return nil
-	}
-}
-
-func (p *Platform) closeListeners() {
-	if p.udp != nil {
-		p.udp.Close()
-	}
-	if p.tcp != nil {
-		p.tcp.Close()
-	}
-}
-
-// startSIP builds the sipgo user agent, its server and client handles, and
-// serves the two listeners.
+// startSIP binds the SIP port (UDP and TCP), routes the devices' requests
+// and serves.
 func (p *Platform) startSIP() error {
-	slog := siplog.Logger(p.Log.With("layer", "sip"))
-	ua, err := sipgo.NewUA(
-		sipgo.WithUserAgent("Skyrelay"),
-		sipgo.WithUserAgentHostname(p.Domain),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slog)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slog)),
-	)
-	if err != nil {
+	st := &sipstack.Stack{Listen: p.SIPListen, Hostname: p.Domain, PublicHost: p.PublicHost, Log: p.Log}
+	if err := st.Initialize(); err != nil {
 		return fmt.Errorf("gb28181: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog))
-	if err != nil {
-		ua.Close()
-		return fmt.Errorf("gb28181: %w", err)
-	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(p.PublicHost), sipgo.WithClientPort(p.port), sipgo.WithClientLogger(slog))
-	if err != nil {
-		ua.Close()
-		return fmt.Errorf("gb28181: %w", err)
-	}
-	p.ua, p.srv, p.cli = ua, srv, cli
+	p.stack, p.cli, p.port = st, st.Client, st.Port()
+	srv := st.Server
 	srv.OnRegister(p.onRegister)
 	srv.OnMessage(p.onMessage)
 	srv.OnBye(p.onBye)
@@ -300,10 +241,12 @@ func (p *Platform) startSIP() error {
 	srv.OnInfo(p.answerOK)
 	srv.OnOptions(p.answerOK)
 	srv.OnInvite(p.onInvite)
-	p.wg.Add(3)
+	if err := st.Serve(); err != nil {
+		st.Close()
+		return fmt.Errorf("gb28181: %w", err)
+	}
+	p.wg.Add(1)
 	go p.watchPresence()
-	go func() { defer p.wg.Done(); _ = srv.ServeUDP(p.udp) }()
-	go func() { defer p.wg.Done(); _ = srv.ServeTCP(p.tcp) }()
 	return nil
 }
 
@@ -337,8 +280,7 @@ func (p *Platform) Close() {
 	}
 	wg.Wait()
 	p.cancel()
-	p.closeListeners()
-	p.ua.Close()
+	p.stack.Close()
 	p.wg.Wait()
 	p.Log.Info("GB28181 platform closed")
 }
@@ -357,13 +299,7 @@ func (p *Platform) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (p *Platform) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, h := range hdrs {
-		res.AppendHeader(h)
-	}
-	if err := tx.Respond(res); err != nil {
-		p.Log.Debug("SIP response not sent", "method", req.Method, "code", code, "error", err)
-	}
+	sipstack.Respond(p.Log, tx, req, code, reason, hdrs...)
 }
 
 // defaultPublicHost is the first non-loopback IPv4 address, or the listen
