@@ -20,10 +20,6 @@ func startPullDock(t *testing.T, g *gwproc.Process) sim.Dock {
 	return startDockWith(t, g, sim.Options{EventInterval: -1, RTSPListen: "127.0.0.1:0"})
 }
 
-type pullCamera struct {
-	VideoID string `json:"video_id"`
-}
-
 // pullSession is POST /api/v1/live's answer, as far as these tests read it.
 type pullSession struct {
 	Path     string `json:"path"`
