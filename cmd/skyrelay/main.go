@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/skyrelay/skyrelay/conf"
+	"github.com/skyrelay/skyrelay/gb28181/siplog"
 )
 
 func main() {
@@ -38,6 +39,7 @@ func run(args []string) int {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
+	siplog.SetLibraryDefault(log.With("module", "sip"))
 
 	a := &app{cfg: cfg, log: log}
 	if err := a.start(); err != nil {

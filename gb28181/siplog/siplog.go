@@ -11,12 +11,19 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ParseErrors counts SIP input the library could not parse, over every
 // SIP endpoint of the process (platform and upstreams).
 var ParseErrors atomic.Uint64
+
+// SetLibraryDefault routes what sipgo logs outside any user agent (its
+// transports' connection bookkeeping, some parse paths) to l, quieted as
+// Logger does; without it those lines go to slog's default logger
+// unfiltered. Call it once, before any SIP endpoint starts.
+func SetLibraryDefault(l *slog.Logger) { sip.SetDefaultLogger(Logger(l)) }
 
 // Logger returns l for sipgo's layers, with parse failures quieted.
 func Logger(l *slog.Logger) *slog.Logger {
