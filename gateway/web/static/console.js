@@ -217,8 +217,17 @@
         h('span.sn', {}, d.device_id),
         h('span', {}, `${d.transport || ''} ${d.remote_addr || ''}`),
         h('span', {}, t('channels', (d.channels || []).length))),
-      (d.sessions || []).length ? h('div.cam-ctl', {}, d.sessions.map((s) =>
-        h('a.button', { href: Sky.withToken('/' + s.path + '/'), target: '_blank', rel: 'noopener' }, s.path))) : null)));
+      gbLinks(d).length ? h('div.cam-ctl', {}, gbLinks(d)) : null)));
+  };
+  // gbLinks: a player link per catalog channel (opening it INVITEs the
+  // device on demand), marked live while a session runs, then sessions on
+  // channels the catalog does not list.
+  const gbLinks = (d) => {
+    const live = new Set((d.sessions || []).map((s) => s.path));
+    const paths = (d.channels || []).map((c) => ['gb28181/' + d.device_id + '/' + c.channel_id, c.name || c.channel_id]);
+    for (const p of live) if (!paths.some(([x]) => x === p)) paths.push([p, p]);
+    return paths.map(([p, name]) => h('a.button.gb-channel', { href: Sky.withToken('/' + p + '/'), target: '_blank', rel: 'noopener', title: p, dataset: { path: p } },
+      name, live.has(p) ? ' ' : null, live.has(p) ? h('span.pill.live', {}, t('live')) : null));
   };
 
   // ---- wall layouts (kept in this browser's localStorage) -----------
