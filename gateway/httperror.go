@@ -58,13 +58,19 @@ func APINotFound(mux *http.ServeMux, prefix string) http.Handler {
 
 // WriteReadRefusal answers an HTTP reader that AuthorizeRead refused: 401
 // with challenges for Basic and Bearer when a credential is missing, 403
-// when the one sent does not allow this path.
-func WriteReadRefusal(w http.ResponseWriter, err error) {
+// when the one sent does not allow this path. A request a page's script or
+// media element made (Sec-Fetch-Mode other than navigate: WHEP, hls.js)
+// gets no Basic challenge: the browser would pop its login dialog over the
+// page, or cancel the request so that the page never sees the 401 and
+// cannot say "not authorized" itself.
+func WriteReadRefusal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, authz.ErrForbidden) {
 		WriteError(w, http.StatusForbidden, "forbidden", err.Error())
 		return
 	}
-	w.Header().Add("WWW-Authenticate", `Basic realm="skyrelay"`)
+	if m := r.Header.Get("Sec-Fetch-Mode"); m == "" || m == "navigate" {
+		w.Header().Add("WWW-Authenticate", `Basic realm="skyrelay"`)
+	}
 	w.Header().Add("WWW-Authenticate", `Bearer realm="skyrelay"`)
 	WriteError(w, http.StatusUnauthorized, "unauthorized", "a read credential is required")
 }

@@ -32,7 +32,7 @@ func (h whepHandler) post(w http.ResponseWriter, r *http.Request, path string) {
 	remote := remoteAddr(r)
 	if s.Auth != nil {
 		if err := s.Auth.AuthorizeRead(r.Context(), path, "webrtc", remote, authz.HTTPCredential(r)); err != nil {
-			gateway.WriteReadRefusal(w, err)
+			gateway.WriteReadRefusal(w, r, err)
 			return
 		}
 	}

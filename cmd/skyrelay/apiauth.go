@@ -39,8 +39,18 @@ func apiGuard(token string, auth *authz.Auth, next http.Handler) http.Handler {
 			return
 		}
 		if az.Enabled() {
+			tok := apiTokenOf(r)
 			err := az.Authorize(r.Context(), authz.Request{Action: authz.ActionAPI, Path: strings.TrimPrefix(r.URL.Path, "/"),
-				Protocol: "api", IP: host, Token: authz.TokenFromRequest(r), Query: r.URL.RawQuery})
+				Protocol: "api", IP: host, Token: tok, Query: r.URL.RawQuery})
+			if path, ok := recordingRead(r); err != nil && ok {
+				// Who may watch a path may watch its recordings (as
+				// mediamtx's playback permission is per path).
+				if az.Authorize(r.Context(), authz.Request{Action: authz.ActionRead, Path: path,
+					Protocol: "recordings", IP: host, Token: tok, Query: r.URL.RawQuery}) == nil {
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
 			switch {
 			case err == nil:
 				next.ServeHTTP(w, r)
@@ -57,4 +67,40 @@ func apiGuard(token string, auth *authz.Auth, next http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="skyrelay"`)
 		gateway.WriteError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <auth.api_token or a token allowing the API>")
 	})
+}
+
+// apiTokenOf is the JWT a request to the API presents: the bearer token,
+// or for a GET or HEAD (an event stream, a <video> of a recording, which
+// cannot send a header) the query key jwt or token. A request that changes
+// something must send a header: a URL ends up in histories and referrers.
+// auth.api_token is compared with the bearer token only, never the query.
+func apiTokenOf(r *http.Request) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return authz.TokenFromRequest(r)
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(tok)
+	}
+	return ""
+}
+
+// recordingRead tells whether r reads one path's recordings (its segment
+// list, a range MP4 or its telemetry) and which path: the requests a
+// token with "read" on that path may make. The suffixes are cut as the
+// recordings API cuts them.
+func recordingRead(r *http.Request) (string, bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return "", false
+	}
+	p, ok := strings.CutPrefix(r.URL.Path, "/api/v1/recordings/")
+	if !ok {
+		return "", false
+	}
+	p = strings.Trim(p, "/")
+	if s, ok := strings.CutSuffix(p, "/mp4"); ok {
+		p = s
+	} else if s, ok := strings.CutSuffix(p, "/osd"); ok {
+		p = s
+	}
+	return p, p != ""
 }

@@ -3,7 +3,12 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/skyrelay/skyrelay/gateway/authz"
+	"github.com/skyrelay/skyrelay/gateway/authz/authztest"
 )
 
 func TestAPIGuard(t *testing.T) {
@@ -31,6 +36,59 @@ func TestAPIGuard(t *testing.T) {
 			apiGuard(c.token, nil, ok).ServeHTTP(w, r)
 			if w.Code != c.want {
 				t.Fatalf("%d, want %d (%s)", w.Code, c.want, w.Body)
+			}
+		})
+	}
+}
+
+// TestAPIGuardJWT: with auth.jwt, a token allowing "api" opens the API;
+// a GET may carry it in the query (an event stream, a <video>), a POST
+// only as a header; auth.api_token is never taken from the query; a token
+// that may read a path may GET that path's recordings and nothing else.
+func TestAPIGuardJWT(t *testing.T) {
+	secret := []byte("guard-test-secret")
+	auth := &authz.Auth{Authz: &authz.Authorizer{JWT: &authz.Verifier{Secret: secret, Claim: "skyrelay_permissions"}}}
+	api := authztest.HS256(secret, authztest.Claims(time.Hour, []map[string]string{{"action": "api"}}, nil))
+	readA := authztest.HS256(secret, authztest.Claims(time.Hour, authztest.Read("live/a"), nil))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for _, c := range []struct {
+		name, method, url, auth string
+		want                    int
+	}{
+		{"api token as a header", "GET", "/api/v1/streams", "Bearer " + api, 204},
+		{"api token in a GET's query", "GET", "/api/v1/events?jwt=" + api, "", 204},
+		{"api token as ?token= in a GET's query", "GET", "/api/v1/telemetry?token=" + api, "", 204},
+		{"api token in a HEAD's query", "HEAD", "/api/v1/streams?jwt=" + api, "", 204},
+		{"api token in a POST's query", "POST", "/api/v1/live?jwt=" + api, "", 401},
+		{"api token as a POST's header", "POST", "/api/v1/live", "Bearer " + api, 204},
+		{"auth.api_token in the query", "GET", "/api/v1/streams?token=s3cret", "", 403},
+		{"auth.api_token as ?jwt=", "GET", "/api/v1/streams?jwt=s3cret", "", 403},
+		{"auth.api_token as a header", "GET", "/api/v1/streams", "Bearer s3cret", 204},
+		{"read token: its recordings", "GET", "/api/v1/recordings/live/a", "Bearer " + readA, 204},
+		{"read token: its range MP4 by query", "GET", "/api/v1/recordings/live/a/mp4?start=x&jwt=" + readA, "", 204},
+		{"read token: its OSD", "GET", "/api/v1/recordings/live/a/osd?jwt=" + readA, "", 204},
+		{"read token: another path's recordings", "GET", "/api/v1/recordings/live/b/mp4?jwt=" + readA, "", 403},
+		{"read token: the list of every recording", "GET", "/api/v1/recordings?jwt=" + readA, "", 403},
+		{"read token: deleting its recordings", "DELETE", "/api/v1/recordings/live/a", "Bearer " + readA, 403},
+		{"read token: the streams API", "GET", "/api/v1/streams/live/a?jwt=" + readA, "", 403},
+		{"read token: events", "GET", "/api/v1/events?jwt=" + readA, "", 403},
+		{"nothing", "GET", "/api/v1/recordings/live/a/mp4", "", 401},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest(c.method, c.url, nil)
+			r.RemoteAddr = "192.0.2.7:5000"
+			if c.auth != "" {
+				r.Header.Set("Authorization", c.auth)
+			}
+			w := httptest.NewRecorder()
+			apiGuard("s3cret", auth, ok).ServeHTTP(w, r)
+			if w.Code != c.want {
+				t.Fatalf("%d, want %d (%s)", w.Code, c.want, w.Body)
+			}
+			for _, s := range []string{api, readA, "s3cret"} {
+				if strings.Contains(w.Body.String(), s) {
+					t.Fatalf("the refusal quotes a credential: %s", w.Body)
+				}
 			}
 		})
 	}

@@ -119,7 +119,7 @@ func (s *Server) ServePath(w http.ResponseWriter, r *http.Request, path, file st
 	}
 	if s.Auth != nil {
 		if err := s.Auth.AuthorizeRead(r.Context(), path, "hls", remoteAddr(r), authz.HTTPCredential(r)); err != nil {
-			gateway.WriteReadRefusal(w, err)
+			gateway.WriteReadRefusal(w, r, err)
 			return
 		}
 	}

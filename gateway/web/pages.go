@@ -98,6 +98,9 @@ func pageHeaders(w http.ResponseWriter, extraImg string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Content-Type-Options", "nosniff")
+	// A page opened with ?jwt= must not hand its URL to another site
+	// (map tiles) as the Referer.
+	h.Set("Referrer-Policy", "same-origin")
 	img := "img-src 'self' data:"
 	if extraImg != "" {
 		img += " " + extraImg

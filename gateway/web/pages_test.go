@@ -124,6 +124,10 @@ func TestPlayerPageDescribesStream(t *testing.T) {
 	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
 		t.Fatalf("player page CSP %q", csp)
 	}
+	// A page opened with ?jwt= must not send its URL to map tiles.
+	if rp := res.Header.Get("Referrer-Policy"); rp != "same-origin" {
+		t.Fatalf("player page Referrer-Policy %q", rp)
+	}
 	tr, _ := gateway.TrackFor(&format.H265{PayloadTyp: 96})
 	if _, err := hub.Publish("drone/cam", gateway.SourceInfo{Protocol: "test"}, []*gateway.Track{tr}); err != nil {
 		t.Fatal(err)

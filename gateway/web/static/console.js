@@ -28,7 +28,7 @@
     state.apiError = e;
     if (!e) { banner.hidden = true; return; }
     banner.hidden = false;
-    banner.replaceChildren(h('span', {}, t('eventsAuth', e.message)), ' ',
+    banner.replaceChildren(h('span', {}, Sky.refusal(e) || t('eventsAuth', e.message)), ' ',
       h('button', { type: 'button', onclick: () => { const v = prompt(t('tokenPrompt'), Sky.token); if (v !== null) { Sky.setToken(v); location.reload(); } } }, t('setToken')));
   };
   const load = async (what) => {
@@ -130,8 +130,8 @@
         status),
       h('div.cam-ctl', {},
         lSel, qSel, action,
-        h('a.button' + (d.online ? '' : '.disabled'), { href: '/' + vid + '/', target: '_blank', rel: 'noopener' }, t('play')),
-        state.recorded.has(vid) ? h('a.button.rec-link', { href: '/recordings/?path=' + encodeURIComponent(vid) }, t('recordings')) : null,
+        h('a.button' + (d.online ? '' : '.disabled'), { href: Sky.withToken('/' + vid + '/'), target: '_blank', rel: 'noopener' }, t('play')),
+        state.recorded.has(vid) ? h('a.button.rec-link', { href: Sky.withToken('/recordings/?path=' + encodeURIComponent(vid)) }, t('recordings')) : null,
         h('label.wallpick', { title: t('toWall') }, h('input', { type: 'checkbox', checked: onWall ? true : null, onchange: (e) => pickWall(vid, e.target.checked) }), t('toWall'))),
       err ? h('p.error', {}, Sky.deviceErrorText(err)) : null,
       h('div.vid', {}, vid));
@@ -190,7 +190,7 @@
       const st = !s.online ? h('span.pill.off', {}, t('reconnecting')) : s.ready ? h('span.pill.live', {}, t('live')) : h('span.step', {}, t('connecting'));
       return h('div.stream', { dataset: { path: s.path } },
         h('div.cam-head', {},
-          h('a.path', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, s.path),
+          h('a.path', { href: Sky.withToken('/' + s.path + '/'), target: '_blank', rel: 'noopener' }, s.path),
           dji.has(s.path) ? h('span.tag', { title: dji.get(s.path) }, 'DJI') : null, st),
         dji.has(s.path) ? h('div.muted.small', {}, dji.get(s.path)) : null,
         h('div.meta', {},
@@ -199,8 +199,8 @@
           h('span', { title: readers.map((r) => `${r.protocol} ${r.remote_addr}`).join('\n') },
             readers.length ? `${readers.length} ${t('readers')} (${Object.entries(by).map(([p, n]) => `${n} ${p}`).join(', ')})` : t('noReaders'))),
         h('div.cam-ctl', {},
-          h('a.button', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, t('play')),
-          state.recorded.has(s.path) ? h('a.button.rec-link', { href: '/recordings/?path=' + encodeURIComponent(s.path) }, t('recordings')) : null,
+          h('a.button', { href: Sky.withToken('/' + s.path + '/'), target: '_blank', rel: 'noopener' }, t('play')),
+          state.recorded.has(s.path) ? h('a.button.rec-link', { href: Sky.withToken('/recordings/?path=' + encodeURIComponent(s.path)) }, t('recordings')) : null,
           h('label.wallpick', {}, h('input', { type: 'checkbox', checked: state.wall.includes(s.path) ? true : null, onchange: (e) => pickWall(s.path, e.target.checked) }), t('toWall'))));
     }));
   };
@@ -217,8 +217,17 @@
         h('span.sn', {}, d.device_id),
         h('span', {}, `${d.transport || ''} ${d.remote_addr || ''}`),
         h('span', {}, t('channels', (d.channels || []).length))),
-      (d.sessions || []).length ? h('div.cam-ctl', {}, d.sessions.map((s) =>
-        h('a.button', { href: '/' + s.path + '/', target: '_blank', rel: 'noopener' }, s.path))) : null)));
+      gbLinks(d).length ? h('div.cam-ctl', {}, gbLinks(d)) : null)));
+  };
+  // gbLinks: a player link per catalog channel (opening it INVITEs the
+  // device on demand), marked live while a session runs, then sessions on
+  // channels the catalog does not list.
+  const gbLinks = (d) => {
+    const live = new Set((d.sessions || []).map((s) => s.path));
+    const paths = (d.channels || []).map((c) => ['gb28181/' + d.device_id + '/' + c.channel_id, c.name || c.channel_id]);
+    for (const p of live) if (!paths.some(([x]) => x === p)) paths.push([p, p]);
+    return paths.map(([p, name]) => h('a.button.gb-channel', { href: Sky.withToken('/' + p + '/'), target: '_blank', rel: 'noopener', title: p, dataset: { path: p } },
+      name, live.has(p) ? ' ' : null, live.has(p) ? h('span.pill.live', {}, t('live')) : null));
   };
 
   // ---- wall layouts (kept in this browser's localStorage) -----------
@@ -226,7 +235,7 @@
   const layouts = () => { try { return JSON.parse(localStorage.getItem(LAYOUTS) || '{}'); } catch (e) { return {}; } };
   const saveLayouts = (l) => { try { localStorage.setItem(LAYOUTS, JSON.stringify(l)); } catch (e) { /* ignore */ } };
   const tilesFor = (n) => (n <= 1 ? 1 : n <= 4 ? 4 : n <= 9 ? 9 : 16);
-  const wallURL = (paths, osd) => `/wall?paths=${paths.map((p) => encodeURIComponent(p).replace(/%2F/g, '/')).join(',')}&layout=${tilesFor(paths.length)}${osd ? '&osd=1' : ''}`;
+  const wallURL = (paths, osd) => Sky.withToken(`/wall?paths=${paths.map((p) => encodeURIComponent(p).replace(/%2F/g, '/')).join(',')}&layout=${tilesFor(paths.length)}${osd ? '&osd=1' : ''}`);
   const pickWall = (path, on) => {
     state.wall = state.wall.filter((p) => p !== path);
     if (on) state.wall.push(path);

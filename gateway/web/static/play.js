@@ -175,6 +175,9 @@
       }
       const code = data.response && data.response.code;
       if (code === 404) return ['no stream on this path (404)', 'again'];
+      // A token does not change without a reload: no retry.
+      if (code === 401) return ['not authorized: a token is required (open the page with ?jwt=TOKEN)', ''];
+      if (code === 403) return ['not authorized: the token does not allow this path', ''];
       return [data.details + (code ? ` (HTTP ${code})` : ''), 'hls'];
     };
 

@@ -77,7 +77,9 @@
   const player = SkyPlay.create({
     video,
     base: location.pathname,
-    query: location.search.replace(/([?&])(lang|token)=[^&]*/g, '$1').replace(/[?&]+$/, ''),
+    // The page's own query (read credentials) goes on to WHEP and LL-HLS,
+    // with the page's token as jwt= however the page learnt it.
+    query: Sky.withToken(location.search.replace(/([?&])(lang|token)=[^&]*/g, '$1').replace(/[?&]+$/, '')),
     codec: main.dataset.videoCodec,
     bframes: main.dataset.bframes === 'true',
     dji,

@@ -38,7 +38,7 @@
         const flights = [...new Set(m.map((x) => x.flight_id).filter(Boolean))];
         return h('div.stream.rec', { dataset: { path: it.path } },
           h('div.cam-head', {},
-            h('a.path', { href: '?path=' + encodeURIComponent(it.path) }, it.path),
+            h('a.path', { href: Sky.withToken('?path=' + encodeURIComponent(it.path)) }, it.path),
             it.recording ? h('span.pill.live', {}, t('recordingNow')) : null),
           h('div.meta', {},
             h('span', {}, `${fmt(Date.parse(it.start))} – ${fmt(Date.parse(it.end))}`),
@@ -48,7 +48,7 @@
           it.error ? h('p.error', {}, it.error) : null);
       }));
     } catch (e) {
-      list.replaceChildren(h('p.error', {}, e.message));
+      list.replaceChildren(h('p.error', {}, Sky.refusal(e) || e.message));
     }
   };
 
@@ -107,7 +107,7 @@
       const hs = r.headers.get('X-Recording-Start');
       if (hs && !Number.isNaN(Date.parse(hs))) recStart = Date.parse(hs);
     } catch (e) { /* the requested start is close enough */ }
-    video.src = url;
+    video.src = Sky.withToken(url); // a <video> sends no header: ?jwt=
     video.play().catch(() => {});
     try {
       const r = await fetch(base(path) + '/osd?' + qs, { headers: Sky.headers() });
@@ -176,7 +176,7 @@
       drawMeta();
       drawTimeline();
     } catch (e) {
-      status.textContent = e.message;
+      status.textContent = Sky.refusal(e) || e.message;
     }
   };
 

@@ -22,6 +22,8 @@
       eventsUp: 'live', eventsDown: 'reconnecting…', eventsAuth: 'API refused: {0}',
       tokenPrompt: 'The API answers this browser only with a token (auth.api_token). Token:',
       setToken: 'Set API token',
+      needToken: 'Not authorized: this page needs a token. Open it with ?jwt=TOKEN.',
+      tokenRefused: 'Not authorized: the token does not allow this.',
       step_sent: 'asked the device', step_device_accepted: 'device answered, waiting for media',
       step_media_arriving: 'media arriving', step_playable: 'playing', step_failed: 'failed', step_stopped: 'stopped',
       starting: 'starting…', stopping: 'stopping…',
@@ -71,6 +73,8 @@
       eventsUp: '实时', eventsDown: '重新连接中…', eventsAuth: 'API 拒绝：{0}',
       tokenPrompt: '本浏览器访问 API 需要令牌（auth.api_token）。令牌：',
       setToken: '设置 API 令牌',
+      needToken: '未授权：本页需要令牌。请以 ?jwt=令牌 打开。',
+      tokenRefused: '未授权：该令牌不允许此操作。',
       step_sent: '已向设备发送请求', step_device_accepted: '设备已应答，等待视频',
       step_media_arriving: '视频到达中', step_playable: '播放中', step_failed: '失败', step_stopped: '已停止',
       starting: '启动中…', stopping: '停止中…',
@@ -156,10 +160,16 @@
   };
 
   // ---- API ----------------------------------------------------------
-  // The API answers loopback only, unless auth.api_token is set; a browser
-  // elsewhere sends the token, from ?token= or from what was typed once.
+  // The API answers loopback only, unless auth.api_token is set or a JSON
+  // Web Token allows it. A page learns its token from its own URL, ?jwt=
+  // (as the player, WHEP and LL-HLS take it, like mediamtx) or ?token=,
+  // else from what was typed once. It sends it as Authorization: Bearer
+  // wherever it can (fetch, the event streams), and as ?jwt= where a header
+  // is impossible (<video src>, hls.js, WHEP, links to other pages): see
+  // withToken. Only a JWT ever goes into a URL; auth.api_token, an admin
+  // secret the server never accepts from a query, stays in headers.
   const TOKEN_KEY = 'skyrelay.token';
-  let token = query.get('token') || '';
+  let token = query.get('jwt') || query.get('token') || '';
   try {
     if (token) sessionStorage.setItem(TOKEN_KEY, token);
     else token = sessionStorage.getItem(TOKEN_KEY) || localStorage.getItem(TOKEN_KEY) || '';
@@ -169,6 +179,17 @@
     try { localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* ignore */ }
   };
   const headers = (extra) => Object.assign(token ? { Authorization: 'Bearer ' + token } : {}, extra || {});
+  // isJWT: a compact JWS (three base64url parts, the header "{..." = "ey").
+  const isJWT = (s) => /^ey[\w-]+\.[\w-]+\.[\w-]*$/.test(s || '');
+  // withToken is a relative url with jwt= added to its query when the
+  // token is a JWT. An absolute URL (another site) never gets the token.
+  const withToken = (url) => {
+    if (!isJWT(token) || typeof url !== 'string' || /^([a-z][\w+.-]*:|\/\/)/i.test(url) || /[?&]jwt=/.test(url)) return url;
+    const [head, hash] = url.split('#');
+    return head + (head.includes('?') ? '&' : '?') + 'jwt=' + encodeURIComponent(token) + (hash !== undefined ? '#' + hash : '');
+  };
+  // refusal is the page's words for a 401 or 403, '' for anything else.
+  const refusal = (e) => (!e ? '' : e.status === 401 ? t('needToken') : e.status === 403 ? t('tokenRefused') : '');
 
   // ApiError keeps the API's code and message apart from the transport:
   // the pages show one short line each, never a glued 300-character one.
@@ -335,11 +356,11 @@
     const el = document.querySelector('header');
     if (!el) return;
     el.replaceChildren(
-      h('a.brand', { href: '/' }, 'Skyrelay'),
+      h('a.brand', { href: withToken('/') }, 'Skyrelay'),
       h('nav', {},
-        h('a', { href: '/', class: active === 'console' ? 'on' : null, 'data-t': 'console' }, t('console')),
-        h('a', { href: '/wall', class: active === 'wall' ? 'on' : null, 'data-t': 'wall' }, t('wall')),
-        h('a', { href: '/recordings/', class: active === 'recordings' ? 'on' : null, 'data-t': 'recordings' }, t('recordings'))),
+        h('a', { href: withToken('/'), class: active === 'console' ? 'on' : null, 'data-t': 'console' }, t('console')),
+        h('a', { href: withToken('/wall'), class: active === 'wall' ? 'on' : null, 'data-t': 'wall' }, t('wall')),
+        h('a', { href: withToken('/recordings/'), class: active === 'recordings' ? 'on' : null, 'data-t': 'recordings' }, t('recordings'))),
       h('span.spacer'),
       h('span#hdr-status.hdr-status'),
       h('button.lang', { type: 'button', title: 'English / 中文', onclick: () => setLang(lang === 'zh' ? 'en' : 'zh') },
@@ -352,7 +373,7 @@
 
   window.Sky = {
     t, translate, setLang, get lang() { return lang; }, h, api, events, ApiError, setToken,
-    get token() { return token; }, headers, query,
+    get token() { return token; }, get jwt() { return isJWT(token) ? token : ''; }, headers, query, withToken, refusal,
     modelName, cameraName, lensName, qualityName, modeName, ago, num, bitrate, deviceErrorText, header,
   };
 })();

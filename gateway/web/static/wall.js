@@ -17,6 +17,7 @@
   // A read credential in the wall's query goes to every tile.
   const pass = new URLSearchParams();
   for (const k of ['user', 'pass']) if (q.get(k)) pass.set(k, q.get(k));
+  if (Sky.jwt) pass.set('jwt', Sky.jwt);
   const passQuery = pass.toString() ? '?' + pass : '';
 
   const tiles = [];
