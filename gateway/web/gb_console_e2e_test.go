@@ -67,6 +67,7 @@ func TestConsoleListsAGBDevice(t *testing.T) {
 		Status   string
 		Frames   int
 		StreamUp bool
+		Stream   string
 	}
 	browser(t, job{
 		URL: g.URL("/"),
@@ -77,7 +78,8 @@ func TestConsoleListsAGBDevice(t *testing.T) {
 			waitFor(`(window.name = JSON.stringify({row: document.querySelector('#gb [data-gb="` + dev + `"]').innerText,
 				links: [...document.querySelectorAll('#gb a.gb-channel')].map(a => a.dataset.path + ' ' + a.textContent),
 				live: document.querySelector('#gb a.gb-channel .pill.live').closest('a').getAttribute('href'),
-				streamUp: !!document.querySelector('#streams [data-path="` + path + `"] .pill.live')}), true)`),
+				streamUp: !!document.querySelector('#streams [data-path="` + path + `"] .pill.live'),
+				stream: document.querySelector('#streams [data-path="` + path + `"]').innerText}), true)`),
 			// Open the live channel's link as an operator would (the
 			// test follows it in this tab; the console opens a new one).
 			waitFor(`(location.href = document.querySelector('#gb a.gb-channel .pill.live').closest('a').href, true)`),
@@ -96,6 +98,10 @@ func TestConsoleListsAGBDevice(t *testing.T) {
 	}
 	if len(out.Links) != 2 || !strings.HasPrefix(out.Links[0], path+" Main stream") || out.Live != "/"+path+"/" || !out.StreamUp {
 		t.Errorf("channel links %v, live link %q, stream row live %v", out.Links, out.Live, out.StreamUp)
+	}
+	// The stream list says what films the path, as it does for DJI cameras.
+	if !strings.Contains(out.Stream, "GB28181") || !strings.Contains(out.Stream, "Main stream · gbsim") {
+		t.Errorf("the stream row does not name its GB channel: %q", out.Stream)
 	}
 	if out.Frames <= 25 || !strings.Contains(out.Status, "playing") {
 		t.Errorf("the channel's player: %q, %d frames", out.Status, out.Frames)

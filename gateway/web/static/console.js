@@ -171,9 +171,15 @@
   };
 
   // ---- streams ------------------------------------------------------
-  const djiPaths = () => new Map(state.devices.flatMap((d) => (d.cameras || []).map((c) => [c.video_id, `${Sky.cameraName(c)} · ${Sky.modelName(d)}`])));
+  // sources names the paths whose origin the console knows: a DJI camera
+  // (its video_id) or a GB28181 channel, as [tag, what films it].
+  const sources = () => new Map([
+    ...state.devices.flatMap((d) => (d.cameras || []).map((c) => [c.video_id, ['DJI', `${Sky.cameraName(c)} · ${Sky.modelName(d)}`]])),
+    ...state.gb.flatMap((d) => (d.channels || []).map((c) => ['gb28181/' + d.device_id + '/' + c.channel_id,
+      ['GB28181', `${c.name || c.channel_id} · ${d.name || d.model || d.device_id}`]])),
+  ]);
   const renderStreams = () => {
-    const dji = djiPaths();
+    const known = sources();
     if (!state.streams.length) {
       const rtmp = main.dataset.rtmp;
       streamsEl.replaceChildren(h('div.empty', {},
@@ -191,8 +197,8 @@
       return h('div.stream', { dataset: { path: s.path } },
         h('div.cam-head', {},
           h('a.path', { href: Sky.withToken('/' + s.path + '/'), target: '_blank', rel: 'noopener' }, s.path),
-          dji.has(s.path) ? h('span.tag', { title: dji.get(s.path) }, 'DJI') : null, st),
-        dji.has(s.path) ? h('div.muted.small', {}, dji.get(s.path)) : null,
+          known.has(s.path) ? h('span.tag', { title: known.get(s.path)[1] }, known.get(s.path)[0]) : null, st),
+        known.has(s.path) ? h('div.muted.small', {}, known.get(s.path)[1]) : null,
         h('div.meta', {},
           h('span', {}, `${s.source.protocol}${s.source.remote_addr ? ' · ' + s.source.remote_addr : ''}`),
           tracks ? h('span', {}, tracks) : null,
@@ -227,7 +233,7 @@
     const paths = (d.channels || []).map((c) => ['gb28181/' + d.device_id + '/' + c.channel_id, c.name || c.channel_id]);
     for (const p of live) if (!paths.some(([x]) => x === p)) paths.push([p, p]);
     return paths.map(([p, name]) => h('a.button.gb-channel', { href: Sky.withToken('/' + p + '/'), target: '_blank', rel: 'noopener', title: p, dataset: { path: p } },
-      name, live.has(p) ? ' ' : null, live.has(p) ? h('span.pill.live', {}, t('live')) : null));
+      name, live.has(p) ? h('span.pill.live', {}, t('live')) : null));
   };
 
   // ---- wall layouts (kept in this browser's localStorage) -----------
