@@ -33,6 +33,7 @@ import (
 type job struct {
 	URL        string           `json:"url"`
 	Viewport   *viewport        `json:"viewport,omitempty"`
+	Device     *device          `json:"device,omitempty"` // touch emulation (Chromium only)
 	InitScript string           `json:"initScript,omitempty"`
 	WaitFor    string           `json:"waitFor,omitempty"`
 	Actions    []map[string]any `json:"actions,omitempty"`
