@@ -27,10 +27,16 @@ func tap(sel string) map[string]any { return map[string]any{"tap": sel} }
 // than the screen (0 when nothing scrolls sideways).
 const overflow = `document.documentElement.scrollWidth - document.documentElement.clientWidth`
 
+// oldSafariFullscreen leaves only the webkit-prefixed full-screen calls,
+// as Safari before 16.4 (on iPads too) has them; Chromium has both.
+const oldSafariFullscreen = `delete Element.prototype.requestFullscreen; delete Document.prototype.exitFullscreen;
+delete Document.prototype.fullscreenElement;`
+
 // TestTabletConsoleAndWall: on an iPad-sized touch screen, held either way,
 // the console and a 4-tile wall fit the width, the console's buttons are
 // finger-sized, a tap on Start really starts the dock camera and a tap on
-// Stop stops it, and every wall tile decodes frames.
+// Stop stops it, every wall tile decodes frames, and the wall's Full
+// screen button works where only the webkit-prefixed calls exist.
 func TestTabletConsoleAndWall(t *testing.T) {
 	g := gwproc.Start(t, "")
 	devices(t, g, nil)
@@ -79,13 +85,19 @@ func TestTabletConsoleAndWall(t *testing.T) {
 	}
 	browser(t, job{
 		URL: g.URL("/wall?paths=live/a,live/b,live/c," + rcCam + "&osd=1"), Viewport: landscape, Device: tablet,
-		WaitFor: `window.skyWall && skyWall.tiles.length === 4 && skyWall.tiles.every(t => t.state === 'playing' && t.frames > 25)`,
+		InitScript: oldSafariFullscreen,
+		WaitFor:    `window.skyWall && skyWall.tiles.length === 4 && skyWall.tiles.every(t => t.state === 'playing' && t.frames > 25)`,
 		Actions: []map[string]any{
 			waitFor(`(window.__land = ` + overflow + `, window.__first = skyWall.tiles.map(t => t.frames), true)`),
 			shot(shotPath(t, "tablet-wall-landscape.png")),
 			resize(portrait),
 			waitFor(`innerWidth === 768 && skyWall.tiles.every((t, i) => t.frames > __first[i] + 25)`),
 			shot(shotPath(t, "tablet-wall-portrait.png")),
+			// Full screen the way Safari on iPadOS before 16.4 offers it.
+			tap(`#wall-bar button:last-child`),
+			waitFor(`document.webkitFullscreenElement === document.documentElement`),
+			tap(`#wall-bar button:last-child`),
+			waitFor(`!document.webkitFullscreenElement`),
 		},
 		Evaluate: `JSON.stringify({landscape: __land, portrait: ` + overflow + `, frames: skyWall.tiles.map(t => t.frames), cells: document.querySelectorAll('.tile').length})`,
 	}, &wall)
