@@ -148,12 +148,17 @@ func pagesIn(t *testing.T, browser string) {
 		{
 			URL: g.URL("/wall?paths=live/a,live/b,live/c," + rcCam + "&osd=1"), Viewport: &viewport{Width: 1280, Height: 720},
 			WaitFor: `window.skyWall && skyWall.tiles.length === 4 && skyWall.tiles.every(t => t.state === 'playing' && t.frames > 25)`,
+			// A tile's frames are the video element's decoded frames
+			// (getVideoPlaybackQuality), counted on across the restarts of
+			// that count WebKitGTK makes; its position must move too.
 			Actions: []map[string]any{
-				waitFor(`(window.__first = [...document.querySelectorAll('.tile video')].map(v => v.getVideoPlaybackQuality().totalVideoFrames), true)`),
-				waitFor(`[...document.querySelectorAll('.tile video')].every((v, i) => v.getVideoPlaybackQuality().totalVideoFrames > __first[i] + 25) && document.querySelector('[data-path="` + rcCam + `"] .osd:not([hidden])')`),
+				waitFor(`(window.__first = skyWall.tiles.map(t => t.frames), window.__t0 = [...document.querySelectorAll('.tile video')].map(v => v.currentTime), true)`),
+				waitFor(`skyWall.tiles.every((t, i) => t.frames > __first[i] + 25) && [...document.querySelectorAll('.tile video')].every((v, i) => v.currentTime > __t0[i] + 1 && v.getVideoPlaybackQuality().totalVideoFrames > 0) && document.querySelector('[data-path="` + rcCam + `"] .osd:not([hidden])')`),
 				shot("wall.png"),
 			},
-			Evaluate: `JSON.stringify({first: __first, second: [...document.querySelectorAll('.tile video')].map(v => v.getVideoPlaybackQuality().totalVideoFrames),
+			Diagnose: `JSON.stringify({tiles: skyWall.tiles.map(t => [t.mode, t.state, t.frames, t.stalled, t.hlsError]), first: window.__first,
+				videos: [...document.querySelectorAll('.tile video')].map(v => [v.getVideoPlaybackQuality().totalVideoFrames, v.currentTime, v.readyState])})`,
+			Evaluate: `JSON.stringify({first: __first, second: skyWall.tiles.map(t => t.frames),
 				modes: skyWall.tiles.map(t => t.mode), reasons: skyWall.tiles.map(t => t.reason), widths: [...document.querySelectorAll('.tile video')].map(v => v.videoWidth),
 				badge: document.querySelector('[data-path="live/a"] .tile-badge').textContent, osd: document.querySelector('[data-path="` + rcCam + `"] .osd').textContent})`,
 		},
@@ -161,8 +166,10 @@ func pagesIn(t *testing.T, browser string) {
 			URL:     g.URL("/live/b/"),
 			WaitFor: `window.skyrelay && skyrelay.state === 'playing' && document.getElementById('video').videoWidth === 640`,
 			Actions: []map[string]any{
-				waitFor(`(window.__f0 = document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames, true)`),
-				waitFor(`document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames > __f0 + 25`),
+				// Decoded frames counted on across WebKitGTK's restarts of the count.
+				waitFor(`(() => { const v = document.getElementById('video'); window.__t0 = v.currentTime; window.__dec = 0; let last = 0;
+					setInterval(() => { const f = v.getVideoPlaybackQuality().totalVideoFrames; __dec += f >= last ? f - last : f; last = f; }, 100); return true; })()`),
+				waitFor(`document.getElementById('video').currentTime > __t0 + 1 && __dec > 25`),
 			},
 			Evaluate: `JSON.stringify({status: document.getElementById('status').textContent})`,
 		},
@@ -177,7 +184,8 @@ func pagesIn(t *testing.T, browser string) {
 				waitFor(`document.getElementById('video').currentTime > __t0 + 1`),
 				shot("recordings.png"),
 			},
-			Evaluate: `JSON.stringify({bars: document.querySelectorAll('#timeline .tl-seg').length})`,
+			Evaluate: `JSON.stringify({bars: document.querySelectorAll('#timeline .tl-seg').length, time: document.getElementById('video').currentTime,
+				duration: String(document.getElementById('video').duration)})`,
 		},
 	})
 
@@ -209,6 +217,17 @@ func pagesIn(t *testing.T, browser string) {
 	res[2].decode(t, &player)
 	if player.Status != "playing · LL-HLS" {
 		t.Errorf("%s player says %q", browser, player.Status)
+	}
+
+	var rec struct {
+		Bars     int
+		Time     float64
+		Duration string
+	}
+	res[4].decode(t, &rec)
+	t.Logf("%s recordings: %d bars, playing at %.1f s of %s", browser, rec.Bars, rec.Time, rec.Duration)
+	if rec.Bars < 3 {
+		t.Errorf("%s recordings timeline draws %d bars, want 3 or more", browser, rec.Bars)
 	}
 
 	var pl struct {

@@ -38,6 +38,7 @@ type job struct {
 	WaitFor    string           `json:"waitFor,omitempty"`
 	Actions    []map[string]any `json:"actions,omitempty"`
 	Evaluate   string           `json:"evaluate,omitempty"`
+	Diagnose   string           `json:"diagnose,omitempty"` // pages.mjs: evaluated when the page failed
 	TimeoutMs  int              `json:"timeoutMs,omitempty"`
 	Screenshot string           `json:"screenshot,omitempty"`
 }

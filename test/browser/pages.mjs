@@ -10,7 +10,8 @@
 //       pages: [Page]}
 // Page: the fields run.mjs takes for one page: url, viewport, initScript,
 //       waitFor, actions ({click}, {waitFor}, {screenshot}, {viewport}),
-//       evaluate, screenshot.
+//       evaluate, screenshot; and diagnose, an expression whose value is
+//       added to the page's console lines when the page failed.
 // Result: {ok: every page ok, error, pages: [{ok, result, console, error}]}
 //
 // WebKit's differences, which classic WebDriver (what safaridriver speaks
@@ -184,7 +185,15 @@ async function webkit() {
           if (p.initScript) await exec(p.initScript);
         },
         eval: (expr) => exec(`return (${expr});`),
-        click: async (sel, ms) => wd('POST', `${s}/element/${await find(sel, ms)}/click`, {}),
+        click: async (sel, ms) => {
+          // A page that re-renders (the console, on every event) can
+          // replace the element between finding and clicking it.
+          for (const end = Date.now() + ms; ; await sleep(100)) {
+            try { return await wd('POST', `${s}/element/${await find(sel, Math.max(1, end - Date.now()))}/click`, {}); } catch (e) {
+              if (!/stale element|not interactable|intercepted/.test(e.message) || Date.now() > end) throw e;
+            }
+          }
+        },
         viewport: setRect,
         screenshot: async (path) => writeFileSync(path, Buffer.from(await wd('GET', `${s}/screenshot`), 'base64')),
         collect: async (lines) => { try { log = (await exec('return window.__skyLog || []')) || log; } catch { /* page gone */ } lines.push(...log); },
@@ -243,6 +252,9 @@ async function runPage(b, p, ms) {
     out.ok = true;
   } catch (e) {
     out.error = `${step}: ${firstLine(e)}`;
+    if (tab && p.diagnose) {
+      try { lines.push(`diagnose: ${JSON.stringify(await tab.eval(p.diagnose))}`); } catch (d) { lines.push(`diagnose failed: ${firstLine(d)}`); }
+    }
   }
   if (tab) {
     if (p.screenshot) await tab.screenshot(p.screenshot).catch((e) => lines.push(`screenshot failed: ${firstLine(e)}`));
