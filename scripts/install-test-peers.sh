@@ -42,6 +42,9 @@ present() {
   case "$1" in
     ffmpeg) have ffmpeg && have ffprobe ;;
     chromium) [ -x /usr/bin/chromium ] ;;
+    firefox-esr) [ -x /usr/bin/firefox-esr ] ;;
+    webkit2gtk-driver) have WebKitWebDriver && exists /usr/lib/*/webkit2gtk-4.1/MiniBrowser ;;
+    xvfb) [ -x /usr/bin/Xvfb ] ;;
     mosquitto) have mosquitto || [ -x /usr/sbin/mosquitto ] ;;
     mosquitto-clients) have mosquitto_pub && have mosquitto_sub ;;
     sip-tester) have sipp ;;
@@ -64,6 +67,9 @@ present() {
 DEB_PACKAGES=(
   ffmpeg
   chromium
+  firefox-esr       # the pages in Firefox (test/browser/pages.mjs)
+  webkit2gtk-driver # ... and in WebKit, Safari's engine: WebKitWebDriver + MiniBrowser
+  xvfb              # ... which needs an X display
   mosquitto
   mosquitto-clients
   sip-tester
@@ -91,14 +97,20 @@ elif ! present npm; then
   missing_deb+=(npm)
 fi
 
-# playwright-core, pinned in test/browser/package.json and its lock file.
-want_pw=$(sed -n 's/.*"playwright-core": *"\([^"]*\)".*/\1/p' "$BROWSER_DIR/package.json" | head -n1)
-have_pw=""
-if [ -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-  have_pw=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$BROWSER_DIR/node_modules/playwright-core/package.json" | head -n1)
-fi
+# playwright-core (Chromium) and puppeteer-core (Firefox), pinned in
+# test/browser/package.json and its lock file.
+want_npm() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$BROWSER_DIR/package.json" | head -n1; }
+have_npm() {
+  [ -f "$BROWSER_DIR/node_modules/$1/package.json" ] || return 0
+  sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$BROWSER_DIR/node_modules/$1/package.json" | head -n1
+}
+want_pw=$(want_npm playwright-core)
+have_pw=$(have_npm playwright-core)
+want_pp=$(want_npm puppeteer-core)
+have_pp=$(have_npm puppeteer-core)
 need_npm=0
 [ -n "$want_pw" ] && [ "$have_pw" = "$want_pw" ] || need_npm=1
+[ -n "$want_pp" ] && [ "$have_pp" = "$want_pp" ] || need_npm=1
 
 # The Debian mosquitto package runs a broker on :1883 as a service; the
 # gateway's embedded broker wants that port and tests start their own
@@ -141,7 +153,7 @@ if [ $service_fix -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 if [ ${#missing_deb[@]} -eq 0 ] && [ $need_npm -eq 0 ] && [ $service_fix -eq 0 ]; then
-  echo "test peers: all present (ffmpeg, chromium, mosquitto, sipp, gstreamer rtsp server, yamllint, playwright-core $want_pw)"
+  echo "test peers: all present (ffmpeg, chromium, firefox, webkit, mosquitto, sipp, gstreamer rtsp server, yamllint, playwright-core $want_pw, puppeteer-core $want_pp)"
   exit 0
 fi
 
@@ -150,7 +162,7 @@ report() {
     echo "missing Debian packages: ${missing_deb[*]}"
   fi
   if [ $need_npm -eq 1 ]; then
-    echo "missing npm package: playwright-core@${want_pw:-?} in test/browser/ (have: ${have_pw:-none})"
+    echo "missing npm packages in test/browser/: playwright-core@${want_pw:-?} (have: ${have_pw:-none}), puppeteer-core@${want_pp:-?} (have: ${have_pp:-none})"
   fi
   if [ $service_fix -eq 1 ]; then
     echo "mosquitto's system service is running or enabled on :1883 (the gateway's embedded broker needs that port)"
@@ -172,7 +184,7 @@ fi
 if [ "$mode" = dry-run ]; then
   report
   [ ${#missing_deb[@]} -gt 0 ] && echo "would run: apt-get update && apt-get install -y --no-install-recommends ${missing_deb[*]}"
-  [ $need_npm -eq 1 ] && echo "would run: npm ci --prefix test/browser (playwright-core $want_pw, no browser download)"
+  [ $need_npm -eq 1 ] && echo "would run: npm ci --prefix test/browser (playwright-core $want_pw, puppeteer-core $want_pp, no browser download)"
   [ $service_fix -eq 1 ] && echo "would stop and disable the mosquitto system service"
   exit 0
 fi
@@ -224,15 +236,16 @@ fi
 if [ $need_npm -eq 1 ]; then
   node_major=$(node -p 'process.versions.node.split(".")[0]')
   if [ "$node_major" -lt 20 ]; then
-    echo "install-test-peers.sh: playwright-core $want_pw needs Node.js >= 20; this node is $(node --version)." >&2
+    echo "install-test-peers.sh: playwright-core $want_pw and puppeteer-core $want_pp need Node.js >= 20; this node is $(node --version)." >&2
     exit 1
   fi
-  echo "test peers: installing playwright-core $want_pw into test/browser/"
-  # playwright-core itself downloads nothing; the variable is belt and braces.
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --loglevel=error
-  have_pw=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$BROWSER_DIR/node_modules/playwright-core/package.json" | head -n1)
-  if [ "$have_pw" != "$want_pw" ]; then
-    echo "install-test-peers.sh: npm ci left playwright-core ${have_pw:-absent}, want $want_pw" >&2
+  echo "test peers: installing playwright-core $want_pw and puppeteer-core $want_pp into test/browser/"
+  # Neither -core package downloads a browser; the variables are belt and braces.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --prefix "$BROWSER_DIR" --no-audit --no-fund --loglevel=error
+  have_pw=$(have_npm playwright-core)
+  have_pp=$(have_npm puppeteer-core)
+  if [ "$have_pw" != "$want_pw" ] || [ "$have_pp" != "$want_pp" ]; then
+    echo "install-test-peers.sh: npm ci left playwright-core ${have_pw:-absent} and puppeteer-core ${have_pp:-absent}, want $want_pw and $want_pp" >&2
     exit 1
   fi
 fi

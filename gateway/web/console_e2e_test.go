@@ -33,10 +33,12 @@ import (
 type job struct {
 	URL        string           `json:"url"`
 	Viewport   *viewport        `json:"viewport,omitempty"`
+	Device     *device          `json:"device,omitempty"` // touch emulation (Chromium only)
 	InitScript string           `json:"initScript,omitempty"`
 	WaitFor    string           `json:"waitFor,omitempty"`
 	Actions    []map[string]any `json:"actions,omitempty"`
 	Evaluate   string           `json:"evaluate,omitempty"`
+	Diagnose   string           `json:"diagnose,omitempty"` // pages.mjs: evaluated when the page failed
 	TimeoutMs  int              `json:"timeoutMs,omitempty"`
 	Screenshot string           `json:"screenshot,omitempty"`
 }

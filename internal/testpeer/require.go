@@ -41,7 +41,13 @@ var peers = map[string]peer{
 	// The Python GStreamer RTSP server (GstRtspServer through gi), run with
 	// Debian's /usr/bin/python3 (the python3 first on PATH may lack gi).
 	"gst-rtsp-server": {pkg: gstRTSPPackages, check: func() error { return checkOnce("gst-rtsp-server", checkGstRTSPServer) }},
-	"playwright-core": {pkg: "npm playwright-core in test/browser/", check: checkPlaywright},
+	"playwright-core": {pkg: "npm playwright-core in test/browser/", check: checkNodeModule("playwright-core")},
+	// Firefox and WebKit for the pages (test/browser/pages.mjs).
+	"firefox-esr":     {pkg: "firefox-esr", paths: []string{"/usr/bin/firefox-esr"}},
+	"puppeteer-core":  {pkg: "npm puppeteer-core in test/browser/", check: checkNodeModule("puppeteer-core")},
+	"WebKitWebDriver": {pkg: "webkit2gtk-driver", paths: []string{"/usr/bin/WebKitWebDriver"}},
+	"MiniBrowser":     {pkg: "webkit2gtk-driver", check: checkMiniBrowser},
+	"Xvfb":            {pkg: "xvfb", paths: []string{"/usr/bin/Xvfb"}},
 }
 
 var (
@@ -73,13 +79,26 @@ func checkGstRTSPServer() error {
 	return nil
 }
 
-func checkPlaywright() error {
-	if _, err := exec.LookPath("node"); err != nil {
-		return fmt.Errorf("node not found on PATH (Debian package nodejs)")
+// checkNodeModule: an npm package of test/browser/ is installed.
+func checkNodeModule(name string) func() error {
+	return func() error {
+		if _, err := exec.LookPath("node"); err != nil {
+			return fmt.Errorf("node not found on PATH (Debian package nodejs)")
+		}
+		p := filepath.Join(Root(), "test", "browser", "node_modules", name, "package.json")
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s not found", p)
+		}
+		return nil
 	}
-	p := filepath.Join(Root(), "test", "browser", "node_modules", "playwright-core", "package.json")
-	if _, err := os.Stat(p); err != nil {
-		return fmt.Errorf("%s not found", p)
+}
+
+// checkMiniBrowser: WebKitGTK's MiniBrowser, which WebKitWebDriver starts,
+// is in its multiarch folder (it comes with libwebkit2gtk-4.1-0).
+func checkMiniBrowser() error {
+	m, _ := filepath.Glob("/usr/lib/*/webkit2gtk-4.1/MiniBrowser")
+	if len(m) == 0 {
+		return fmt.Errorf("no /usr/lib/*/webkit2gtk-4.1/MiniBrowser")
 	}
 	return nil
 }

@@ -62,7 +62,8 @@ func runFake(t *testing.T, fn func(tb testing.TB)) (fatal []string, skipped bool
 func TestRequirePresent(t *testing.T) {
 	// Every peer scripts/install-test-peers.sh installs.
 	Require(t, "ffmpeg", "ffprobe", "chromium", "mosquitto", "mosquitto_pub", "mosquitto_sub",
-		"sipp", "gst-launch-1.0", "gst-rtsp-server", "node", "playwright-core", "/usr/bin/python3")
+		"sipp", "gst-launch-1.0", "gst-rtsp-server", "node", "playwright-core", "/usr/bin/python3",
+		"firefox-esr", "puppeteer-core", "WebKitWebDriver", "MiniBrowser", "Xvfb")
 	if p := Path(t, "mosquitto"); !strings.HasSuffix(p, "/mosquitto") {
 		t.Fatalf("Path(mosquitto) = %q", p)
 	}

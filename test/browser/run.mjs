@@ -19,9 +19,12 @@
 //   args        extra Chromium command-line flags
 //   fakeMedia   true adds --use-fake-device-for-media-stream --use-fake-ui-for-media-stream
 //   viewport    {"width": 420, "height": 900}: the page's size (default 1280x720)
+//   device      {"isMobile": true, "hasTouch": true, "deviceScaleFactor": 2}:
+//               emulate a touch device (a tablet) of the viewport's size
 //   initScript  JS run in the page before its own scripts (a fake
 //               window.djiBridge, say)
-//   actions     [{"click": "css selector"} | {"waitFor": "js"} |
+//   actions     [{"click": "css selector"} | {"tap": "css selector"} (a touch;
+//               needs device.hasTouch) | {"waitFor": "js"} |
 //               {"screenshot": "path.png"} | {"viewport": {...}}], run in
 //               order after waitFor and before evaluate
 //
@@ -123,6 +126,12 @@ async function main() {
       headless: true,
       args,
       timeout: LAUNCH_TIMEOUT_MS,
+      ...(job.device ? {
+        viewport: job.viewport || { width: 1280, height: 720 },
+        isMobile: !!job.device.isMobile,
+        hasTouch: !!job.device.hasTouch,
+        deviceScaleFactor: job.device.deviceScaleFactor || 1,
+      } : {}),
     });
     deadline = Date.now() + timeoutMs;
     const page = context.pages()[0] || (await context.newPage());
@@ -144,6 +153,7 @@ async function main() {
         step = `action ${i}`;
         if (a.viewport) await page.setViewportSize(a.viewport);
         if (a.click) await page.click(a.click, { timeout: left() });
+        if (a.tap) await page.tap(a.tap, { timeout: left() });
         if (a.waitFor) await waitFor(page, a.waitFor, left());
         if (a.screenshot) await page.screenshot({ path: a.screenshot, timeout: 10000, fullPage: !!a.fullPage });
       }

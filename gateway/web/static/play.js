@@ -226,6 +226,7 @@
     // Stats every second: frames decoded and bytes received, from
     // getStats for WebRTC and from the video element and hls.js for HLS.
     let lastFrames = 0;
+    let decoded = 0; // frames since create(), across restarts
     let lastBytes = 0;
     let lastFrameAt = Date.now();
     let lastAt = performance.now();
@@ -247,7 +248,11 @@
         bytes = hlsBytes;
         stats.latency = hls && hls.latency ? hls.latency : 0;
       }
-      const df = frames - lastFrames;
+      // The element's count can start over while it plays: WebKitGTK
+      // restarts it at every playback-rate change, which hls.js makes
+      // to catch up with the live edge. Frames counted since are new.
+      const df = frames >= lastFrames ? frames - lastFrames : frames;
+      decoded += df;
       const db = bytes - lastBytes;
       lastFrames = frames;
       lastBytes = bytes;
@@ -255,7 +260,7 @@
       stats.bitrate = db > 0 && dt > 0 ? (db * 8) / dt : 0;
       if (df > 0) lastFrameAt = Date.now();
       stats.stalled = st.state === 'playing' && Date.now() - lastFrameAt > STALL_SHOWN;
-      stats.frames = frames;
+      stats.frames = decoded;
       if (o.onStats) o.onStats(Object.assign({}, stats));
     }, 1000);
 

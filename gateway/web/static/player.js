@@ -100,8 +100,7 @@
   osdBtn.setAttribute('aria-pressed', 'true');
   osdBtn.addEventListener('click', () => osdBtn.setAttribute('aria-pressed', String(overlay.toggle())));
   document.getElementById('fs').addEventListener('click', () => {
-    const el = document.getElementById('screen');
-    if (document.fullscreenElement) document.exitFullscreen(); else if (el.requestFullscreen) el.requestFullscreen();
+    Sky.fullscreen(document.getElementById('screen'));
   });
   window.addEventListener('pagehide', () => player.stop());
   if (dji) {

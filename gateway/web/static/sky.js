@@ -371,9 +371,21 @@
     });
   };
 
+  // fullscreen(el) puts el in full screen, or leaves it. Safari before
+  // 16.4 (iPads among them) has only the webkit-prefixed calls, and an
+  // iPhone neither outside a video element: then the button does nothing.
+  const fullscreen = (el) => {
+    const d = document;
+    const exit = d.exitFullscreen || d.webkitExitFullscreen;
+    const enter = el.requestFullscreen || el.webkitRequestFullscreen;
+    const p = (d.fullscreenElement || d.webkitFullscreenElement) ? exit && exit.call(d) : enter && enter.call(el);
+    if (p && p.catch) p.catch(() => {}); // refused (no user gesture): nothing to tell
+  };
+
   window.Sky = {
     t, translate, setLang, get lang() { return lang; }, h, api, events, ApiError, setToken,
     get token() { return token; }, get jwt() { return isJWT(token) ? token : ''; }, headers, query, withToken, refusal,
     modelName, cameraName, lensName, qualityName, modeName, ago, num, bitrate, deviceErrorText, header,
+    fullscreen,
   };
 })();

@@ -60,7 +60,7 @@
     tile.box = box;
     tile.label = label;
     box.addEventListener('dblclick', () => {
-      if (document.fullscreenElement) document.exitFullscreen(); else if (box.requestFullscreen) box.requestFullscreen();
+      Sky.fullscreen(box);
     });
     return tile;
   };
@@ -71,7 +71,7 @@
       h('span.muted.small', {}, t('tiles')),
       h('span.spacer'),
       h('button', { type: 'button', 'aria-pressed': String(osd), onclick: () => { osd = !osd; tiles.forEach((x) => x.overlay.toggle(osd)); setURL(); renderBar(); } }, t('osd')),
-      h('button', { type: 'button', onclick: () => { if (document.fullscreenElement) document.exitFullscreen(); else document.documentElement.requestFullscreen(); } }, t('fullscreen')));
+      h('button', { type: 'button', onclick: () => Sky.fullscreen(document.documentElement) }, t('fullscreen')));
   };
 
   // grid lays out `layout` cells: playing tiles first, then empty ones.
