@@ -104,6 +104,10 @@ func TestRecordRTMPAcrossSegments(t *testing.T) {
 	if c.duration < 3.8 || c.duration > 4.3 {
 		t.Fatalf("range mp4 lasts %.2f s, want about 4", c.duration)
 	}
+	// Its header says so too (Safari shows the header's duration).
+	if _, mehd, err := headerDuration(full); err != nil || hdr.Get("X-Recording-Duration") != strconv.FormatFloat(mehd, 'f', 3, 64) {
+		t.Fatalf("header duration %v (%v), X-Recording-Duration %s", mehd, err, hdr.Get("X-Recording-Duration"))
+	}
 	// Byte ranges.
 	st, hdr, part := g.get(t, "GET", mp4URL("drone/cam", first.Add(-time.Second), 60), "Range", "bytes=1000-1999")
 	if st != 206 || !bytes.Equal(part, full[1000:2000]) {

@@ -231,6 +231,17 @@ func (r *Recorder) buildRange(path string, start time.Time, dur time.Duration) (
 		return nil, errNothing
 	}
 	m.dur = cursor.Seconds()
+	// The init says how long the range lasts, for players that read the
+	// duration from the header; one whose boxes we cannot patch is served
+	// as the segment wrote it.
+	if init, err := withDuration(m.chunks[0].data, cursor); err == nil {
+		grow := int64(len(init) - len(m.chunks[0].data))
+		m.chunks[0].data, m.chunks[0].n = init, int64(len(init))
+		for i := 1; i < len(m.chunks); i++ {
+			m.chunks[i].off += grow
+		}
+		m.size += grow
+	}
 	return m, nil
 }
 
