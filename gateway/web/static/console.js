@@ -203,7 +203,7 @@
           h('span', {}, `${s.source.protocol}${s.source.remote_addr ? ' · ' + s.source.remote_addr : ''}`),
           tracks ? h('span', {}, tracks) : null,
           h('span', { title: readers.map((r) => `${r.protocol} ${r.remote_addr}`).join('\n') },
-            readers.length ? `${readers.length} ${t('readers')} (${Object.entries(by).map(([p, n]) => `${n} ${p}`).join(', ')})` : t('noReaders'))),
+            readers.length ? `${readers.length} ${t(readers.length === 1 ? 'reader' : 'readers')} (${Object.entries(by).map(([p, n]) => `${n} ${p}`).join(', ')})` : t('noReaders'))),
         h('div.cam-ctl', {},
           h('a.button', { href: Sky.withToken('/' + s.path + '/'), target: '_blank', rel: 'noopener' }, t('play')),
           state.recorded.has(s.path) ? h('a.button.rec-link', { href: Sky.withToken('/recordings/?path=' + encodeURIComponent(s.path)) }, t('recordings')) : null,
