@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,6 +229,11 @@ func pagesIn(t *testing.T, browser string) {
 	t.Logf("%s recordings: %d bars, playing at %.1f s of %s", browser, rec.Bars, rec.Time, rec.Duration)
 	if rec.Bars < 3 {
 		t.Errorf("%s recordings timeline draws %d bars, want 3 or more", browser, rec.Bars)
+	}
+	// The range MP4's header says how long it is: WebKit's controls showed
+	// 0:00 when it did not.
+	if d, err := strconv.ParseFloat(rec.Duration, 64); err != nil || d < 3 || d < rec.Time {
+		t.Errorf("%s recordings: the video's duration is %s s, playing at %.1f s", browser, rec.Duration, rec.Time)
 	}
 
 	var pl struct {
