@@ -72,6 +72,17 @@ func TestAPIGuardJWT(t *testing.T) {
 		{"read token: deleting its recordings", "DELETE", "/api/v1/recordings/live/a", "Bearer " + readA, 403},
 		{"read token: the streams API", "GET", "/api/v1/streams/live/a?jwt=" + readA, "", 403},
 		{"read token: events", "GET", "/api/v1/events?jwt=" + readA, "", 403},
+		{"read token: its path's telemetry", "GET", "/api/v1/telemetry?path=live/a&jwt=" + readA, "", 204},
+		{"read token: its path's telemetry as a header", "GET", "/api/v1/telemetry?path=%2Flive%2Fa%2F", "Bearer " + readA, 204},
+		{"read token: telemetry of its path twice", "GET", "/api/v1/telemetry?path=live/a&path=live/a&sn=X&jwt=" + readA, "", 204},
+		{"read token: another path's telemetry", "GET", "/api/v1/telemetry?path=live/b&jwt=" + readA, "", 403},
+		{"read token: its path's and another's telemetry", "GET", "/api/v1/telemetry?path=live/a&path=live/b&jwt=" + readA, "", 403},
+		{"read token: telemetry with an empty path", "GET", "/api/v1/telemetry?path=live/a&path=&jwt=" + readA, "", 403},
+		{"read token: the whole fleet's telemetry", "GET", "/api/v1/telemetry?jwt=" + readA, "", 403},
+		{"read token: the fleet's telemetry by sn", "GET", "/api/v1/telemetry?sn=live&jwt=" + readA, "", 403},
+		{"read token: telemetry by POST", "POST", "/api/v1/telemetry?path=live/a", "Bearer " + readA, 403},
+		{"read token: ?path= elsewhere in the API", "GET", "/api/v1/streams?path=live/a&jwt=" + readA, "", 403},
+		{"telemetry of a path without a token", "GET", "/api/v1/telemetry?path=live/a", "", 401},
 		{"nothing", "GET", "/api/v1/recordings/live/a/mp4", "", 401},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -50,9 +51,33 @@ type deviceTrack struct {
 }
 
 type telemetrySub struct {
-	sns  map[string]bool // empty: every device
-	ch   chan []byte
-	gone bool
+	sns   map[string]bool // empty: every device
+	films *filmingDevices // nil: no ?path=, every device
+	ch    chan []byte
+	gone  bool
+}
+
+// newTelemetrySub is a subscriber to what query (?sn=, ?path=) asks for.
+func newTelemetrySub(query url.Values) *telemetrySub {
+	s := &telemetrySub{sns: map[string]bool{}, ch: make(chan []byte, 256)}
+	for _, sn := range strings.Split(query.Get("sn"), ",") {
+		if sn = strings.TrimSpace(sn); sn != "" {
+			s.sns[sn] = true
+		}
+	}
+	if paths, named := TelemetryPaths(query); named {
+		s.films = filming(paths)
+	}
+	return s
+}
+
+// wants tells whether the subscriber gets device sn, which is under
+// gateway: ?sn= and ?path= must both let it through.
+func (s *telemetrySub) wants(sn, gateway string) bool {
+	if len(s.sns) > 0 && !s.sns[sn] {
+		return false
+	}
+	return s.films == nil || s.films.sns[sn] || s.films.gateways[gateway]
 }
 
 // osdFrame is one "osd" event.
@@ -123,7 +148,7 @@ func (t *Telemetry) DeviceOSD(sn, gateway string, online bool, at time.Time, osd
 		i++
 	}
 	tr.points = tr.points[i:]
-	t.fanOutLocked(sn, frame("osd", osdFrame{SN: sn, Gateway: tr.gateway, Online: tr.online, Time: tr.at, OSD: tr.osd}))
+	t.fanOutLocked(sn, tr.gateway, frame("osd", osdFrame{SN: sn, Gateway: tr.gateway, Online: tr.online, Time: tr.at, OSD: tr.osd}))
 }
 
 // position reads latitude, longitude and height; (0, 0) is "no fix",
@@ -151,12 +176,12 @@ func frame(event string, v any) []byte {
 	return []byte(fmt.Sprintf("event: %s\ndata: %s\n\n", event, b))
 }
 
-func (t *Telemetry) fanOutLocked(sn string, f []byte) {
+func (t *Telemetry) fanOutLocked(sn, gateway string, f []byte) {
 	if f == nil {
 		return
 	}
 	for s := range t.subs {
-		if len(s.sns) > 0 && !s.sns[sn] {
+		if !s.wants(sn, gateway) {
 			continue
 		}
 		select {
@@ -172,19 +197,17 @@ func (t *Telemetry) fanOutLocked(sn string, f []byte) {
 // ServeHTTP streams the events: first, per device, a "track" event
 // ({"sn","points":[[unix_ms,lat,lon,height],...]}) and its last "osd",
 // then an "osd" event ({"sn","gateway","online","time","osd":{...}}) for
-// every change. ?sn=A,B limits it to those devices.
+// every change. ?sn=A,B limits it to those devices; ?path=P (repeatable)
+// to the devices that film those paths (filmingDevices), which ?sn= can
+// narrow but never widen: the API guard lets a token that may only read
+// P ask for ?path=P.
 func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		http.Error(w, "no event stream here", http.StatusInternalServerError)
 		return
 	}
-	s := &telemetrySub{sns: map[string]bool{}, ch: make(chan []byte, 256)}
-	for _, sn := range strings.Split(r.URL.Query().Get("sn"), ",") {
-		if sn = strings.TrimSpace(sn); sn != "" {
-			s.sns[sn] = true
-		}
-	}
+	s := newTelemetrySub(r.URL.Query())
 	var first [][]byte
 	t.mu.Lock()
 	if t.subs == nil {
@@ -193,7 +216,7 @@ func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for sn, tr := range t.last {
-		if (len(s.sns) > 0 && !s.sns[sn]) || tr.osd == nil {
+		if !s.wants(sn, tr.gateway) || tr.osd == nil {
 			continue
 		}
 		pts := tr.points

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,94 @@ func TestTelemetryStream(t *testing.T) {
 	tel.mu.Unlock()
 	if ac != 3 || gw != 0 || bad != 1 {
 		t.Fatalf("track points: aircraft %d (want 3), gateway %d (want 0: no fix, then out of range); malformed %d (want 1)", ac, gw, bad)
+	}
+}
+
+// TestTelemetryPathFilter: with ?path=, a subscriber gets only the
+// devices that film those paths: a DJI video_id's device (its first
+// segment), and for pilot/RCSN the controller and the aircraft under it;
+// ?sn= narrows that and never widens it; without ?path= every device.
+func TestTelemetryPathFilter(t *testing.T) {
+	devices := [][2]string{{"DOCK1", "DOCK1"}, {"AC1", "DOCK1"}, {"RC1", "RC1"}, {"AC2", "RC1"}, {"RC2", "RC2"}, {"AC3", "RC2"}, {"pilot", "pilot"}, {"live", "live"}}
+	for _, c := range []struct {
+		query string
+		want  string // the devices let through, in the order of devices
+	}{
+		{"path=AC1/99-0-0/normal-0", "AC1"},
+		{"path=DOCK1/165-0-7/normal-0", "DOCK1"},
+		{"path=pilot/RC1", "RC1 AC2"},
+		{"path=pilot/RC1&path=%2FAC3%2F99-0-0%2Fnormal-0%2F", "RC1 AC2 AC3"},
+		{"path=pilot/RC1&sn=AC2,DOCK1", "AC2"},
+		{"path=AC1/99-0-0/normal-0&sn=DOCK1", ""},
+		{"path=&sn=DOCK1", ""},
+		{"path=", ""},
+		{"path=pilot/", "pilot"},
+		{"path=live/a", "live"},
+		{"sn=DOCK1,RC2", "DOCK1 RC2"},
+		{"", "DOCK1 AC1 RC1 AC2 RC2 AC3 pilot live"},
+	} {
+		q, err := url.ParseQuery(c.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newTelemetrySub(q)
+		var got []string
+		for _, d := range devices {
+			if s.wants(d[0], d[1]) {
+				got = append(got, d[0])
+			}
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("?%s lets through %v, want %q", c.query, got, c.want)
+		}
+	}
+}
+
+// TestTelemetryPilotPath: the stream of ?path=pilot/RC1 carries, first
+// and then as they change, the controller's and its aircraft's telemetry
+// and no other device's, and follows an aircraft that moves under RC1.
+func TestTelemetryPilotPath(t *testing.T) {
+	tel := &Telemetry{Log: testLog()}
+	if err := tel.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tel.Close)
+	now := time.Now()
+	osd := func(sn, gw, j string) { tel.DeviceOSD(sn, gw, true, now, json.RawMessage(j)) }
+	pos := `{"latitude":1,"longitude":2}`
+	osd("RC1", "RC1", pos)
+	osd("AC2", "RC1", pos)
+	osd("DOCK1", "DOCK1", pos)
+	osd("AC3", "RC2", pos)
+	srv := httptest.NewServer(tel)
+	t.Cleanup(srv.Close)
+	res, err := srv.Client().Get(srv.URL + "/api/v1/telemetry?path=pilot/RC1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := bufio.NewReader(res.Body)
+	seen := map[string]int{}
+	count := func(evs [][2]string) {
+		for _, e := range evs {
+			var v struct{ SN string }
+			_ = json.Unmarshal([]byte(e[1]), &v)
+			seen[v.SN]++
+		}
+	}
+	count(sseEvents(t, r, 4)) // a track and an osd for RC1 and AC2
+	osd("DOCK1", "DOCK1", pos)
+	osd("AC3", "RC2", pos)
+	osd("AC2", "RC1", pos)
+	osd("AC3", "RC1", pos) // AC3 now flies under RC1
+	osd("RC1", "RC1", `{"latitude":1,"longitude":2,"end":true}`)
+	var last [][2]string
+	for len(last) == 0 || !strings.Contains(last[0][1], `"end":true`) {
+		last = sseEvents(t, r, 1)
+		count(last)
+	}
+	if len(seen) != 3 || seen["RC1"] != 3 || seen["AC2"] != 3 || seen["AC3"] != 1 {
+		t.Fatalf("events by device %v, want RC1 and AC2 3 each (track, osd, osd), AC3 once (under RC1), nothing else", seen)
 	}
 }
 

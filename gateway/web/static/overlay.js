@@ -13,11 +13,32 @@
   const KEEP_MS = 30000;
   const samples = new Map(); // sn -> [{at, osd, gateway}]
   const gateways = new Map(); // sn -> gateway sn
+  // The stream asks for the paths shown (?path=): the server sends the
+  // devices that film them, which a token that may only read those paths
+  // may see. attach and stop change the set; the stream is reopened once
+  // after a burst of them (a wall attaching every tile).
+  const shown = new Map(); // path -> overlays attached
   let stream = null;
+  let streamKey = '';
+  let syncing = false;
 
-  const ensureStream = () => {
-    if (stream) return;
-    stream = Sky.events('/api/v1/telemetry', (type, d) => {
+  const show = (path, n) => {
+    const c = (shown.get(path) || 0) + n;
+    if (c > 0) shown.set(path, c); else shown.delete(path);
+    if (syncing) return;
+    syncing = true;
+    setTimeout(syncStream, 0);
+  };
+
+  const syncStream = () => {
+    syncing = false;
+    const key = [...shown.keys()].sort().map((p) => 'path=' + encodeURIComponent(p).replace(/%2F/g, '/')).join('&');
+    if (key === streamKey) return;
+    if (stream) stream();
+    stream = null;
+    streamKey = key;
+    if (!key) return;
+    stream = Sky.events('/api/v1/telemetry?' + key, (type, d) => {
       if (type !== 'osd' || !d.sn || !d.osd) return;
       gateways.set(d.sn, d.gateway);
       const list = samples.get(d.sn) || [];
@@ -65,7 +86,7 @@
   // attach draws the overlay of path into box; delay() is the video's
   // playback delay in seconds. Returns {stop, toggle, visible}.
   const attach = (box, path, delay) => {
-    ensureStream();
+    show(path, 1);
     const el = h('div.osd', { 'aria-live': 'off' });
     box.append(el);
     let visible = true;
@@ -81,9 +102,9 @@
       el.hidden = rows.length === 0;
       el.replaceChildren(...rows.map(([k, v]) => h('div', {}, k ? h('b', {}, k) : null, v)));
     };
-    const timer = setInterval(draw, 250);
+    let timer = setInterval(draw, 250);
     return {
-      stop: () => { clearInterval(timer); el.remove(); },
+      stop: () => { if (timer === null) return; clearInterval(timer); timer = null; el.remove(); show(path, -1); },
       toggle: (on) => { visible = on === undefined ? !visible : on; el.hidden = !visible; last = ''; draw(); return visible; },
       get visible() { return visible; },
     };
