@@ -96,6 +96,19 @@ func TestOverlayWithAReadToken(t *testing.T) {
 		t.Errorf("events by device %v: want the dock's only", out.SN)
 	}
 
+	// A wall with a tile the token may not read: that tile says so and
+	// leaves the page's telemetry stream, and the other tile's overlay
+	// shows the dock's figures.
+	var wall struct{ Text, Badge string }
+	browser(t, job{
+		URL: g.URL("/wall?paths=" + dockCam + ",live/x&osd=1&jwt=" + viewer),
+		WaitFor: `document.querySelector('[data-path="live/x"] .tile-badge').textContent.includes('not authorized') &&
+			(document.querySelector('[data-path="` + dockCam + `"] .osd') || {}).textContent.includes('45.0 m')`,
+		Evaluate: `JSON.stringify({text: document.querySelector('[data-path="` + dockCam + `"] .osd').textContent,
+			badge: document.querySelector('[data-path="live/x"] .tile-badge').textContent})`,
+	}, &wall)
+	t.Logf("wall: dock tile overlay %q, live/x says %q", wall.Text, wall.Badge)
+
 	// The same viewer may not ask for the fleet, nor for another path.
 	for _, q := range []string{"", "?path=" + sim.DefaultDockAircraftSN + "/99-0-0/normal-0", "?path=" + dockCam + "&path=live/x"} {
 		if code, _ := apiGet(g.URL("/api/v1/telemetry"+q), viewer); code != http.StatusForbidden {

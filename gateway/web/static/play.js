@@ -193,6 +193,7 @@
           show('hls', 'error', reason);
           st.hlsError = detail;
           st.retrying = !!retry;
+          st.denied = !!data.response && (data.response.code === 401 || data.response.code === 403);
           if (o.onStatus) o.onStatus(Object.assign({}, st));
           if (retry) {
             setTimeout(() => {

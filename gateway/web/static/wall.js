@@ -52,7 +52,13 @@
     };
     tile.player = SkyPlay.create({
       video, base: '/' + path + '/', query: passQuery,
-      onStatus: (s) => { Object.assign(tile, { mode: s.mode, state: s.state, reason: s.reason, hlsError: s.hlsError || '', retrying: !!s.retrying }); paint(); },
+      onStatus: (s) => {
+        Object.assign(tile, { mode: s.mode, state: s.state, reason: s.reason, hlsError: s.hlsError || '', retrying: !!s.retrying });
+        // A path the token may not read leaves the page's telemetry stream,
+        // which would otherwise be refused for every tile.
+        if (s.denied && tile.overlay) tile.overlay.stop();
+        paint();
+      },
       onStats: (s) => { Object.assign(tile, { fps: s.fps, bitrate: s.bitrate, stalled: s.stalled, frames: s.frames || 0 }); paint(); },
     });
     tile.overlay = SkyOverlay.attach(box, path, () => tile.player.stats().latency);
