@@ -8,15 +8,10 @@ package web_test
 // their wall tiles and player must fall back to LL-HLS and really play it.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,31 +51,17 @@ func otherBrowser(t *testing.T, browser string, pages []job) []pageResult {
 		testpeer.Require(t, "node", "WebKitWebDriver", "Xvfb", "MiniBrowser")
 	}
 	const perPage = 60000
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(len(pages))*(perPage+15000)*time.Millisecond+2*time.Minute)
-	defer cancel()
-	in, _ := json.Marshal(map[string]any{"browser": browser, "pages": pages, "timeoutMs": perPage})
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(gwproc.Root(), "test", "browser", "pages.mjs"))
-	cmd.Dir = filepath.Join(gwproc.Root(), "test", "browser")
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	_ = cmd.Run()
 	var res struct {
 		OK      bool         `json:"ok"`
 		Browser string       `json:"browser"`
 		Pages   []pageResult `json:"pages"`
 		Error   string       `json:"error"`
 	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-	if err := json.Unmarshal(lines[len(lines)-1], &res); err != nil {
-		t.Fatalf("pages.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
-	}
+	stderr := runNode(t, "pages.mjs", map[string]any{"browser": browser, "pages": pages, "timeoutMs": perPage},
+		time.Duration(len(pages))*(perPage+15000)*time.Millisecond+2*time.Minute, &res)
 	t.Logf("%s: %s", browser, res.Browser)
 	if res.Error != "" || len(res.Pages) != len(pages) {
-		t.Fatalf("%s: %s (%d of %d pages done)\nstderr: %s", browser, res.Error, len(res.Pages), len(pages), stderr.String())
+		t.Fatalf("%s: %s (%d of %d pages done)\nstderr: %s", browser, res.Error, len(res.Pages), len(pages), stderr)
 	}
 	for i, p := range res.Pages {
 		for _, l := range p.Console {

@@ -74,28 +74,13 @@ func browser(t *testing.T, j job, out any) {
 	if j.TimeoutMs == 0 {
 		j.TimeoutMs = 60000
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(j.TimeoutMs)*time.Millisecond+60*time.Second)
-	defer cancel()
-	in, _ := json.Marshal(j)
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(gwproc.Root(), "test", "browser", "run.mjs"))
-	cmd.Dir = filepath.Join(gwproc.Root(), "test", "browser")
-	cmd.Stdin = bytes.NewReader(in)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	_ = cmd.Run()
 	var res struct {
 		OK      bool            `json:"ok"`
 		Result  json.RawMessage `json:"result"`
 		Console []string        `json:"console"`
 		Error   string          `json:"error"`
 	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-	if err := json.Unmarshal(lines[len(lines)-1], &res); err != nil {
-		t.Fatalf("run.mjs: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
-	}
+	runNode(t, "run.mjs", j, time.Duration(j.TimeoutMs)*time.Millisecond+60*time.Second, &res)
 	for _, l := range res.Console {
 		if strings.HasPrefix(l, "pageerror") || strings.Contains(l, "Content Security Policy") {
 			t.Errorf("browser on %s: %s", j.URL, l)
@@ -114,6 +99,29 @@ func browser(t *testing.T, j job, out any) {
 			t.Fatalf("evaluate: %v: %s", err, s)
 		}
 	}
+}
+
+// runNode runs a script of test/browser with job as JSON on its stdin,
+// for at most timeout, and decodes the last line it prints into res.
+func runNode(t *testing.T, script string, job any, timeout time.Duration, res any) (stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	in, _ := json.Marshal(job)
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(gwproc.Root(), "test", "browser", script))
+	cmd.Dir = filepath.Join(gwproc.Root(), "test", "browser")
+	cmd.Stdin = bytes.NewReader(in)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second // a browser's own shutdown
+	_ = cmd.Run()
+	lines := bytes.Split(bytes.TrimSpace(out.Bytes()), []byte("\n"))
+	if err := json.Unmarshal(lines[len(lines)-1], res); err != nil {
+		t.Fatalf("%s: %v\nstdout: %s\nstderr: %s", script, err, out.String(), errb.String())
+	}
+	return errb.String()
 }
 
 // devices runs the simulated Dock 3 and RC Plus 2 on g's broker until the

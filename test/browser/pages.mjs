@@ -24,6 +24,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { readStdin, emit } from './jobio.mjs';
 
 const FIREFOX = process.env.SKYRELAY_FIREFOX || '/usr/bin/firefox-esr';
 const WEBKIT_DRIVER = process.env.SKYRELAY_WEBKITDRIVER || '/usr/bin/WebKitWebDriver';
@@ -262,16 +263,6 @@ async function runPage(b, p, ms) {
     await tab.close().catch(() => {});
   }
   return out;
-}
-
-async function readStdin() {
-  const chunks = [];
-  for await (const c of process.stdin) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function emit(obj) {
-  return new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + '\n', resolve));
 }
 
 async function main() {

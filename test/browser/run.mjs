@@ -37,6 +37,7 @@ import { chromium } from 'playwright-core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readStdin, emit } from './jobio.mjs';
 
 const CHROMIUM = process.env.SKYRELAY_CHROMIUM || '/usr/bin/chromium';
 
@@ -78,16 +79,6 @@ async function waitFor(page, expr, timeout) {
     if (Date.now() >= end) throw new Error(`timed out after ${timeout} ms waiting for ${expr}${last ? ` (last error: ${last})` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function readStdin() {
-  const chunks = [];
-  for await (const c of process.stdin) chunks.push(c);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function emit(obj) {
-  return new Promise((resolve) => process.stdout.write(JSON.stringify(obj) + '\n', resolve));
 }
 
 async function main() {
