@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -153,6 +154,11 @@ func Decode(body []byte) (*Message, error) {
 	if m.XMLName.Local == "" {
 		return nil, errors.New("manscdp: no root element")
 	}
+	// encoding/xml reads a prefixed name loosely: "<A:0>" gives the root
+	// "0", which no XML writer can write back (found by FuzzDecode).
+	if !xmlName(m.XMLName.Local) {
+		return nil, fmt.Errorf("manscdp: root element %q is not an XML name", m.XMLName.Local)
+	}
 	for _, f := range []*string{&m.CmdType, &m.SN, &m.DeviceID, &m.Status, &m.Result, &m.SumNum,
 		&m.DeviceName, &m.Manufacturer, &m.Model, &m.Firmware, &m.Channel} {
 		*f = strings.TrimSpace(*f)
@@ -178,4 +184,19 @@ func Atoi(s string) int {
 		return 0
 	}
 	return n
+}
+
+// xmlName tells whether s can name an element: a letter or underscore,
+// then letters, digits, '.', '-' and '_' (XML 1.0 §2.3, without the
+// colon, which namespaces take).
+func xmlName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_' || unicode.IsLetter(r):
+		case i > 0 && (r == '.' || r == '-' || unicode.IsDigit(r)):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

@@ -61,7 +61,7 @@ func TestDecodeLenient(t *testing.T) {
 			t.Fatalf("%q: %+v %v", body, m, err)
 		}
 	}
-	for _, body := range []string{"", "not xml", "\xff\xfe\x00", strings.Repeat("x", MaxBody+1)} {
+	for _, body := range []string{"", "not xml", "\xff\xfe\x00", strings.Repeat("x", MaxBody+1), "<A:0></A>"} {
 		if _, err := Decode([]byte(body)); err == nil {
 			t.Errorf("%.20q accepted", body)
 		}
