@@ -92,13 +92,7 @@ func pagesIn(t *testing.T, browser string) {
 	g := gwproc.Start(t, fmt.Sprintf("record: {enabled: true, dir: %q, segment_duration: 2s, part_duration: 500ms}\n", dir)+
 		`pilot: {app_id: "123456", app_key: "k3y", license: "l1c", mqtt_username: rcuser, mqtt_password: rcpass}`+"\n")
 	devices(t, g, nil)
-	clip := smallClip(t)
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.Push(t, clip, p)
-	}
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.WaitReady(t, p, 15*time.Second)
-	}
+	pushLive(t, g, "live/a", "live/b", "live/c")
 	shot := func(name string) map[string]any { return map[string]any{"screenshot": shotPath(t, browser+"-"+name)} }
 	cam := `[data-video="` + dockCam + `"]`
 	pilot := job{URL: g.URL("/pilot/?autostart=1"), InitScript: fakeBridge,

@@ -124,6 +124,19 @@ func runNode(t *testing.T, script string, job any, timeout time.Duration, res an
 	return errb.String()
 }
 
+// pushLive publishes the small clip on every path with ffmpeg and waits
+// until each is ready.
+func pushLive(t *testing.T, g *gwproc.Process, paths ...string) {
+	t.Helper()
+	clip := smallClip(t)
+	for _, p := range paths {
+		g.Push(t, clip, p)
+	}
+	for _, p := range paths {
+		g.WaitReady(t, p, 15*time.Second)
+	}
+}
+
 // devices runs the simulated Dock 3 and RC Plus 2 on g's broker until the
 // test ends, and waits until the control plane lists both with cameras.
 func devices(t *testing.T, g *gwproc.Process, dockFaults *sim.Faults) {
@@ -338,13 +351,7 @@ func waitGone(t *testing.T, g *gwproc.Process, path string) {
 func TestWallDecodesEveryTile(t *testing.T) {
 	g := gwproc.Start(t, "")
 	devices(t, g, nil)
-	clip := smallClip(t)
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.Push(t, clip, p)
-	}
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.WaitReady(t, p, 15*time.Second)
-	}
+	pushLive(t, g, "live/a", "live/b", "live/c")
 	var out struct {
 		First, Second []int
 		Modes         []string

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/skyrelay/skyrelay/internal/gwproc"
 )
@@ -40,13 +39,7 @@ delete Document.prototype.fullscreenElement;`
 func TestTabletConsoleAndWall(t *testing.T) {
 	g := gwproc.Start(t, "")
 	devices(t, g, nil)
-	clip := smallClip(t)
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.Push(t, clip, p)
-	}
-	for _, p := range []string{"live/a", "live/b", "live/c"} {
-		g.WaitReady(t, p, 15*time.Second)
-	}
+	pushLive(t, g, "live/a", "live/b", "live/c")
 	cam := `[data-video="` + dockCam + `"]`
 	var con struct {
 		Landscape, Portrait int
