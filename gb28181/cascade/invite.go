@@ -204,11 +204,14 @@ func (u *Upstream) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	// Marked before the 200 goes out, so that once the upstream holds
+	// the answer, Sessions no longer lists the call.
+	s.byBye.Store(true)
 	if err := u.dlgs.ReadBye(req, tx); err != nil {
+		s.byBye.Store(false)
 		u.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	s.byBye.Store(true)
 	s.cancel()
 }
 
@@ -346,12 +349,16 @@ func (u *Upstream) endSession(s *session, err error) {
 	u.Log.Info("GB28181 upstream session ended", "channel", s.ch.ID, "path", s.ch.Path, "by_upstream", s.byBye.Load(), "reason", err)
 }
 
-// Sessions lists the live INVITEs.
+// Sessions lists the live INVITEs; a call the upstream has hung up is
+// gone from the list even while its media is still being torn down.
 func (u *Upstream) Sessions() []Session {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := make([]Session, 0, len(u.sessions))
 	for _, s := range u.sessions {
+		if s.byBye.Load() {
+			continue
+		}
 		out = append(out, s.info())
 	}
 	return out
