@@ -197,6 +197,9 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 	faults := sim.NewFaults()
 	devices(t, g, faults)
 	g.Push(t, smallClip(t), "live/cam1")
+	// A Pilot push from the simulated RC: the row says whose it is.
+	pilotPath := "pilot/" + sim.DefaultRCSN
+	g.Push(t, smallClip(t), pilotPath)
 	// A slow dock: the step "asked the device" must show while it thinks.
 	faults.Inject(sim.Injection{ReplyDelay: sim.Duration(1500 * time.Millisecond)})
 
@@ -209,10 +212,12 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 		Error      string              `json:"error"`
 		Layouts    map[string][]string `json:"layouts"`
 		Wall       string              `json:"wall"`
+		Pilot      []string            `json:"pilot"`
 	}
+	pilotRow := `[data-path="` + pilotPath + `"]`
 	browser(t, job{
 		URL:     g.URL("/"),
-		WaitFor: `document.querySelectorAll('.device').length === 2 && document.querySelector('.fig') && document.querySelector('[data-path="live/cam1"]') && document.querySelector('` + cam + ` button[data-act=start]:not([disabled])')`,
+		WaitFor: `document.querySelectorAll('.device').length === 2 && document.querySelector('.fig') && document.querySelector('[data-path="live/cam1"]') && document.querySelector('` + pilotRow + ` .tag') && document.querySelector('` + cam + ` button[data-act=start]:not([disabled])')`,
 		Actions: []map[string]any{
 			// Record every step the camera row shows, as the operator sees it.
 			waitFor(`(window.__steps = [], setInterval(() => { const r = document.querySelector('` + cam + `'); const s = r && r.dataset.step; if (s && __steps[__steps.length-1] !== s) __steps.push(s); }, 50), true)`),
@@ -236,8 +241,12 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 		Evaluate: `JSON.stringify({steps: window.__steps, width: document.documentElement.scrollWidth,
 			layouts: JSON.parse(localStorage.getItem('skyrelay.layouts')), wall: document.querySelector('ul.layouts a').getAttribute('href'),
 			figures: document.querySelectorAll('.fig').length,
+			pilot: [...document.querySelectorAll('` + pilotRow + ` .tag, ` + pilotRow + ` .muted.small')].map(e => e.textContent),
 			streams: [...document.querySelectorAll('.stream')].map(e => e.dataset.path)})`,
 	}, &out)
+	if fmt.Sprint(out.Pilot) != "[Pilot Matrice 4T · DJI RC Plus 2]" {
+		t.Errorf("the Pilot push's row names %q, want the tag Pilot and the aircraft under the controller", out.Pilot)
+	}
 	if !contains(out.Steps, "sent") || !contains(out.Steps, "playable") {
 		t.Errorf("the camera row showed the steps %q, want sent ... playable", out.Steps)
 	}
