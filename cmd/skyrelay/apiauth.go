@@ -40,21 +40,23 @@ func apiGuard(token string, auth *authz.Auth, next http.Handler) http.Handler {
 		}
 		if az.Enabled() {
 			tok := apiTokenOf(r)
-			err := az.Authorize(r.Context(), authz.Request{Action: authz.ActionAPI, Path: strings.TrimPrefix(r.URL.Path, "/"),
-				Protocol: "api", IP: host, Token: tok, Query: r.URL.RawQuery})
-			if path, ok := recordingRead(r); err != nil && ok {
-				// Who may watch a path may watch its recordings (as
-				// mediamtx's playback permission is per path).
-				if az.Authorize(r.Context(), authz.Request{Action: authz.ActionRead, Path: path,
-					Protocol: "recordings", IP: host, Token: tok, Query: r.URL.RawQuery}) == nil {
-					next.ServeHTTP(w, r)
-					return
-				}
-			}
-			if err != nil && telemetryRead(r, az, host, tok) { // apitelemetry.go
+			// Who may watch a path may watch its recordings (as mediamtx's
+			// playback permission is per path) and see the telemetry of
+			// what films it. That question comes first: a viewer's page
+			// makes such requests all the time, and the hook's yes to it
+			// is remembered where its no to "api" would not be, so asking
+			// "api" first would cost one hook call per request.
+			if path, ok := recordingRead(r); ok && az.Authorize(r.Context(), authz.Request{Action: authz.ActionRead, Path: path,
+				Protocol: "recordings", IP: host, Token: tok, Query: r.URL.RawQuery}) == nil {
 				next.ServeHTTP(w, r)
 				return
 			}
+			if telemetryRead(r, az, host, tok) { // apitelemetry.go
+				next.ServeHTTP(w, r)
+				return
+			}
+			err := az.Authorize(r.Context(), authz.Request{Action: authz.ActionAPI, Path: strings.TrimPrefix(r.URL.Path, "/"),
+				Protocol: "api", IP: host, Token: tok, Query: r.URL.RawQuery})
 			switch {
 			case err == nil:
 				next.ServeHTTP(w, r)

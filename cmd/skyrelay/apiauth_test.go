@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,5 +105,62 @@ func TestAPIGuardJWT(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAPIGuardHookAsksOncePerViewer: with auth.hook, a viewer's page
+// fetching one path's recordings and telemetry again and again (a <video>
+// seeking, an overlay reconnecting) costs the hook one question per kind,
+// not one per request: the path question is asked first and its yes is
+// remembered, where a no to "api" is not. The hook still decides: another
+// path is refused, and a token it allows "api" still reads everything.
+func TestAPIGuardHookAsksOncePerViewer(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[string]int{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var q authz.Request
+		if err := json.NewDecoder(r.Body).Decode(&q); err != nil {
+			t.Errorf("hook body: %v", err)
+		}
+		mu.Lock()
+		asked[q.Action+" "+q.Path+" "+q.Protocol]++
+		mu.Unlock()
+		switch {
+		case q.Token == "viewer" && q.Action == authz.ActionRead && q.Path == "live/a",
+			q.Token == "operator" && q.Action == authz.ActionAPI:
+			w.WriteHeader(http.StatusOK)
+		default:
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	t.Cleanup(hook.Close)
+	auth := &authz.Auth{Authz: &authz.Authorizer{Hook: &authz.Hook{URL: hook.URL}}}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	get := func(url string) int {
+		r := httptest.NewRequest("GET", url, nil)
+		r.RemoteAddr = "192.0.2.7:5000"
+		w := httptest.NewRecorder()
+		apiGuard("", auth, ok).ServeHTTP(w, r)
+		return w.Code
+	}
+	for i := 0; i < 5; i++ {
+		for _, u := range []string{"/api/v1/recordings/live/a/mp4?start=" + strconv.Itoa(i) + "&token=viewer",
+			"/api/v1/telemetry?path=live/a&token=viewer"} {
+			if code := get(u); code != 204 {
+				t.Fatalf("%s: %d, want 204", u, code)
+			}
+		}
+	}
+	if code := get("/api/v1/recordings/live/b/mp4?token=viewer"); code != 403 {
+		t.Fatalf("another path's recordings: %d, want 403", code)
+	}
+	if code := get("/api/v1/recordings/live/b/mp4?token=operator"); code != 204 {
+		t.Fatalf("an operator's recordings: %d, want 204", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked["read live/a recordings"] != 1 || asked["read live/a telemetry"] != 1 ||
+		asked["api api/v1/recordings/live/a/mp4 api"] != 0 || asked["api api/v1/telemetry api"] != 0 {
+		t.Fatalf("the hook was asked %v: want live/a's recordings and telemetry once each, and no api question for the viewer", asked)
 	}
 }
