@@ -63,39 +63,49 @@ func Parse(b []byte) (*Envelope, error) {
 		i = skipSpace(b, i+1) // the colon
 		vEnd := valueEnd(b, i)
 		v := json.RawMessage(b[i:vEnd])
-		switch NormKey(key) {
-		case "tid":
-			e.TID = String(v)
-		case "bid":
-			e.BID = String(v)
-		case "timestamp":
-			if n, ok := Int(v); ok {
-				e.Timestamp = n
-			}
-		case "method":
-			e.Method = String(v)
-		case "gateway":
-			e.Gateway = String(v)
-		case "need_reply":
-			e.NeedReply = Bool(v)
-		case "data":
-			// Copied: the registry keeps it beyond the broker's buffer.
-			e.Data = nil
-			if !IsNull(v) {
-				e.Data = bytes.Clone(v)
-			}
-		default:
-			if e.Extra == nil {
-				e.Extra = map[string]json.RawMessage{}
-			}
-			e.Extra[key] = bytes.Clone(v)
-		}
+		e.set(key, v)
 		i = skipSpace(b, vEnd)
 		if b[i] == ',' {
 			i = skipSpace(b, i+1)
 		}
 	}
+	// Copied: the registry keeps them beyond the broker's buffer.
+	e.Data = bytes.Clone(e.Data)
+	for k, v := range e.Extra {
+		e.Extra[k] = bytes.Clone(v)
+	}
 	return e, nil
+}
+
+// set stores one top-level member; a later member of the same name wins,
+// and a key we do not know goes to Extra.
+func (e *Envelope) set(key string, v json.RawMessage) {
+	switch NormKey(key) {
+	case "tid":
+		e.TID = String(v)
+	case "bid":
+		e.BID = String(v)
+	case "timestamp":
+		if n, ok := Int(v); ok {
+			e.Timestamp = n
+		}
+	case "method":
+		e.Method = String(v)
+	case "gateway":
+		e.Gateway = String(v)
+	case "need_reply":
+		e.NeedReply = Bool(v)
+	case "data":
+		e.Data = nil
+		if !IsNull(v) {
+			e.Data = v
+		}
+	default:
+		if e.Extra == nil {
+			e.Extra = map[string]json.RawMessage{}
+		}
+		e.Extra[key] = v
+	}
 }
 
 func skipSpace(b []byte, i int) int {

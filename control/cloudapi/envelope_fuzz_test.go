@@ -18,33 +18,11 @@ func parseEnvelopeRef(b []byte) (*Envelope, error) {
 	if m == nil {
 		return nil, ErrMalformed
 	}
+	// Members in the map's order: the scanner is under test here, not
+	// what a member means (Envelope.set, shared).
 	e := &Envelope{}
 	for k, v := range m {
-		switch NormKey(k) {
-		case "tid":
-			e.TID = String(v)
-		case "bid":
-			e.BID = String(v)
-		case "timestamp":
-			if n, ok := Int(v); ok {
-				e.Timestamp = n
-			}
-		case "method":
-			e.Method = String(v)
-		case "gateway":
-			e.Gateway = String(v)
-		case "need_reply":
-			e.NeedReply = Bool(v)
-		case "data":
-			if !IsNull(v) {
-				e.Data = v
-			}
-		default:
-			if e.Extra == nil {
-				e.Extra = map[string]json.RawMessage{}
-			}
-			e.Extra[k] = v
-		}
+		e.set(k, v)
 	}
 	return e, nil
 }
