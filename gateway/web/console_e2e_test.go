@@ -196,10 +196,11 @@ func TestConsoleButtonsStartAndStopACamera(t *testing.T) {
 	g := gwproc.Start(t, "")
 	faults := sim.NewFaults()
 	devices(t, g, faults)
-	g.Push(t, smallClip(t), "live/cam1")
+	clip := smallClip(t)
+	g.Push(t, clip, "live/cam1")
 	// A Pilot push from the simulated RC: the row says whose it is.
 	pilotPath := "pilot/" + sim.DefaultRCSN
-	g.Push(t, smallClip(t), pilotPath)
+	g.Push(t, clip, pilotPath)
 	// A slow dock: the step "asked the device" must show while it thinks.
 	faults.Inject(sim.Injection{ReplyDelay: sim.Duration(1500 * time.Millisecond)})
 

@@ -171,11 +171,10 @@
   };
 
   // ---- streams ------------------------------------------------------
-  // sources names the paths whose origin the console knows: a DJI camera
-  // (its video_id) or a GB28181 channel, as [tag, what films it].
-  // What feeds a path, where we know: a DJI camera (its video_id), a
-  // Pilot push from a remote controller (pilot/RCSN, the aircraft flying
-  // under it), a GB28181 channel.
+  // sources names the paths whose origin the console knows, as [tag, what
+  // films it]: a DJI camera (its video_id), a Pilot push from a remote
+  // controller (pilot/RCSN: the aircraft flying under it), a GB28181
+  // channel.
   const pilotName = (rc) => [...(rc.sub_devices || []).filter((s) => s.domain === 0).map(Sky.modelName), Sky.modelName(rc)].join(' · ');
   const sources = () => new Map([
     ...state.devices.flatMap((d) => (d.cameras || []).map((c) => [c.video_id, ['DJI', `${Sky.cameraName(c)} · ${Sky.modelName(d)}`]])),
