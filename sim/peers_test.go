@@ -89,9 +89,13 @@ func (p *process) wait(t *testing.T) {
 	}
 }
 
-// waitListening polls /proc/net/tcp until something listens on port.
-// (Connecting to check would use up a one-connection server.)
+// waitListening polls /proc/net/tcp until something listens on port, or
+// has already accepted a connection there. (Connecting to check would use
+// up a one-connection server; and such a server, ffprobe -listen 1, closes
+// its listening socket on accept, so a device that is retrying can connect
+// between two polls and the LISTEN line is never seen.)
 func waitListening(t *testing.T, port int) {
+	const tcpEstablished, tcpListen = "01", "0A" // socket states in /proc/net/tcp
 	t.Helper()
 	want := fmt.Sprintf(":%04X ", port)
 	deadline := time.Now().Add(waitLimit)
@@ -100,7 +104,8 @@ func waitListening(t *testing.T, port int) {
 			b, _ := os.ReadFile(f)
 			for _, line := range strings.Split(string(b), "\n") {
 				fields := strings.Fields(line)
-				if len(fields) > 3 && strings.HasSuffix(fields[1]+" ", want) && fields[3] == "0A" {
+				if len(fields) > 3 && strings.HasSuffix(fields[1]+" ", want) &&
+					(fields[3] == tcpListen || fields[3] == tcpEstablished) {
 					return
 				}
 			}
